@@ -1,0 +1,143 @@
+// Dense 3D volumes with physical geometry. Axis order is ZYX everywhere (memory and disk):
+// x varies fastest. Spacing and origin are in micrometres, given as {z, y, x}.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "op4d/core/error.h"
+#include "op4d/core/types.h"
+
+namespace op4d {
+
+using Index3 = std::array<std::int64_t, 3>;  // {z, y, x} voxel indices or sizes
+using Vec3 = std::array<double, 3>;          // {z, y, x} physical values (µm)
+
+// Shape, spacing and origin of a voxel grid. Voxel (z,y,x) has its centre at
+// origin_um + {z,y,x} * spacing_um.
+struct Geometry {
+  Index3 shape{0, 0, 0};           // voxels along z, y, x
+  Vec3 spacing_um{1.0, 1.0, 1.0};  // voxel size along z, y, x in µm (anisotropic is normal)
+  Vec3 origin_um{0.0, 0.0, 0.0};   // centre of voxel (0,0,0) in µm
+
+  std::int64_t voxel_count() const { return shape[0] * shape[1] * shape[2]; }
+  double voxel_volume_um3() const { return spacing_um[0] * spacing_um[1] * spacing_um[2]; }
+  bool SameGrid(const Geometry& o, double rel_tol = 1e-9) const;
+  // Explains why the geometry is unusable (non-positive shape or spacing, non-finite values).
+  bool IsValid(std::string* why) const;
+  std::string ToString() const;  // "251x301x301 voxels, spacing (0.398, 0.398, 0.398) µm"
+};
+
+// A box of voxels: [begin, begin + size) along z, y, x.
+struct Box {
+  Index3 begin{0, 0, 0};
+  Index3 size{0, 0, 0};
+  std::int64_t voxel_count() const { return size[0] * size[1] * size[2]; }
+  bool Inside(const Index3& shape) const;
+};
+
+// A dense, contiguous ZYX array of T with physical geometry. Value semantics (copies copy).
+template <class T>
+class Volume {
+ public:
+  using value_type = T;
+
+  Volume() = default;
+  explicit Volume(const Geometry& g, T fill = T{})
+      : geometry_(g), data_(static_cast<std::size_t>(CheckedCount(g)), fill) {}
+
+  const Geometry& geometry() const { return geometry_; }
+  const Index3& shape() const { return geometry_.shape; }
+  const Vec3& spacing_um() const { return geometry_.spacing_um; }
+  const Vec3& origin_um() const { return geometry_.origin_um; }
+  void set_spacing_um(const Vec3& s) { geometry_.spacing_um = s; }
+  void set_origin_um(const Vec3& o) { geometry_.origin_um = o; }
+
+  std::int64_t nz() const { return geometry_.shape[0]; }
+  std::int64_t ny() const { return geometry_.shape[1]; }
+  std::int64_t nx() const { return geometry_.shape[2]; }
+  std::int64_t size() const { return static_cast<std::int64_t>(data_.size()); }
+  bool empty() const { return data_.empty(); }
+
+  std::int64_t Offset(std::int64_t z, std::int64_t y, std::int64_t x) const {
+    return (z * ny() + y) * nx() + x;
+  }
+  T& operator()(std::int64_t z, std::int64_t y, std::int64_t x) { return data_[Offset(z, y, x)]; }
+  const T& operator()(std::int64_t z, std::int64_t y, std::int64_t x) const {
+    return data_[Offset(z, y, x)];
+  }
+  T& operator[](std::int64_t i) { return data_[i]; }
+  const T& operator[](std::int64_t i) const { return data_[i]; }
+
+  T* data() { return data_.data(); }
+  const T* data() const { return data_.data(); }
+  std::vector<T>& values() { return data_; }
+  const std::vector<T>& values() const { return data_; }
+
+  // Copy of a sub-box; the copy's origin is moved so physical positions are kept.
+  Volume<T> Crop(const Box& box) const;
+
+ private:
+  static std::int64_t CheckedCount(const Geometry& g) {
+    std::string why;
+    if (!g.IsValid(&why)) throw InvalidArgument("volume geometry: " + why);
+    return g.voxel_count();
+  }
+  Geometry geometry_;
+  std::vector<T> data_;
+};
+
+// Phase map: one small integer per voxel (values from the PhaseTable).
+using PhaseVolume = Volume<std::uint8_t>;
+// Component/particle labels: 0 = background, 1..N objects.
+using LabelVolume = Volume<std::int32_t>;
+
+// A volume of any of the stored voxel types: the one runtime dispatch point between files
+// (whose type is known at run time) and typed kernels.
+using AnyVolume = std::variant<Volume<std::uint8_t>, Volume<std::uint16_t>, Volume<float>>;
+
+// A read-only, non-owning view of a volume of any stored type. Writers take this, so passing a
+// typed Volume<T> never copies it into an AnyVolume. The viewed volume must outlive the view.
+class ConstVolumeView {
+ public:
+  template <class T>
+  ConstVolumeView(const Volume<T>& v)  // NOLINT: implicit by design
+      : dtype_(DataTypeOf<T>::value), geometry_(&v.geometry()), data_(v.data()) {}
+  ConstVolumeView(const AnyVolume& v);  // NOLINT: implicit by design
+  DataType dtype() const { return dtype_; }
+  const Geometry& geometry() const { return *geometry_; }
+  const void* data() const { return data_; }
+  std::size_t bytes() const { return std::size_t(geometry_->voxel_count()) * ByteSize(dtype_); }
+
+ private:
+  DataType dtype_;
+  const Geometry* geometry_;
+  const void* data_;
+};
+
+DataType TypeOf(const AnyVolume& v);
+const Geometry& GeometryOf(const AnyVolume& v);
+void SetGeometry(AnyVolume& v, const Geometry& g);  // spacing/origin only; shape must match
+AnyVolume MakeVolume(DataType t, const Geometry& g);
+const void* RawData(const AnyVolume& v);
+void* RawData(AnyVolume& v);
+
+template <class T>
+Volume<T> Volume<T>::Crop(const Box& box) const {
+  if (!box.Inside(shape())) throw InvalidArgument("crop box outside the volume");
+  Geometry g = geometry_;
+  g.shape = box.size;
+  for (int a = 0; a < 3; ++a) g.origin_um[a] += box.begin[a] * g.spacing_um[a];
+  Volume<T> out(g);
+  for (std::int64_t z = 0; z < box.size[0]; ++z)
+    for (std::int64_t y = 0; y < box.size[1]; ++y) {
+      const T* src = &(*this)(box.begin[0] + z, box.begin[1] + y, box.begin[2]);
+      std::copy(src, src + box.size[2], &out(z, y, 0));
+    }
+  return out;
+}
+
+}  // namespace op4d

@@ -1,0 +1,79 @@
+// Campaign-level jobs: import an archive into a store, write a synthetic campaign with its ground
+// truth, and the quick-look analysis of every frame. These are the only places that wire kernels
+// and importers to the store (DESIGN.md).
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "op4d/core/progress.h"
+#include "op4d/frame/geometry/volume_fractions.h"
+#include "op4d/io/import.h"
+#include "op4d/store/frame_store.h"
+#include "op4d/synth/campaign.h"
+
+namespace op4d {
+
+struct CampaignImportOptions {
+  ImportOptions input;         // format, spacing override, raw layout, dataset
+  StoreOptions store;          // codec, chunks, threads (used if the store is new)
+  bool append = false;         // add to an existing store instead of creating one
+  bool overwrite = false;      // replace an existing store
+  double time_step_s = 1.0;    // without a manifest: frame k gets time t0 + k * time_step_s
+  ProgressStyle progress = ProgressStyle::kAuto;
+};
+
+struct ImportSummary {
+  std::int64_t frames_added = 0;
+  std::int64_t frames_total = 0;
+  std::vector<std::string> notes;  // one per input: what was read and how
+};
+
+// Imports input files (each may hold several frames) in order, one frame per time step.
+ImportSummary ImportFiles(const std::vector<std::string>& inputs, const std::string& store_path,
+                          const CampaignImportOptions& options);
+// Imports the frames a manifest lists, with their time-table rows.
+ImportSummary ImportManifest(const std::string& manifest_path, const std::string& store_path,
+                             const CampaignImportOptions& options);
+
+// The ground-truth store written beside a synthetic campaign: "<name>.truth.h5".
+std::string TruthPathFor(const std::string& store_path);
+
+struct SynthSummary {
+  int frames = 0;
+  std::size_t particles = 0;
+  std::size_t throats = 0;
+  double achieved_solid_fraction = 0;
+  std::string truth_path;
+};
+
+// Renders every frame of the campaign into store_path (grey frames + cycler log) and its ground
+// truth into TruthPathFor(store_path): phase labels as frames, particle labels as a per-frame result
+// volume, per-frame "particles" and "throats" tables, and a series table "drift".
+SynthSummary WriteSynthCampaign(const SynthOptions& synth, const std::string& store_path, const StoreOptions& store,
+                                bool overwrite, ProgressStyle progress = ProgressStyle::kAuto);
+
+struct QuickLookOptions {
+  PhaseTable phases = PhaseTable::Electrode();
+  // Phase label of each intensity class, darkest first (pore, binder, active for electrode CT).
+  std::vector<std::uint8_t> class_labels{0, 2, 1};
+  int bins = 256;
+  ThreadBudget threads;
+  std::string truth_path;  // optional ground-truth store to compare against
+  ProgressStyle progress = ProgressStyle::kAuto;
+};
+
+struct QuickLookRow {
+  std::int64_t frame = 0;
+  double time_s = 0, voltage_V = 0, p_app_Pa = 0;
+  VolumeFractions measured;
+  std::optional<VolumeFractions> truth;
+  std::vector<double> thresholds;
+};
+
+// Segments every frame with multi-Otsu (the baseline), computes phase volume fractions, writes table
+// "quicklook_fractions" into each frame's results (with provenance), and returns one row per frame.
+std::vector<QuickLookRow> RunQuickLook(const std::string& store_path, const QuickLookOptions& options);
+
+}  // namespace op4d

@@ -1,0 +1,121 @@
+// Synthetic operando campaigns with exact ground truth: the reference for op4d's tests.
+//
+// Geometry. Polydisperse ellipsoidal active particles are packed by random sequential addition
+// (log-normal radii, a bounded overlap so particles touch) in a box larger than the field of view
+// (so drift never empties the view). Calendering flattens particles and the packing along z with
+// volume kept: semi-axes (f r, r/sqrt(f), r/sqrt(f)). Binder (carbon-binder domain) fills the necks
+// between particles: a pore point whose two nearest particle surfaces are closer together than
+// binder_neck_um becomes binder. Everything else is pore.
+//
+// Time. Frame k is taken at t_k (uniform over duration_s unless frame_times_s is given). The mean
+// SOC ramps linearly from soc_start to soc_end (constant-current charge, current positive); particle i
+// at normalised depth zeta_i (0 = separator face z = 0, 1 = current-collector face) has
+//   theta_i(t) = clamp(theta_mean(t) + G(t) (0.5 - zeta_i), 0, 1),  G(t) = soc_gradient * 4 tau (1 - tau),
+// tau = t / duration_s: lithiation runs ahead on the separator side mid-campaign and relaxes at the end.
+// Each particle swells about its own centre with the linear law eps_v = strain_per_soc (theta_i(t) - theta_i(0)),
+// so F_i = (1 + eps_v)^(1/3) I. The whole sample drifts rigidly by drift_um_per_frame * k.
+// The applied gas pressure ramps linearly from p_app_start_Pa to p_app_end_Pa.
+//
+// Throats. Neighbouring particle pairs with a small initial gap along their centre line are the
+// scripted throats: their gap width at every frame is exact (centre-line gap of the ellipsoids), and a
+// throat closes when swelling brings the gap to zero.
+//
+// Rendering. Grey levels per phase, partial volume by supersampling voxels near interfaces, Gaussian
+// blur (PSF, sigma in voxels), additive Gaussian noise with SNR = (grey_active - grey_pore) / sigma_noise.
+// Noise comes from a counter-based hash of (seed, frame, voxel): identical for any thread count.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "op4d/core/parallel.h"
+#include "op4d/core/table.h"
+#include "op4d/core/volume.h"
+
+namespace op4d {
+
+struct SynthOptions {
+  std::uint64_t seed = 1;
+  Index3 shape{64, 96, 96};            // field of view in voxels (z, y, x)
+  Vec3 spacing_um{0.5, 0.5, 0.5};      // voxel size (z, y, x), µm; anisotropic allowed
+  int frames = 5;                      // number of frames
+  std::vector<double> frame_times_s;   // explicit frame times (s), increasing; empty = uniform
+
+  // Microstructure
+  double radius_um = 3.0;              // median particle radius, µm
+  double radius_sigma = 0.25;          // log-normal sigma of the radius
+  double solid_fraction = 0.45;        // target active-material volume fraction of the packing
+  double overlap = 0.12;               // allowed overlap at placement, fraction of r_i + r_j
+  double calendering = 1.0;            // z compression factor f in (0, 1]; 1 = no calendering
+  double binder_neck_um = 1.4;         // binder where the two nearest surfaces are closer than this, µm
+
+  // Rendering
+  double grey_pore = 8000, grey_active = 30000, grey_binder = 18000;  // mean grey values
+  double snr = 10.0;                   // (grey_active - grey_pore) / noise sigma; <= 0 means no noise
+  double blur_sigma_vox = 0.6;         // Gaussian PSF sigma in voxels; 0 = none
+  int supersample = 3;                 // sub-samples per axis for partial volume near interfaces
+  DataType dtype = DataType::kUInt16;  // uint16 or float32
+
+  // Time series
+  double duration_s = 7200.0;          // campaign duration
+  double soc_start = 0.05, soc_end = 0.95;
+  double soc_gradient = 0.3;           // SOC difference separator − collector at mid-campaign (<= 0.5)
+  double strain_per_soc = 0.06;        // k in eps_v = k * delta_theta (volumetric)
+  Vec3 drift_um_per_frame{0.25, -0.4, 0.6};  // rigid translation per frame (z, y, x), µm
+  double p_app_start_Pa = 1.0e5, p_app_end_Pa = 2.5e5;  // applied gas pressure ramp
+  double capacity_Ah = 2.0e-3;         // cell capacity (sets current and charge columns)
+  double throat_max_gap_um = 1.5;      // pairs with initial centre-line gap in (0, this] are throats
+
+  bool IsValid(std::string* why) const;
+};
+
+struct SynthParticle {
+  int id = 0;                 // 1..N; also the value in the particle label volume
+  Vec3 center_um{};           // reference (frame 0) centre, before drift (z, y, x)
+  Vec3 semi_axes_um{};        // reference semi-axes (z, y, x)
+  double zeta = 0;            // normalised depth: 0 separator face, 1 current-collector face
+};
+
+struct SynthThroat {
+  int id = 0;
+  int particle_a = 0, particle_b = 0;
+};
+
+// One rendered frame with its ground truth.
+struct SynthFrame {
+  AnyVolume grey;                         // what the "beamline" saw
+  Volume<std::uint8_t> phases;            // 0 pore, 1 active, 2 binder (PhaseTable::Electrode())
+  Volume<std::uint16_t> particle_labels;  // particle id at each voxel centre, 0 outside particles
+  std::vector<std::pair<std::string, double>> time_row;  // time-table columns for this frame
+  ResultTable particles;                  // per particle: id, centre, semi-axes, soc, eps_v, stretch
+  ResultTable throats;                    // per throat: id, a, b, midpoint, gap, open
+  Vec3 drift_um{};                        // rigid translation of this frame relative to frame 0
+};
+
+class SynthCampaign {
+ public:
+  explicit SynthCampaign(const SynthOptions& options);  // packs the particles; throws ConfigError
+
+  const SynthOptions& options() const { return options_; }
+  int frame_count() const { return options_.frames; }
+  double FrameTime(int k) const;
+  const std::vector<SynthParticle>& particles() const { return particles_; }
+  const std::vector<SynthThroat>& throats() const { return throats_; }
+  double achieved_solid_fraction() const { return achieved_fraction_; }
+
+  double MeanSoc(double t) const;
+  double ParticleSoc(const SynthParticle& p, double t) const;
+  double ParticleStrain(const SynthParticle& p, double t) const;  // eps_v relative to frame 0
+  Vec3 Drift(int k) const;
+
+  SynthFrame Render(int k, ThreadBudget threads = {}) const;
+
+ private:
+  SynthOptions options_;
+  std::vector<SynthParticle> particles_;
+  std::vector<SynthThroat> throats_;
+  double achieved_fraction_ = 0;
+};
+
+}  // namespace op4d

@@ -1,0 +1,398 @@
+// op4d: the command-line front end. Every subcommand has --help; errors print one line naming the
+// file, dataset, option or value at fault, and exit non-zero (1 bad input, 2 usage, 3 internal).
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <map>
+#include <string>
+
+#include "args.h"
+#include "op4d/core/error.h"
+#include "op4d/core/version.h"
+#include "op4d/io/export.h"
+#include "op4d/pipeline/campaign.h"
+#include "op4d/pipeline/manifest.h"
+
+using namespace op4d;
+using cli::Args;
+
+namespace {
+
+const char* kUsage =
+    "op4d — time-resolved (operando) tomography of battery electrodes\n"
+    "\n"
+    "usage: op4d <command> [options]   (op4d <command> --help for details)\n"
+    "\n"
+    "commands:\n"
+    "  demo       build the built-in example campaign, analyse every frame, print a result table\n"
+    "  synth      write a synthetic campaign with exact ground truth\n"
+    "  import     import scans (TIFF, raw, MHA/NRRD/NIfTI, DXchange/NeXus HDF5) into a campaign store\n"
+    "  info       describe a campaign store: frames, geometry, time table, results\n"
+    "  export     write a frame, result volume or table to TIFF/MHA/NRRD/NIfTI/VTK/CSV\n"
+    "  quicklook  segment every frame (multi-Otsu baseline) and report phase volume fractions\n"
+    "  version    print op4d's version\n";
+
+const std::map<std::string, std::string> kHelp = {
+    {"synth",
+     "usage: op4d synth --out CAMPAIGN.h5 [options]\n"
+     "Writes a synthetic operando campaign (grey frames + cycler log) and its ground truth beside it\n"
+     "(CAMPAIGN.truth.h5: phase labels, particle labels, per-particle SOC/strain, throat gaps, drift).\n"
+     "  --seed N                 random seed (default 1); same seed, same campaign\n"
+     "  --frames N               number of frames (default 5)\n"
+     "  --times T0 T1 ...        explicit frame times in s (count must equal --frames)\n"
+     "  --shape Z Y X            field of view in voxels (default 64 96 96)\n"
+     "  --spacing Z Y X          voxel size in um (default 0.5 0.5 0.5); anisotropic allowed\n"
+     "  --radius UM              median particle radius (default 3)\n"
+     "  --solid-fraction F       target active fraction of the packing (default 0.45)\n"
+     "  --calendering F          z compression factor in (0.2, 1] (default 1 = none)\n"
+     "  --binder-neck UM         binder fills necks narrower than this (default 1.4)\n"
+     "  --snr S                  (active - pore) / noise sigma (default 10; 0 = no noise)\n"
+     "  --blur SIGMA             Gaussian PSF sigma in voxels (default 0.6)\n"
+     "  --strain-per-soc K       eps_v = K * delta SOC (default 0.06)\n"
+     "  --soc A B                mean SOC at the start and end (default 0.05 0.95)\n"
+     "  --soc-gradient G         separator - collector SOC difference mid-campaign (default 0.3)\n"
+     "  --drift Z Y X            rigid drift per frame in um (default 0.25 -0.4 0.6)\n"
+     "  --duration S             campaign duration in s (default 7200)\n"
+     "  --pressure P0 P1         applied gas pressure ramp in Pa (default 1e5 2.5e5)\n"
+     "  --dtype uint16|float32   grey voxel type (default uint16)\n"
+     "  --codec C                none|gzip|blosc-zstd|blosc-lz4 (default gzip)\n"
+     "  --threads N              worker threads (default: all cores)\n"
+     "  --overwrite              replace existing files\n"
+     "  --quiet                  no progress output\n"},
+    {"import",
+     "usage: op4d import INPUT... --store CAMPAIGN.h5 [options]\n"
+     "       op4d import --manifest CAMPAIGN.csv --store CAMPAIGN.h5 [options]\n"
+     "Inputs: a multi-page TIFF, a folder of TIFF slices, raw binary, MHA/MHD/NRRD/NIfTI, DXchange\n"
+     "(/exchange/data) or NeXus HDF5 (3D, or 4D t,z,y,x: one frame per time step).\n"
+     "The manifest is a CSV with columns file,time_s[,dataset,frame,voltage_V,current_A,charge_Ah,\n"
+     "soc_ref,p_app_Pa,cycle,step,<user> [unit]...]; paths are relative to the manifest.\n"
+     "  --spacing Z Y X          voxel size in um (overrides the file)\n"
+     "  --format F               auto|tiff|tiff-slices|raw|itk|dxchange|nexus (default auto)\n"
+     "  --shape Z Y X            raw: voxels along z y x\n"
+     "  --dtype T                raw: uint8|uint16|float32\n"
+     "  --big-endian             raw: big-endian samples\n"
+     "  --header-bytes N         raw: bytes to skip before the data\n"
+     "  --dataset PATH           HDF5: dataset to read (default /exchange/data or the NeXus signal)\n"
+     "  --time-step S            without a manifest: seconds between frames (default 1)\n"
+     "  --codec C                none|gzip|blosc-zstd|blosc-lz4 (default gzip)\n"
+     "  --level L                compression level 1..9 (default 1)\n"
+     "  --chunk Z Y X            chunk size in voxels (default 64 64 64)\n"
+     "  --append                 add frames to an existing store\n"
+     "  --overwrite              replace an existing store\n"
+     "  --threads N              worker threads for compression\n"
+     "  --quiet                  no progress output\n"},
+    {"info",
+     "usage: op4d info CAMPAIGN.h5 [--time]\n"
+     "Prints frames, shape, type, spacing, codec, phases, the time table (first and last rows, or\n"
+     "all rows with --time) and the results stored per frame and per series.\n"},
+    {"export",
+     "usage: op4d export CAMPAIGN.h5 --out FILE [what]\n"
+     "  --frame K                a frame (default 0) → .tif .mha .mhd .nrrd .nii .nii.gz .vti .raw\n"
+     "  --region Z0 Y0 X0 DZ DY DX   only this sub-volume of the frame\n"
+     "  --volume NAME            a per-frame result volume (with --frame) instead of the frame\n"
+     "  --table NAME             a per-frame result table (with --frame) → .csv\n"
+     "  --series NAME            a series result table → .csv\n"
+     "  --time-table             the time table → .csv\n"},
+    {"quicklook",
+     "usage: op4d quicklook CAMPAIGN.h5 [--truth TRUTH.h5] [--bins N] [--threads N] [--quiet]\n"
+     "Segments every frame into pore / binder / active by multi-Otsu thresholding (the baseline),\n"
+     "stores the phase volume fractions in each frame's results, and prints them per frame.\n"},
+    {"demo",
+     "usage: op4d demo [--dir DIR] [--frames N] [--threads N] [--quiet]\n"
+     "The main job on the built-in example: writes a synthetic campaign to DIR (default\n"
+     "op4d-example), analyses every frame (quicklook) and prints the result table beside the truth.\n"},
+};
+
+ProgressStyle Style(const Args& a) { return a.Has("quiet") ? ProgressStyle::kOff : ProgressStyle::kAuto; }
+
+ThreadBudget Threads(const Args& a) {
+  const long long n = a.Int("threads", 0);
+  if (n < 0 || n > 1024) throw ConfigError("--threads", "must be 0 (all cores) to 1024");
+  return ThreadBudget{int(n)};
+}
+
+StoreOptions StoreOpts(const Args& a) {
+  StoreOptions s;
+  if (a.Has("codec")) s.codec = CodecFromString(a.String("codec"));
+  s.level = int(a.Int("level", 1));
+  if (auto c = a.IndexTriple("chunk")) s.chunk = *c;
+  s.threads = Threads(a);
+  std::string why;
+  if (!s.IsValid(&why)) throw ConfigError("--level/--chunk", why);
+  return s;
+}
+
+void PrintQuickLook(const std::vector<QuickLookRow>& rows) {
+  const bool truth = !rows.empty() && rows[0].truth.has_value();
+  std::printf("%5s %9s %9s %9s %9s", "frame", "time_s", "voltage_V", "p_app_kPa", "porosity");
+  if (truth) std::printf(" %9s", "(truth)");
+  std::printf(" %9s", "active");
+  if (truth) std::printf(" %9s", "(truth)");
+  std::printf(" %9s", "binder");
+  if (truth) std::printf(" %9s", "(truth)");
+  std::printf("\n");
+  for (const QuickLookRow& r : rows) {
+    auto frac = [](const VolumeFractions& f, const char* n) {
+      const PhaseFraction* p = f.Find(n);
+      return p ? p->fraction : NAN;
+    };
+    std::printf("%5lld %9.1f %9.4f %9.1f %9.4f", static_cast<long long>(r.frame), r.time_s, r.voltage_V, r.p_app_Pa / 1e3,
+                frac(r.measured, "pore"));
+    if (truth) std::printf(" %9.4f", frac(*r.truth, "pore"));
+    std::printf(" %9.4f", frac(r.measured, "active"));
+    if (truth) std::printf(" %9.4f", frac(*r.truth, "active"));
+    std::printf(" %9.4f", frac(r.measured, "binder"));
+    if (truth) std::printf(" %9.4f", frac(*r.truth, "binder"));
+    std::printf("\n");
+  }
+  std::printf("(volume fractions of the field of view, dimensionless; segmentation: multi-Otsu baseline)\n");
+}
+
+SynthOptions SynthOpts(const Args& a) {
+  SynthOptions o;
+  o.seed = std::uint64_t(a.Int("seed", 1));
+  o.frames = int(a.Int("frames", o.frames));
+  if (a.Has("times")) {
+    // --times takes the rest of its values from positionals that look like numbers.
+    o.frame_times_s = a.Doubles("times");
+  }
+  if (auto s = a.IndexTriple("shape")) o.shape = *s;
+  if (auto s = a.Triple("spacing")) o.spacing_um = *s;
+  o.radius_um = a.Double("radius", o.radius_um);
+  o.solid_fraction = a.Double("solid-fraction", o.solid_fraction);
+  o.calendering = a.Double("calendering", o.calendering);
+  o.binder_neck_um = a.Double("binder-neck", o.binder_neck_um);
+  o.snr = a.Double("snr", o.snr);
+  o.blur_sigma_vox = a.Double("blur", o.blur_sigma_vox);
+  o.strain_per_soc = a.Double("strain-per-soc", o.strain_per_soc);
+  if (a.Has("soc")) {
+    const auto v = a.Doubles("soc");
+    o.soc_start = v[0];
+    o.soc_end = v[1];
+  }
+  o.soc_gradient = a.Double("soc-gradient", o.soc_gradient);
+  if (auto d = a.Triple("drift")) o.drift_um_per_frame = *d;
+  o.duration_s = a.Double("duration", o.duration_s);
+  if (a.Has("pressure")) {
+    const auto v = a.Doubles("pressure");
+    o.p_app_start_Pa = v[0];
+    o.p_app_end_Pa = v[1];
+  }
+  if (a.Has("dtype")) o.dtype = DataTypeFromString(a.String("dtype"));
+  std::string why;
+  if (!o.IsValid(&why)) throw ConfigError("synth options", why);
+  return o;
+}
+
+int CmdSynth(int argc, char** argv) {
+  Args a("synth", argc, argv, 2,
+         {{"out", 1}, {"seed", 1}, {"frames", 1}, {"times", 0}, {"shape", 3}, {"spacing", 3}, {"radius", 1},
+          {"solid-fraction", 1}, {"calendering", 1}, {"binder-neck", 1}, {"snr", 1}, {"blur", 1},
+          {"strain-per-soc", 1}, {"soc", 2}, {"soc-gradient", 1}, {"drift", 3}, {"duration", 1}, {"pressure", 2},
+          {"dtype", 1}, {"codec", 1}, {"level", 1}, {"chunk", 3}, {"threads", 1}, {"overwrite", 0}, {"quiet", 0}});
+  if (a.help()) return std::printf("%s", kHelp.at("synth").c_str()), 0;
+  SynthOptions o = SynthOpts(a);
+  if (a.Has("times")) {
+    for (const std::string& p : a.positional()) {
+      char* end = nullptr;
+      const double t = std::strtod(p.c_str(), &end);
+      if (*end) throw ConfigError("--times", "'" + p + "' is not a time in seconds");
+      o.frame_times_s.push_back(t);
+    }
+    std::string why;
+    if (!o.IsValid(&why)) throw ConfigError("--times", why);
+  } else if (!a.positional().empty()) {
+    throw ConfigError(a.positional()[0], "unexpected argument for 'op4d synth'");
+  }
+  const std::string out = a.Required("out");
+  const SynthSummary s = WriteSynthCampaign(o, out, StoreOpts(a), a.Has("overwrite"), Style(a));
+  std::printf("wrote %s: %d frames %lldx%lldx%lld (%s), %zu particles (packing solid fraction %.3f), %zu throats\n",
+              out.c_str(), s.frames, static_cast<long long>(o.shape[0]), static_cast<long long>(o.shape[1]),
+              static_cast<long long>(o.shape[2]), ToString(o.dtype), s.particles, s.achieved_solid_fraction, s.throats);
+  std::printf("ground truth: %s\n", s.truth_path.c_str());
+  return 0;
+}
+
+int CmdImport(int argc, char** argv) {
+  Args a("import", argc, argv, 2,
+         {{"store", 1}, {"manifest", 1}, {"spacing", 3}, {"format", 1}, {"shape", 3}, {"dtype", 1}, {"big-endian", 0},
+          {"header-bytes", 1}, {"dataset", 1}, {"time-step", 1}, {"codec", 1}, {"level", 1}, {"chunk", 3},
+          {"append", 0}, {"overwrite", 0}, {"threads", 1}, {"quiet", 0}});
+  if (a.help()) return std::printf("%s", kHelp.at("import").c_str()), 0;
+  CampaignImportOptions o;
+  o.input.format = InputFormatFromString(a.String("format", "auto"));
+  o.input.spacing_um = a.Triple("spacing");
+  if (auto s = a.IndexTriple("shape")) o.input.raw.shape = *s;
+  if (a.Has("dtype")) o.input.raw.dtype = DataTypeFromString(a.String("dtype"));
+  o.input.raw.big_endian = a.Has("big-endian");
+  o.input.raw.header_bytes = std::uint64_t(a.Int("header-bytes", 0));
+  o.input.dataset = a.String("dataset");
+  o.time_step_s = a.Double("time-step", 1.0);
+  o.store = StoreOpts(a);
+  o.append = a.Has("append");
+  o.overwrite = a.Has("overwrite");
+  o.progress = Style(a);
+  const std::string store = a.Required("store");
+  ImportSummary s;
+  if (a.Has("manifest")) {
+    if (!a.positional().empty()) throw ConfigError(a.positional()[0], "give either input files or --manifest, not both");
+    s = ImportManifest(a.String("manifest"), store, o);
+  } else {
+    if (a.positional().empty()) throw ConfigError("INPUT", "no input given (see op4d import --help)");
+    s = ImportFiles(a.positional(), store, o);
+  }
+  for (const std::string& n : s.notes) std::printf("  %s\n", n.c_str());
+  std::printf("imported %lld frame(s) into %s (%lld in total)\n", static_cast<long long>(s.frames_added), store.c_str(),
+              static_cast<long long>(s.frames_total));
+  return 0;
+}
+
+int CmdInfo(int argc, char** argv) {
+  Args a("info", argc, argv, 2, {{"time", 0}});
+  if (a.help()) return std::printf("%s", kHelp.at("info").c_str()), 0;
+  if (a.positional().size() != 1) throw ConfigError("CAMPAIGN.h5", "give exactly one store (see op4d info --help)");
+  const FrameStore s = FrameStore::OpenRead(a.positional()[0]);
+  std::printf("campaign %s\n", s.path().c_str());
+  std::printf("frames: %lld\n", static_cast<long long>(s.frame_count()));
+  if (const auto l = s.layout()) {
+    std::printf("frame: %s, %s, codec %s, chunks %lldx%lldx%lld\n", l->geometry.ToString().c_str(), ToString(l->dtype),
+                ToString(l->codec), static_cast<long long>(l->chunk[0]), static_cast<long long>(l->chunk[1]),
+                static_cast<long long>(l->chunk[2]));
+    std::printf("origin: (%g, %g, %g) um\n", l->geometry.origin_um[0], l->geometry.origin_um[1], l->geometry.origin_um[2]);
+    if (l->phases) std::printf("phases: %s\n", l->phases->ToSpec().c_str());
+  }
+  const TimeTable tt = s.ReadTimeTable();
+  std::printf("time table (%lld rows):\n", static_cast<long long>(tt.rows()));
+  std::printf("  %5s", "frame");
+  for (const auto& c : tt.columns) std::printf(" %14s", (c.name + (c.unit.empty() ? "" : "")).c_str());
+  std::printf("\n");
+  for (std::int64_t r = 0; r < tt.rows(); ++r) {
+    if (!a.Has("time") && tt.rows() > 6 && r == 3) {
+      std::printf("  %5s\n", "...");
+      r = tt.rows() - 3;
+    }
+    std::printf("  %5lld", static_cast<long long>(r));
+    for (const auto& v : tt.values) std::printf(" %14.6g", v[std::size_t(r)]);
+    std::printf("\n");
+  }
+  std::map<std::string, int> tables, volumes;
+  for (std::int64_t k = 0; k < s.frame_count(); ++k) {
+    for (const std::string& t : s.ListFrameTables(k)) ++tables[t];
+    for (const std::string& v : s.ListFrameVolumes(k)) ++volumes[v];
+  }
+  std::printf("per-frame results:");
+  if (tables.empty() && volumes.empty()) std::printf(" none");
+  for (const auto& [n, c] : tables) std::printf(" %s (table, %d frames)", n.c_str(), c);
+  for (const auto& [n, c] : volumes) std::printf(" %s (volume, %d frames)", n.c_str(), c);
+  std::printf("\nseries results:");
+  const auto series = s.ListSeriesTables();
+  if (series.empty()) std::printf(" none");
+  for (const std::string& n : series) std::printf(" %s", n.c_str());
+  std::printf("\n");
+  return 0;
+}
+
+int CmdExport(int argc, char** argv) {
+  Args a("export", argc, argv, 2,
+         {{"out", 1}, {"frame", 1}, {"region", 6}, {"volume", 1}, {"table", 1}, {"series", 1}, {"time-table", 0}});
+  if (a.help()) return std::printf("%s", kHelp.at("export").c_str()), 0;
+  if (a.positional().size() != 1) throw ConfigError("CAMPAIGN.h5", "give exactly one store (see op4d export --help)");
+  const FrameStore s = FrameStore::OpenRead(a.positional()[0]);
+  const std::string out = a.Required("out");
+  const std::int64_t k = a.Int("frame", 0);
+  if (a.Has("time-table")) {
+    const TimeTable tt = s.ReadTimeTable();
+    ResultTable t{"time", {}};
+    for (std::size_t c = 0; c < tt.columns.size(); ++c) t.columns.push_back({tt.columns[c].name, tt.columns[c].unit, tt.values[c]});
+    WriteCsv(out, t);
+  } else if (a.Has("series")) {
+    WriteCsv(out, s.ReadSeriesTable(a.String("series")));
+  } else if (a.Has("table")) {
+    WriteCsv(out, s.ReadFrameTable(k, a.String("table")));
+  } else if (a.Has("volume")) {
+    WriteVolume(out, s.ReadFrameVolume(k, a.String("volume")), a.String("volume"));
+  } else {
+    AnyVolume v;
+    if (a.Has("region")) {
+      const auto r = a.Doubles("region");
+      Box b{{std::int64_t(r[0]), std::int64_t(r[1]), std::int64_t(r[2])}, {std::int64_t(r[3]), std::int64_t(r[4]), std::int64_t(r[5])}};
+      v = s.ReadRegion(k, b);
+    } else {
+      v = s.ReadFrame(k);
+    }
+    WriteVolume(out, v, "grey");
+  }
+  std::printf("wrote %s\n", out.c_str());
+  return 0;
+}
+
+int CmdQuickLook(int argc, char** argv) {
+  Args a("quicklook", argc, argv, 2, {{"truth", 1}, {"bins", 1}, {"threads", 1}, {"quiet", 0}});
+  if (a.help()) return std::printf("%s", kHelp.at("quicklook").c_str()), 0;
+  if (a.positional().size() != 1) throw ConfigError("CAMPAIGN.h5", "give exactly one store (see op4d quicklook --help)");
+  QuickLookOptions o;
+  o.truth_path = a.String("truth");
+  o.bins = int(a.Int("bins", 256));
+  o.threads = Threads(a);
+  o.progress = Style(a);
+  PrintQuickLook(RunQuickLook(a.positional()[0], o));
+  return 0;
+}
+
+int CmdDemo(int argc, char** argv) {
+  Args a("demo", argc, argv, 2, {{"dir", 1}, {"frames", 1}, {"threads", 1}, {"quiet", 0}});
+  if (a.help()) return std::printf("%s", kHelp.at("demo").c_str()), 0;
+  const std::string dir = a.String("dir", "op4d-example");
+  if (std::system(("mkdir -p '" + dir + "'").c_str()) != 0) throw IoError(dir, "", "cannot create directory");
+  SynthOptions o;  // the built-in example: a calendered, anisotropically sampled electrode
+  o.seed = 2026;
+  o.frames = int(a.Int("frames", 6));
+  o.shape = {60, 100, 100};
+  o.spacing_um = {0.6, 0.5, 0.5};
+  o.calendering = 0.8;
+  StoreOptions so;
+  so.threads = Threads(a);
+  const std::string store = dir + "/campaign.h5";
+  std::printf("op4d %s demo: synthetic operando campaign -> %s\n", Version(), store.c_str());
+  const SynthSummary s = WriteSynthCampaign(o, store, so, true, Style(a));
+  std::printf("%d frames, %zu particles, %zu scripted throats; ground truth in %s\n\n", s.frames, s.particles, s.throats,
+              s.truth_path.c_str());
+  QuickLookOptions q;
+  q.truth_path = s.truth_path;
+  q.threads = so.threads;
+  q.progress = Style(a);
+  PrintQuickLook(RunQuickLook(store, q));
+  std::printf("\nresults stored in %s (op4d info %s)\n", store.c_str(), store.c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
+    std::printf("%s", kUsage);
+    return argc < 2 ? 2 : 0;
+  }
+  const std::string cmd = argv[1];
+  try {
+    if (cmd == "synth") return CmdSynth(argc, argv);
+    if (cmd == "import") return CmdImport(argc, argv);
+    if (cmd == "info") return CmdInfo(argc, argv);
+    if (cmd == "export") return CmdExport(argc, argv);
+    if (cmd == "quicklook") return CmdQuickLook(argc, argv);
+    if (cmd == "demo") return CmdDemo(argc, argv);
+    if (cmd == "version" || cmd == "--version") return std::printf("op4d %s\n", Version()), 0;
+    std::fprintf(stderr, "op4d: error: unknown command '%s' (see op4d --help)\n", cmd.c_str());
+    return 2;
+  } catch (const ConfigError& e) {
+    std::fprintf(stderr, "op4d: error: %s\n", e.what());
+    return 2;
+  } catch (const Error& e) {
+    std::fprintf(stderr, "op4d: error: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "op4d: internal error: %s\n", e.what());
+    return 3;
+  }
+}

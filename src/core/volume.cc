@@ -1,0 +1,89 @@
+#include "op4d/core/volume.h"
+
+#include <cmath>
+#include <cstdio>
+#include <sstream>
+
+namespace op4d {
+
+bool Geometry::SameGrid(const Geometry& o, double rel_tol) const {
+  if (shape != o.shape) return false;
+  for (int a = 0; a < 3; ++a) {
+    const double s = std::max(std::abs(spacing_um[a]), std::abs(o.spacing_um[a]));
+    if (std::abs(spacing_um[a] - o.spacing_um[a]) > rel_tol * s) return false;
+  }
+  return true;
+}
+
+bool Geometry::IsValid(std::string* why) const {
+  static const char* kAxis[3] = {"z", "y", "x"};
+  for (int a = 0; a < 3; ++a) {
+    if (shape[a] < 0) {
+      if (why) *why = std::string("negative size along ") + kAxis[a];
+      return false;
+    }
+    if (!(spacing_um[a] > 0.0) || !std::isfinite(spacing_um[a])) {
+      if (why) *why = std::string("spacing along ") + kAxis[a] + " must be a positive number of µm, got " +
+                      std::to_string(spacing_um[a]);
+      return false;
+    }
+    if (!std::isfinite(origin_um[a])) {
+      if (why) *why = std::string("origin along ") + kAxis[a] + " is not finite";
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string Geometry::ToString() const {
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "%lldx%lldx%lld voxels (z,y,x), spacing (%g, %g, %g) um",
+                static_cast<long long>(shape[0]), static_cast<long long>(shape[1]),
+                static_cast<long long>(shape[2]), spacing_um[0], spacing_um[1], spacing_um[2]);
+  return buf;
+}
+
+bool Box::Inside(const Index3& shape) const {
+  for (int a = 0; a < 3; ++a)
+    if (begin[a] < 0 || size[a] < 0 || begin[a] + size[a] > shape[a]) return false;
+  return true;
+}
+
+ConstVolumeView::ConstVolumeView(const AnyVolume& v)
+    : dtype_(TypeOf(v)), geometry_(&GeometryOf(v)), data_(RawData(v)) {}
+
+DataType TypeOf(const AnyVolume& v) {
+  return std::visit([](const auto& vol) { return DataTypeOf<typename std::decay_t<decltype(vol)>::value_type>::value; }, v);
+}
+
+const Geometry& GeometryOf(const AnyVolume& v) {
+  return std::visit([](const auto& vol) -> const Geometry& { return vol.geometry(); }, v);
+}
+
+void SetGeometry(AnyVolume& v, const Geometry& g) {
+  std::visit(
+      [&](auto& vol) {
+        if (vol.shape() != g.shape) throw InvalidArgument("SetGeometry: shape differs");
+        vol.set_spacing_um(g.spacing_um);
+        vol.set_origin_um(g.origin_um);
+      },
+      v);
+}
+
+AnyVolume MakeVolume(DataType t, const Geometry& g) {
+  switch (t) {
+    case DataType::kUInt8: return Volume<std::uint8_t>(g);
+    case DataType::kUInt16: return Volume<std::uint16_t>(g);
+    case DataType::kFloat32: return Volume<float>(g);
+  }
+  OP4D_CHECK_MSG(false, "unknown DataType");
+}
+
+const void* RawData(const AnyVolume& v) {
+  return std::visit([](const auto& vol) -> const void* { return vol.data(); }, v);
+}
+void* RawData(AnyVolume& v) {
+  return std::visit([](auto& vol) -> void* { return vol.data(); }, v);
+}
+
+}  // namespace op4d

@@ -1,0 +1,219 @@
+#include "op4d/pipeline/campaign.h"
+
+#include <sys/stat.h>
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "op4d/core/error.h"
+#include "op4d/frame/segment/threshold.h"
+#include "op4d/pipeline/manifest.h"
+
+namespace op4d {
+namespace {
+
+bool Exists(const std::string& p) {
+  struct stat st;
+  return ::stat(p.c_str(), &st) == 0;
+}
+
+FrameStore OpenTarget(const std::string& store_path, const CampaignImportOptions& o) {
+  if (o.append) return FrameStore::OpenReadWrite(store_path);
+  if (Exists(store_path) && !o.overwrite)
+    throw IoError(store_path, "", "already exists (use --append to add frames or --overwrite to replace it)");
+  return FrameStore::Create(store_path, o.overwrite);
+}
+
+std::string ImportOptionsJson(const ImportOptions& in, const std::string& dataset) {
+  nlohmann::json j;
+  j["format"] = ToString(in.format);
+  if (in.spacing_um) j["spacing_um"] = {(*in.spacing_um)[0], (*in.spacing_um)[1], (*in.spacing_um)[2]};
+  if (in.format == InputFormat::kRaw)
+    j["raw"] = {{"shape", {in.raw.shape[0], in.raw.shape[1], in.raw.shape[2]}},
+                {"dtype", ToString(in.raw.dtype)},
+                {"big_endian", in.raw.big_endian},
+                {"header_bytes", in.raw.header_bytes}};
+  if (!dataset.empty()) j["dataset"] = dataset;
+  return j.dump();
+}
+
+std::string SynthOptionsJson(const SynthOptions& o) {
+  nlohmann::json j;
+  j["seed"] = o.seed;
+  j["shape"] = {o.shape[0], o.shape[1], o.shape[2]};
+  j["spacing_um"] = {o.spacing_um[0], o.spacing_um[1], o.spacing_um[2]};
+  j["frames"] = o.frames;
+  if (!o.frame_times_s.empty()) j["frame_times_s"] = o.frame_times_s;
+  j["radius_um"] = o.radius_um;
+  j["radius_sigma"] = o.radius_sigma;
+  j["solid_fraction"] = o.solid_fraction;
+  j["overlap"] = o.overlap;
+  j["calendering"] = o.calendering;
+  j["binder_neck_um"] = o.binder_neck_um;
+  j["grey"] = {o.grey_pore, o.grey_active, o.grey_binder};
+  j["snr"] = o.snr;
+  j["blur_sigma_vox"] = o.blur_sigma_vox;
+  j["supersample"] = o.supersample;
+  j["dtype"] = ToString(o.dtype);
+  j["duration_s"] = o.duration_s;
+  j["soc"] = {o.soc_start, o.soc_end};
+  j["soc_gradient"] = o.soc_gradient;
+  j["strain_per_soc"] = o.strain_per_soc;
+  j["drift_um_per_frame"] = {o.drift_um_per_frame[0], o.drift_um_per_frame[1], o.drift_um_per_frame[2]};
+  j["p_app_Pa"] = {o.p_app_start_Pa, o.p_app_end_Pa};
+  j["capacity_Ah"] = o.capacity_Ah;
+  j["throat_max_gap_um"] = o.throat_max_gap_um;
+  return j.dump();
+}
+
+}  // namespace
+
+ImportSummary ImportFiles(const std::vector<std::string>& inputs, const std::string& store_path,
+                          const CampaignImportOptions& options) {
+  if (inputs.empty()) throw ConfigError("inputs", "no input files given");
+  for (const std::string& in : inputs)
+    if (!Exists(in)) throw IoError(in, "", "does not exist");
+  std::vector<std::unique_ptr<FrameSource>> sources;
+  std::int64_t total = 0;
+  for (const std::string& in : inputs) {
+    sources.push_back(OpenInput(in, options.input));
+    total += sources.back()->frame_count();
+  }
+  FrameStore store = OpenTarget(store_path, options);
+  double t0 = 0;
+  if (store.frame_count() > 0) t0 = store.ReadTimeTable().values[0].back() + options.time_step_s;
+  ImportSummary sum;
+  Progress progress("import", total, options.progress);
+  for (std::size_t i = 0; i < inputs.size(); ++i) {
+    for (std::int64_t k = 0; k < sources[i]->frame_count(); ++k) {
+      AnyVolume v = sources[i]->ReadFrame(k);
+      const double t = t0 + double(sum.frames_added) * options.time_step_s;
+      Provenance p{"import", inputs[i] + (sources[i]->frame_count() > 1 ? " frame " + std::to_string(k) : ""),
+                   ImportOptionsJson(options.input, options.input.dataset), ""};
+      store.AppendFrame(v, {{"time_s", t}}, p, options.store);
+      ++sum.frames_added;
+      progress.Advance();
+    }
+    sum.notes.push_back(inputs[i] + ": " + sources[i]->Describe());
+  }
+  sum.frames_total = store.frame_count();
+  return sum;
+}
+
+ImportSummary ImportManifest(const std::string& manifest_path, const std::string& store_path,
+                             const CampaignImportOptions& options) {
+  const Manifest m = ReadManifest(manifest_path);
+  for (const ManifestEntry& e : m.entries)
+    if (!Exists(e.file)) throw IoError(manifest_path, "line " + std::to_string(e.line), "file '" + e.file + "' does not exist");
+  FrameStore store = OpenTarget(store_path, options);
+  for (const TimeColumnSpec& c : m.user_columns) store.AddTimeColumn(c);
+  ImportSummary sum;
+  Progress progress("import", std::int64_t(m.entries.size()), options.progress);
+  for (const ManifestEntry& e : m.entries) {
+    ImportOptions in = options.input;
+    if (!e.dataset.empty()) in.dataset = e.dataset;
+    const auto src = OpenInput(e.file, in);
+    if (e.frame >= src->frame_count())
+      throw IoError(manifest_path, "line " + std::to_string(e.line),
+                    "frame " + std::to_string(e.frame) + " of '" + e.file + "' does not exist (it has " +
+                        std::to_string(src->frame_count()) + ")");
+    AnyVolume v = src->ReadFrame(e.frame);
+    Provenance p{"import", e.file + (src->frame_count() > 1 ? " frame " + std::to_string(e.frame) : ""),
+                 ImportOptionsJson(in, in.dataset), ""};
+    store.AppendFrame(v, e.row, p, options.store);
+    sum.notes.push_back(e.file + ": " + src->Describe());
+    ++sum.frames_added;
+    progress.Advance();
+  }
+  sum.frames_total = store.frame_count();
+  return sum;
+}
+
+std::string TruthPathFor(const std::string& store_path) {
+  const std::string ext = ".h5";
+  if (store_path.size() > ext.size() && store_path.compare(store_path.size() - ext.size(), ext.size(), ext) == 0)
+    return store_path.substr(0, store_path.size() - ext.size()) + ".truth.h5";
+  return store_path + ".truth.h5";
+}
+
+SynthSummary WriteSynthCampaign(const SynthOptions& synth, const std::string& store_path, const StoreOptions& store_options,
+                                bool overwrite, ProgressStyle progress_style) {
+  const SynthCampaign campaign(synth);
+  SynthSummary sum;
+  sum.truth_path = TruthPathFor(store_path);
+  if (!overwrite)
+    for (const std::string& p : {store_path, sum.truth_path})
+      if (Exists(p)) throw IoError(p, "", "already exists (use --overwrite to replace it)");
+  FrameStore store = FrameStore::Create(store_path, overwrite);
+  FrameStore truth = FrameStore::Create(sum.truth_path, overwrite);
+  const std::string opts = SynthOptionsJson(synth);
+  StoreOptions truth_options = store_options;
+  truth_options.phases = PhaseTable::Electrode();
+  truth_options.codec = store_options.codec == Codec::kNone ? Codec::kNone : Codec::kGzip;
+  ResultTable drift{"drift", {{"time_s", "s", {}}, {"drift_z_um", "um", {}}, {"drift_y_um", "um", {}}, {"drift_x_um", "um", {}}}};
+  Progress progress("synth", campaign.frame_count(), progress_style);
+  for (int k = 0; k < campaign.frame_count(); ++k) {
+    SynthFrame fr = campaign.Render(k, store_options.threads);
+    TimeRow row(fr.time_row.begin(), fr.time_row.end());
+    store.AppendFrame(fr.grey, row, {"synth", "op4d synthetic campaign", opts, ""}, store_options);
+    truth.AppendFrame(fr.phases, row, {"synth.truth", "ground-truth phase labels", opts, ""}, truth_options);
+    truth.WriteFrameVolume(k, "particle_labels", fr.particle_labels, {"synth.truth", "ground-truth particle ids", opts, ""});
+    truth.WriteFrameTable(k, fr.particles, {"synth.truth", "ground-truth particles", opts, ""});
+    truth.WriteFrameTable(k, fr.throats, {"synth.truth", "ground-truth throats (centre-line gaps)", opts, ""});
+    drift.columns[0].values.push_back(campaign.FrameTime(k));
+    for (int a = 0; a < 3; ++a) drift.columns[a + 1].values.push_back(fr.drift_um[a]);
+    progress.Advance();
+  }
+  truth.WriteSeriesTable(drift, {"synth.truth", "rigid drift per frame", opts, ""});
+  sum.frames = campaign.frame_count();
+  sum.particles = campaign.particles().size();
+  sum.throats = campaign.throats().size();
+  sum.achieved_solid_fraction = campaign.achieved_solid_fraction();
+  return sum;
+}
+
+std::vector<QuickLookRow> RunQuickLook(const std::string& store_path, const QuickLookOptions& options) {
+  if (options.class_labels.size() < 2) throw ConfigError("class_labels", "at least two classes are needed");
+  FrameStore store = FrameStore::OpenReadWrite(store_path);
+  if (store.frame_count() == 0) throw IoError(store_path, "/frames/volume", "the campaign has no frames");
+  std::optional<FrameStore> truth;
+  if (!options.truth_path.empty()) truth = FrameStore::OpenRead(options.truth_path);
+  const TimeTable tt = store.ReadTimeTable();
+  ThresholdOptions topt;
+  topt.classes = int(options.class_labels.size());
+  topt.bins = options.bins;
+  topt.threads = options.threads;
+  nlohmann::json j;
+  j["method"] = "multi-otsu";
+  j["bins"] = options.bins;
+  j["class_labels"] = options.class_labels;
+  j["phases"] = options.phases.ToSpec();
+  std::vector<QuickLookRow> rows;
+  Progress progress("quicklook", store.frame_count(), options.progress);
+  for (std::int64_t k = 0; k < store.frame_count(); ++k) {
+    const AnyVolume grey = store.ReadFrame(k, options.threads);
+    const ThresholdResult th = MultiOtsu(grey, topt);
+    const PhaseVolume phases = ApplyThresholds(grey, th.thresholds, options.class_labels, options.threads);
+    QuickLookRow r;
+    r.frame = k;
+    r.time_s = tt.values[0][std::size_t(k)];
+    r.voltage_V = (*tt.Find("voltage_V"))[std::size_t(k)];
+    r.p_app_Pa = (*tt.Find("p_app_Pa"))[std::size_t(k)];
+    r.thresholds = th.thresholds;
+    r.measured = ComputeVolumeFractions(phases, options.phases, options.threads);
+    if (truth && k < truth->frame_count()) {
+      const AnyVolume t = truth->ReadFrame(k, options.threads);
+      r.truth = ComputeVolumeFractions(std::get<Volume<std::uint8_t>>(t), options.phases, options.threads);
+    }
+    ResultTable table = r.measured.ToTable();
+    table.name = "quicklook_fractions";
+    nlohmann::json pj = j;
+    pj["thresholds"] = th.thresholds;
+    store.WriteFrameTable(k, table, {"quicklook", "frame " + std::to_string(k), pj.dump(), ""});
+    rows.push_back(std::move(r));
+    progress.Advance();
+  }
+  return rows;
+}
+
+}  // namespace op4d

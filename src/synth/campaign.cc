@@ -1,0 +1,435 @@
+#include "op4d/synth/campaign.h"
+
+#include <tbb/parallel_for.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "op4d/core/error.h"
+
+namespace op4d {
+namespace {
+
+constexpr std::uint8_t kPore = 0, kActive = 1, kBinder = 2;
+
+// splitmix64: the one random source (packing and noise), identical on every platform.
+inline std::uint64_t SplitMix(std::uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+inline double ToUnit(std::uint64_t x) { return double(x >> 11) * 0x1.0p-53; }
+
+struct Rng {
+  std::uint64_t state;
+  std::uint64_t Next() { return SplitMix(state++); }
+  double Uniform() { return ToUnit(Next()); }
+  double Normal() {
+    const double u1 = std::max(Uniform(), 1e-300), u2 = Uniform();
+    return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
+  }
+};
+
+// Standard normal from a counter: (seed, frame, voxel) → N(0,1). Box–Muller on two hashes.
+inline double HashNormal(std::uint64_t seed, std::uint64_t frame, std::uint64_t i) {
+  const std::uint64_t h = SplitMix(seed ^ SplitMix(frame * 0x632be59bd9b4e019ull + i));
+  const double u1 = std::max(ToUnit(h), 1e-300), u2 = ToUnit(SplitMix(h));
+  return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
+}
+
+double Norm(const Vec3& v) { return std::sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]); }
+
+// Distance from the centre to the surface of an ellipsoid along unit direction u.
+double Extent(const Vec3& semi, const Vec3& u) {
+  double s = 0;
+  for (int a = 0; a < 3; ++a) s += (u[a] / semi[a]) * (u[a] / semi[a]);
+  return 1.0 / std::sqrt(s);
+}
+
+// A particle as placed in one frame: current centre and semi-axes.
+struct Placed {
+  Vec3 c, inv_semi;
+  double max_semi;
+  int id;
+};
+
+// Uniform grid over the field of view; each cell lists the particles that can matter inside it.
+struct CellGrid {
+  Vec3 lo;
+  double h = 1;
+  Index3 n{1, 1, 1};
+  std::vector<std::vector<int>> cells;
+  const std::vector<int>& At(const Vec3& x) const {
+    Index3 i;
+    for (int a = 0; a < 3; ++a) i[a] = std::clamp<std::int64_t>(std::int64_t((x[a] - lo[a]) / h), 0, n[a] - 1);
+    return cells[std::size_t((i[0] * n[1] + i[1]) * n[2] + i[2])];
+  }
+};
+
+struct PointEval {
+  std::uint8_t phase = kPore;
+  std::uint16_t particle = 0;
+  double margin = std::numeric_limits<double>::infinity();  // distance to the nearest phase boundary (approx.)
+};
+
+PointEval Evaluate(const Vec3& x, const std::vector<int>& cands, const std::vector<Placed>& placed, double neck) {
+  PointEval e;
+  double best_q = 2.0, d1 = std::numeric_limits<double>::infinity(), d2 = d1, min_abs = d1;
+  for (int idx : cands) {
+    const Placed& p = placed[std::size_t(idx)];
+    const Vec3 rel{x[0] - p.c[0], x[1] - p.c[1], x[2] - p.c[2]};
+    double q2 = 0;
+    for (int a = 0; a < 3; ++a) q2 += (rel[a] * p.inv_semi[a]) * (rel[a] * p.inv_semi[a]);
+    const double q = std::sqrt(q2), r = Norm(rel);
+    // Signed distance along the ray from the centre (exact for spheres): < 0 inside.
+    const double d = q > 0 ? r * (1.0 - 1.0 / q) : -p.max_semi;
+    if (q <= 1.0 && q < best_q) {
+      best_q = q;
+      e.particle = static_cast<std::uint16_t>(p.id);
+    }
+    min_abs = std::min(min_abs, std::abs(d));
+    if (d < d1) {
+      d2 = d1;
+      d1 = d;
+    } else if (d < d2) {
+      d2 = d;
+    }
+  }
+  if (e.particle) {
+    e.phase = kActive;
+    e.margin = min_abs;
+  } else if (d1 + d2 < neck) {
+    e.phase = kBinder;
+    e.margin = std::min(min_abs, std::abs(d1 + d2 - neck) / 2);
+  } else {
+    e.phase = kPore;
+    e.margin = std::isfinite(d2) ? std::min(min_abs, std::abs(d1 + d2 - neck) / 2) : min_abs;
+  }
+  return e;
+}
+
+void GaussianBlur(std::vector<float>& v, const Index3& s, double sigma, ThreadBudget threads) {
+  if (sigma <= 0) return;
+  const int r = int(std::ceil(3 * sigma));
+  std::vector<double> k(2 * r + 1);
+  double sum = 0;
+  for (int i = -r; i <= r; ++i) sum += k[i + r] = std::exp(-0.5 * i * i / (sigma * sigma));
+  for (double& w : k) w /= sum;
+  const std::int64_t stride[3] = {s[1] * s[2], s[2], 1};
+  for (int axis = 0; axis < 3; ++axis) {
+    const std::int64_t n = s[axis], st = stride[axis];
+    const std::int64_t lines = s[0] * s[1] * s[2] / n;
+    std::vector<float> out(v.size());
+    RunInArena(threads, [&] {
+      tbb::parallel_for(std::int64_t(0), lines, [&](std::int64_t l) {
+        // Start index of line l along `axis`.
+        std::int64_t base;
+        if (axis == 2) base = l * s[2];
+        else if (axis == 1) base = (l / s[2]) * s[1] * s[2] + (l % s[2]);
+        else base = l;
+        for (std::int64_t i = 0; i < n; ++i) {
+          double acc = 0;
+          for (int j = -r; j <= r; ++j) {
+            std::int64_t m = i + j;
+            if (m < 0) m = -m - 1;  // mirror at the faces
+            if (m >= n) m = 2 * n - m - 1;
+            m = std::clamp<std::int64_t>(m, 0, n - 1);
+            acc += k[j + r] * v[std::size_t(base + m * st)];
+          }
+          out[std::size_t(base + i * st)] = float(acc);
+        }
+      });
+    });
+    v.swap(out);
+  }
+}
+
+}  // namespace
+
+bool SynthOptions::IsValid(std::string* why) const {
+  auto bad = [&](const std::string& w) {
+    if (why) *why = w;
+    return false;
+  };
+  Geometry g;
+  g.shape = shape;
+  g.spacing_um = spacing_um;
+  std::string gw;
+  if (!g.IsValid(&gw) || shape[0] < 4 || shape[1] < 4 || shape[2] < 4)
+    return bad("shape must be at least 4 voxels per axis with positive spacing" + (gw.empty() ? "" : ": " + gw));
+  if (frames < 1) return bad("frames must be >= 1");
+  if (!frame_times_s.empty()) {
+    if (int(frame_times_s.size()) != frames) return bad("frame_times_s must have one time per frame");
+    for (std::size_t i = 1; i < frame_times_s.size(); ++i)
+      if (!(frame_times_s[i] > frame_times_s[i - 1])) return bad("frame_times_s must increase");
+  }
+  if (!(radius_um > 0)) return bad("radius_um must be > 0");
+  if (radius_sigma < 0 || radius_sigma > 1) return bad("radius_sigma must be in [0, 1]");
+  if (!(solid_fraction > 0 && solid_fraction < 0.75)) return bad("solid_fraction must be in (0, 0.75)");
+  if (overlap < 0 || overlap > 0.5) return bad("overlap must be in [0, 0.5]");
+  if (!(calendering > 0.2 && calendering <= 1)) return bad("calendering must be in (0.2, 1]");
+  if (binder_neck_um < 0) return bad("binder_neck_um must be >= 0");
+  if (supersample < 1 || supersample > 8) return bad("supersample must be 1..8");
+  if (dtype == DataType::kUInt8) return bad("dtype must be uint16 or float32");
+  if (!(duration_s > 0)) return bad("duration_s must be > 0");
+  if (soc_start < 0 || soc_start > 1 || soc_end < 0 || soc_end > 1) return bad("soc_start and soc_end must be in [0, 1]");
+  if (soc_gradient < 0 || soc_gradient > 0.5) return bad("soc_gradient must be in [0, 0.5]");
+  if (blur_sigma_vox < 0) return bad("blur_sigma_vox must be >= 0");
+  return true;
+}
+
+SynthCampaign::SynthCampaign(const SynthOptions& options) : options_(options) {
+  std::string why;
+  if (!options_.IsValid(&why)) throw ConfigError("synth", why);
+  const SynthOptions& o = options_;
+  Rng rng{SplitMix(o.seed)};
+  // Field of view [fov_lo, fov_hi] in µm; the packing box is larger by the drift and two radii.
+  Vec3 fov_lo, fov_hi, lo, hi;
+  const double r_max = o.radius_um * std::exp(2.5 * o.radius_sigma);
+  for (int a = 0; a < 3; ++a) {
+    fov_lo[a] = -0.5 * o.spacing_um[a];
+    fov_hi[a] = (double(o.shape[a]) - 0.5) * o.spacing_um[a];
+    const double pad = std::abs(o.drift_um_per_frame[a]) * (o.frames - 1) + 2.5 * r_max / std::sqrt(o.calendering);
+    lo[a] = fov_lo[a] - pad;
+    hi[a] = fov_hi[a] + pad;
+  }
+  // Random sequential addition of spheres in the un-calendered box (z stretched by 1/f).
+  const double f = o.calendering;
+  Vec3 box{(hi[0] - lo[0]) / f, hi[1] - lo[1], hi[2] - lo[2]};
+  const double box_volume = box[0] * box[1] * box[2];
+  const double cell = 2 * r_max;
+  Index3 gn;
+  for (int a = 0; a < 3; ++a) gn[a] = std::max<std::int64_t>(1, std::int64_t(box[a] / cell));
+  std::vector<std::vector<int>> grid(std::size_t(gn[0] * gn[1] * gn[2]));
+  auto cell_of = [&](const Vec3& c, int a) { return std::clamp<std::int64_t>(std::int64_t(c[a] / box[a] * gn[a]), 0, gn[a] - 1); };
+  std::vector<Vec3> centers;
+  std::vector<double> radii;
+  double solid = 0;
+  int failures = 0;
+  while (solid < o.solid_fraction * box_volume && failures < 20000) {
+    const double r = std::clamp(o.radius_um * std::exp(o.radius_sigma * rng.Normal()), 0.4 * o.radius_um, r_max);
+    const Vec3 c{rng.Uniform() * box[0], rng.Uniform() * box[1], rng.Uniform() * box[2]};
+    bool ok = true;
+    const Index3 ci{cell_of(c, 0), cell_of(c, 1), cell_of(c, 2)};
+    for (std::int64_t z = std::max<std::int64_t>(0, ci[0] - 1); ok && z <= std::min(gn[0] - 1, ci[0] + 1); ++z)
+      for (std::int64_t y = std::max<std::int64_t>(0, ci[1] - 1); ok && y <= std::min(gn[1] - 1, ci[1] + 1); ++y)
+        for (std::int64_t x = std::max<std::int64_t>(0, ci[2] - 1); ok && x <= std::min(gn[2] - 1, ci[2] + 1); ++x)
+          for (int j : grid[std::size_t((z * gn[1] + y) * gn[2] + x)]) {
+            const Vec3 d{c[0] - centers[j][0], c[1] - centers[j][1], c[2] - centers[j][2]};
+            if (Norm(d) < (1.0 - o.overlap) * (r + radii[j])) {
+              ok = false;
+              break;
+            }
+          }
+    if (!ok) {
+      ++failures;
+      continue;
+    }
+    failures = 0;
+    grid[std::size_t((ci[0] * gn[1] + ci[1]) * gn[2] + ci[2])].push_back(int(centers.size()));
+    centers.push_back(c);
+    radii.push_back(r);
+    solid += 4.0 / 3.0 * M_PI * r * r * r;
+  }
+  achieved_fraction_ = solid / box_volume;
+  // Calender: compress z by f, flatten each particle with its volume kept.
+  for (std::size_t i = 0; i < centers.size(); ++i) {
+    SynthParticle p;
+    p.id = int(i) + 1;
+    p.center_um = {lo[0] + centers[i][0] * f, lo[1] + centers[i][1], lo[2] + centers[i][2]};
+    p.semi_axes_um = {radii[i] * f, radii[i] / std::sqrt(f), radii[i] / std::sqrt(f)};
+    p.zeta = std::clamp((p.center_um[0] - fov_lo[0]) / (fov_hi[0] - fov_lo[0]), 0.0, 1.0);
+    particles_.push_back(p);
+  }
+  if (particles_.size() > 65535) throw ConfigError("synth", "more than 65535 particles: use a larger radius_um or a smaller shape");
+  // Throats: pairs with a small positive centre-line gap whose midpoint is in the field of view.
+  for (std::size_t i = 0; i < particles_.size(); ++i)
+    for (std::size_t j = i + 1; j < particles_.size(); ++j) {
+      const auto& a = particles_[i];
+      const auto& b = particles_[j];
+      Vec3 d{b.center_um[0] - a.center_um[0], b.center_um[1] - a.center_um[1], b.center_um[2] - a.center_um[2]};
+      const double dist = Norm(d);
+      if (dist > 2.5 * r_max / std::sqrt(f) + o.throat_max_gap_um) continue;
+      const Vec3 u{d[0] / dist, d[1] / dist, d[2] / dist};
+      const double gap = dist - Extent(a.semi_axes_um, u) - Extent(b.semi_axes_um, u);
+      if (gap <= 0 || gap > o.throat_max_gap_um) continue;
+      bool inside = true;
+      for (int ax = 0; ax < 3; ++ax) {
+        const double m = 0.5 * (a.center_um[ax] + b.center_um[ax]);
+        inside = inside && m >= fov_lo[ax] && m <= fov_hi[ax];
+      }
+      if (inside) throats_.push_back({int(throats_.size()) + 1, a.id, b.id});
+    }
+}
+
+double SynthCampaign::FrameTime(int k) const {
+  if (!options_.frame_times_s.empty()) return options_.frame_times_s[std::size_t(k)];
+  return options_.frames == 1 ? 0.0 : options_.duration_s * double(k) / double(options_.frames - 1);
+}
+
+double SynthCampaign::MeanSoc(double t) const {
+  const double tau = std::clamp(t / options_.duration_s, 0.0, 1.0);
+  return options_.soc_start + (options_.soc_end - options_.soc_start) * tau;
+}
+
+double SynthCampaign::ParticleSoc(const SynthParticle& p, double t) const {
+  const double tau = std::clamp(t / options_.duration_s, 0.0, 1.0);
+  const double g = options_.soc_gradient * 4.0 * tau * (1.0 - tau);
+  return std::clamp(MeanSoc(t) + g * (0.5 - p.zeta), 0.0, 1.0);
+}
+
+double SynthCampaign::ParticleStrain(const SynthParticle& p, double t) const {
+  return options_.strain_per_soc * (ParticleSoc(p, t) - ParticleSoc(p, FrameTime(0)));
+}
+
+Vec3 SynthCampaign::Drift(int k) const {
+  const Vec3& d = options_.drift_um_per_frame;
+  return {d[0] * k, d[1] * k, d[2] * k};
+}
+
+SynthFrame SynthCampaign::Render(int k, ThreadBudget threads) const {
+  if (k < 0 || k >= options_.frames) throw InvalidArgument("synthetic frame " + std::to_string(k) + " does not exist");
+  const SynthOptions& o = options_;
+  const double t = FrameTime(k);
+  const Vec3 drift = Drift(k);
+  SynthFrame fr;
+  fr.drift_um = drift;
+  // Particles as they are at t_k.
+  std::vector<Placed> placed;
+  std::vector<double> stretch(particles_.size());
+  ResultTable& pt = fr.particles;
+  pt.name = "particles";
+  const char* pcols[][2] = {{"id", "1"},           {"center_z_um", "um"}, {"center_y_um", "um"}, {"center_x_um", "um"},
+                            {"semi_z_um", "um"},   {"semi_y_um", "um"},   {"semi_x_um", "um"},   {"zeta", "1"},
+                            {"soc", "1"},          {"eps_v", "1"},        {"stretch", "1"}};
+  for (auto& c : pcols) pt.columns.push_back({c[0], c[1], {}});
+  for (std::size_t i = 0; i < particles_.size(); ++i) {
+    const SynthParticle& p = particles_[i];
+    const double ev = ParticleStrain(p, t);
+    stretch[i] = std::cbrt(1.0 + ev);
+    Placed q;
+    q.id = p.id;
+    q.max_semi = 0;
+    for (int a = 0; a < 3; ++a) {
+      q.c[a] = p.center_um[a] + drift[a];
+      const double s = p.semi_axes_um[a] * stretch[i];
+      q.inv_semi[a] = 1.0 / s;
+      q.max_semi = std::max(q.max_semi, s);
+    }
+    placed.push_back(q);
+    const double row[] = {double(p.id), q.c[0], q.c[1], q.c[2], 1 / q.inv_semi[0], 1 / q.inv_semi[1], 1 / q.inv_semi[2],
+                          p.zeta, ParticleSoc(p, t), ev, stretch[i]};
+    for (std::size_t c = 0; c < pt.columns.size(); ++c) pt.columns[c].values.push_back(row[c]);
+  }
+  // Throat gaps at t_k.
+  ResultTable& tt = fr.throats;
+  tt.name = "throats";
+  const char* tcols[][2] = {{"id", "1"},       {"particle_a", "1"}, {"particle_b", "1"}, {"mid_z_um", "um"},
+                            {"mid_y_um", "um"}, {"mid_x_um", "um"},  {"gap_um", "um"},    {"open", "1"}};
+  for (auto& c : tcols) tt.columns.push_back({c[0], c[1], {}});
+  for (const SynthThroat& th : throats_) {
+    const Placed& a = placed[std::size_t(th.particle_a - 1)];
+    const Placed& b = placed[std::size_t(th.particle_b - 1)];
+    Vec3 d{b.c[0] - a.c[0], b.c[1] - a.c[1], b.c[2] - a.c[2]};
+    const double dist = Norm(d);
+    const Vec3 u{d[0] / dist, d[1] / dist, d[2] / dist};
+    const Vec3 sa{1 / a.inv_semi[0], 1 / a.inv_semi[1], 1 / a.inv_semi[2]};
+    const Vec3 sb{1 / b.inv_semi[0], 1 / b.inv_semi[1], 1 / b.inv_semi[2]};
+    const double ea = Extent(sa, u), gap = dist - ea - Extent(sb, u);
+    // Midpoint of the gap along the centre line.
+    const double m = ea + 0.5 * gap;
+    const double row[] = {double(th.id), double(th.particle_a), double(th.particle_b), a.c[0] + u[0] * m,
+                          a.c[1] + u[1] * m,  a.c[2] + u[2] * m,  gap, gap > 0 ? 1.0 : 0.0};
+    for (std::size_t c = 0; c < tt.columns.size(); ++c) tt.columns[c].values.push_back(row[c]);
+  }
+  // Time-table row: constant-current charge, OCV-like voltage, pressure ramp.
+  const double theta = MeanSoc(t);
+  const double tau = std::clamp(t / o.duration_s, 0.0, 1.0);
+  fr.time_row = {{"time_s", t},
+                 {"cycle", 1},
+                 {"step", 1},
+                 {"voltage_V", 3.45 + 0.75 * theta - 0.05 * std::sin(M_PI * theta)},
+                 {"current_A", o.capacity_Ah * (o.soc_end - o.soc_start) * 3600.0 / o.duration_s},
+                 {"charge_Ah", o.capacity_Ah * (theta - o.soc_start)},
+                 {"soc_ref", theta},
+                 {"p_app_Pa", o.p_app_start_Pa + (o.p_app_end_Pa - o.p_app_start_Pa) * tau}};
+  // Cell grid over the field of view: each cell lists particles whose box (plus the binder neck and a
+  // voxel diagonal) reaches it.
+  Geometry g;
+  g.shape = o.shape;
+  g.spacing_um = o.spacing_um;
+  const double diag = Norm(o.spacing_um);
+  CellGrid grid;
+  grid.h = std::max(o.radius_um, 2.0 * *std::max_element(o.spacing_um.begin(), o.spacing_um.end()));
+  for (int a = 0; a < 3; ++a) {
+    grid.lo[a] = -0.5 * o.spacing_um[a];
+    grid.n[a] = std::max<std::int64_t>(1, std::int64_t(std::ceil(double(o.shape[a]) * o.spacing_um[a] / grid.h)));
+  }
+  grid.cells.resize(std::size_t(grid.n[0] * grid.n[1] * grid.n[2]));
+  const double reach = o.binder_neck_um + diag;
+  for (std::size_t i = 0; i < placed.size(); ++i) {
+    Index3 c0, c1;
+    bool visible = true;
+    for (int a = 0; a < 3; ++a) {
+      const double e = placed[i].max_semi + reach;
+      c0[a] = std::int64_t(std::floor((placed[i].c[a] - e - grid.lo[a]) / grid.h));
+      c1[a] = std::int64_t(std::floor((placed[i].c[a] + e - grid.lo[a]) / grid.h));
+      if (c1[a] < 0 || c0[a] >= grid.n[a]) visible = false;
+      c0[a] = std::max<std::int64_t>(c0[a], 0);
+      c1[a] = std::min<std::int64_t>(c1[a], grid.n[a] - 1);
+    }
+    if (!visible) continue;
+    for (std::int64_t z = c0[0]; z <= c1[0]; ++z)
+      for (std::int64_t y = c0[1]; y <= c1[1]; ++y)
+        for (std::int64_t x = c0[2]; x <= c1[2]; ++x) grid.cells[std::size_t((z * grid.n[1] + y) * grid.n[2] + x)].push_back(int(i));
+  }
+  // Labels at voxel centres; grey values with partial volume near interfaces.
+  fr.phases = Volume<std::uint8_t>(g);
+  fr.particle_labels = Volume<std::uint16_t>(g);
+  std::vector<float> grey(std::size_t(g.voxel_count()));
+  const double grey_of[3] = {o.grey_pore, o.grey_active, o.grey_binder};
+  const int ss = o.supersample;
+  const double margin_needed = diag / o.calendering;  // ray distances overestimate for flattened particles
+  RunInArena(threads, [&] {
+    tbb::parallel_for(std::int64_t(0), g.shape[0], [&](std::int64_t z) {
+      for (std::int64_t y = 0; y < g.shape[1]; ++y)
+        for (std::int64_t x = 0; x < g.shape[2]; ++x) {
+          const Vec3 p{z * o.spacing_um[0], y * o.spacing_um[1], x * o.spacing_um[2]};
+          const std::vector<int>& cands = grid.At(p);
+          const PointEval e = Evaluate(p, cands, placed, o.binder_neck_um);
+          const std::int64_t idx = fr.phases.Offset(z, y, x);
+          fr.phases[idx] = e.phase;
+          fr.particle_labels[idx] = e.particle;
+          double value = grey_of[e.phase];
+          if (ss > 1 && e.margin < margin_needed) {
+            double acc = 0;
+            for (int a = 0; a < ss; ++a)
+              for (int b = 0; b < ss; ++b)
+                for (int c = 0; c < ss; ++c) {
+                  const Vec3 q{p[0] + ((a + 0.5) / ss - 0.5) * o.spacing_um[0], p[1] + ((b + 0.5) / ss - 0.5) * o.spacing_um[1],
+                               p[2] + ((c + 0.5) / ss - 0.5) * o.spacing_um[2]};
+                  acc += grey_of[Evaluate(q, cands, placed, o.binder_neck_um).phase];
+                }
+            value = acc / (ss * ss * ss);
+          }
+          grey[std::size_t(idx)] = float(value);
+        }
+    });
+  });
+  GaussianBlur(grey, g.shape, o.blur_sigma_vox, threads);
+  const double sigma_n = o.snr > 0 ? (o.grey_active - o.grey_pore) / o.snr : 0.0;
+  fr.grey = MakeVolume(o.dtype, g);
+  RunInArena(threads, [&] {
+    tbb::parallel_for(std::int64_t(0), g.voxel_count(), [&](std::int64_t i) {
+      double v = grey[std::size_t(i)];
+      if (sigma_n > 0) v += sigma_n * HashNormal(o.seed, std::uint64_t(k), std::uint64_t(i));
+      if (o.dtype == DataType::kUInt16) std::get<Volume<std::uint16_t>>(fr.grey)[i] = std::uint16_t(std::clamp(std::lround(v), 0L, 65535L));
+      else std::get<Volume<float>>(fr.grey)[i] = float(v);
+    });
+  });
+  return fr;
+}
+
+}  // namespace op4d

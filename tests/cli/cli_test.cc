@@ -1,0 +1,64 @@
+// The op4d executable: help for every subcommand, one-line errors naming the file, exit codes,
+// and a store that h5py reads without op4d.
+#include <fstream>
+
+#include "test_util.h"
+
+namespace {
+const std::string kOp4d = OP4D_EXE;
+int Run(const std::string& args, std::string* out) { return op4d::test::RunCommand(kOp4d + " " + args, out); }
+}  // namespace
+
+TEST_CASE("every subcommand has --help", "[cli]") {
+  std::string out;
+  REQUIRE(Run("--help", &out) == 0);
+  REQUIRE(out.find("commands:") != std::string::npos);
+  for (const std::string c : {"synth", "import", "info", "export", "quicklook", "demo"}) {
+    INFO(c);
+    REQUIRE(Run(c + " --help", &out) == 0);
+    REQUIRE(out.find("usage: op4d " + c) == 0);
+  }
+}
+
+TEST_CASE("errors are one line naming what is at fault, with a non-zero exit", "[cli][errors]") {
+  op4d::test::TempDir dir;
+  std::string out;
+  REQUIRE(Run("info " + (dir / "none.h5"), &out) == 1);
+  REQUIRE(out == "op4d: error: " + (dir / "none.h5") + ": does not exist\n");
+  REQUIRE(Run("import --store " + (dir / "x.h5") + " --bogus", &out) == 2);
+  REQUIRE(out == "op4d: error: --bogus: unknown option for 'op4d import' (see op4d import --help)\n");
+  std::ofstream(dir / "v.raw") << std::string(10, 'x');
+  REQUIRE(Run("import " + (dir / "v.raw") + " --store " + (dir / "x.h5") + " --shape 2 2 2 --dtype uint16", &out) == 1);
+  REQUIRE(out.find("op4d: error: " + (dir / "v.raw") + ": size is 10 bytes") == 0);
+  REQUIRE(Run("synth --out /etc/passwd/c.h5 --frames 1 --shape 8 8 8 --quiet", &out) == 1);
+  REQUIRE(out.find("/etc/passwd/c.h5") != std::string::npos);
+  REQUIRE(Run("nonsense", &out) == 2);
+}
+
+TEST_CASE("synth, info and export work together, and h5py reads the store without op4d", "[cli][h5py]") {
+  op4d::test::TempDir dir;
+  std::string out;
+  for (const std::string codec : {"gzip", "blosc-zstd"}) {
+    INFO(codec);
+    const std::string store = dir / (codec + ".h5");
+    REQUIRE(Run("synth --out " + store + " --frames 3 --shape 16 24 20 --spacing 0.8 0.5 0.5 --radius 2.5 --quiet --codec " + codec, &out) == 0);
+    REQUIRE(Run("info " + store, &out) == 0);
+    REQUIRE(out.find("frames: 3") != std::string::npos);
+    REQUIRE(out.find("16x24x20 voxels (z,y,x), spacing (0.8, 0.5, 0.5) um") != std::string::npos);
+    REQUIRE(Run("export " + store + " --frame 2 --out " + (dir / "f2.raw"), &out) == 0);
+    REQUIRE(Run("export " + store + " --time-table --out " + (dir / "time.csv"), &out) == 0);
+    const std::string py =
+        "import h5py, numpy as np, sys\n"
+        "f = h5py.File(sys.argv[1], 'r')\n"
+        "v = f['frames/volume']\n"
+        "raw = np.fromfile(sys.argv[2], dtype=v.dtype).reshape(v.shape[1:])\n"
+        "assert v.shape == (3, 16, 24, 20), v.shape\n"
+        "assert (v[2] == raw).all(), 'frame 2 differs'\n"
+        "assert list(v.attrs['spacing_um']) == [0.8, 0.5, 0.5]\n"
+        "assert f['time/time_s'].shape == (3,) and f['time/time_s'].attrs['unit'] == 's'\n"
+        "print('h5py ok')\n";
+    std::ofstream(dir / "check.py") << py;
+    REQUIRE(op4d::test::RunCommand("/usr/bin/python3 " + (dir / "check.py") + " " + store + " " + (dir / "f2.raw"), &out) == 0);
+    REQUIRE(out == "h5py ok\n");
+  }
+}

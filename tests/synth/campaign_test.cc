@@ -1,0 +1,146 @@
+#include "op4d/synth/campaign.h"
+
+#include <cmath>
+#include <map>
+#include <numeric>
+
+#include "op4d/frame/geometry/volume_fractions.h"
+#include "test_util.h"
+
+using namespace op4d;
+
+namespace {
+SynthOptions Small() {
+  SynthOptions o;
+  o.shape = {24, 32, 32};
+  o.spacing_um = {0.8, 0.5, 0.5};  // anisotropic
+  o.frames = 4;
+  o.radius_um = 2.5;
+  return o;
+}
+const std::vector<double>& Col(const ResultTable& t, const std::string& n) {
+  const ResultColumn* c = t.Find(n);
+  REQUIRE(c != nullptr);
+  return c->values;
+}
+}  // namespace
+
+TEST_CASE("the same seed gives the same campaign, another seed another", "[synth]") {
+  const SynthOptions o = Small();
+  const SynthCampaign a(o), b(o);
+  SynthOptions o2 = o;
+  o2.seed = 2;
+  const SynthCampaign c(o2);
+  REQUIRE(a.particles().size() == b.particles().size());
+  for (int k : {0, 3}) {
+    const SynthFrame fa = a.Render(k), fb = b.Render(k);
+    REQUIRE(std::get<Volume<std::uint16_t>>(fa.grey).values() == std::get<Volume<std::uint16_t>>(fb.grey).values());
+    REQUIRE(fa.phases.values() == fb.phases.values());
+    REQUIRE(fa.particle_labels.values() == fb.particle_labels.values());
+    REQUIRE(Col(fa.particles, "eps_v") == Col(fb.particles, "eps_v"));
+    REQUIRE(Col(fa.throats, "gap_um") == Col(fb.throats, "gap_um"));
+    REQUIRE(std::get<Volume<std::uint16_t>>(fa.grey).values() != std::get<Volume<std::uint16_t>>(c.Render(k).grey).values());
+  }
+}
+
+TEST_CASE("rendering is identical with 1 thread and with all threads", "[synth]") {
+  const SynthCampaign a(Small());
+  const SynthFrame one = a.Render(2, ThreadBudget{1}), all = a.Render(2, ThreadBudget{0});
+  REQUIRE(std::get<Volume<std::uint16_t>>(one.grey).values() == std::get<Volume<std::uint16_t>>(all.grey).values());
+  REQUIRE(one.phases.values() == all.phases.values());
+}
+
+TEST_CASE("ground truth follows the stated strain-SOC law, drift and cycler log", "[synth]") {
+  const SynthOptions o = Small();
+  const SynthCampaign c(o);
+  REQUIRE(c.particles().size() > 20);
+  for (int k = 0; k < o.frames; ++k) {
+    const SynthFrame f = c.Render(k);
+    const double t = c.FrameTime(k);
+    REQUIRE(t == o.duration_s * k / (o.frames - 1));
+    const auto& soc = Col(f.particles, "soc");
+    const auto& ev = Col(f.particles, "eps_v");
+    const auto& st = Col(f.particles, "stretch");
+    for (std::size_t i = 0; i < soc.size(); ++i) {
+      // eps_v = k (theta_i(t) - theta_i(0)); F = stretch I with stretch^3 = J = 1 + eps_v.
+      const double soc0 = o.soc_start;  // G(0) = 0: every particle starts at the mean SOC
+      test::RequireClose(ev[i], o.strain_per_soc * (soc[i] - soc0), 1e-12, 1e-15);
+      test::RequireClose(st[i] * st[i] * st[i], 1.0 + ev[i], 1e-12);
+    }
+    // Through-thickness gradient: at mid-campaign the separator side (zeta 0) is ahead by G/2.
+    const double tau = t / o.duration_s;
+    const double G = o.soc_gradient * 4 * tau * (1 - tau);
+    REQUIRE(c.ParticleSoc({0, {}, {}, 0.0}, t) - c.ParticleSoc({0, {}, {}, 1.0}, t) == Approx(G).margin(1e-12));
+    // Drift and the cycler row.
+    for (int a = 0; a < 3; ++a) REQUIRE(f.drift_um[a] == o.drift_um_per_frame[a] * k);
+    std::map<std::string, double> row(f.time_row.begin(), f.time_row.end());
+    REQUIRE(row["soc_ref"] == Approx(o.soc_start + (o.soc_end - o.soc_start) * tau));
+    // Coulomb counting: charge = current * t (constant current, charge positive).
+    REQUIRE(row["charge_Ah"] == Approx(row["current_A"] * t / 3600.0).margin(1e-15));
+    REQUIRE(row["p_app_Pa"] == Approx(o.p_app_start_Pa + (o.p_app_end_Pa - o.p_app_start_Pa) * tau));
+  }
+}
+
+TEST_CASE("swelling narrows the scripted throats and closes some of them", "[synth]") {
+  SynthOptions o = Small();
+  o.strain_per_soc = 0.15;
+  const SynthCampaign c(o);
+  REQUIRE(c.throats().size() > 5);
+  const SynthFrame first = c.Render(0), last = c.Render(o.frames - 1);
+  const auto& g0 = Col(first.throats, "gap_um");
+  const auto& g1 = Col(last.throats, "gap_um");
+  const auto& open1 = Col(last.throats, "open");
+  int closed = 0;
+  for (std::size_t i = 0; i < g0.size(); ++i) {
+    REQUIRE(g0[i] > 0);             // every throat starts open
+    REQUIRE(g1[i] < g0[i]);         // swelling (positive strain) narrows every gap
+    REQUIRE(open1[i] == (g1[i] > 0 ? 1.0 : 0.0));
+    closed += g1[i] <= 0;
+  }
+  REQUIRE(closed > 0);
+}
+
+TEST_CASE("labels hold the three phases and swelling grows the active phase", "[synth]") {
+  const SynthOptions o = Small();
+  const SynthCampaign c(o);
+  const SynthFrame f0 = c.Render(0), f3 = c.Render(3);
+  const VolumeFractions v0 = ComputeVolumeFractions(f0.phases, PhaseTable::Electrode());
+  const VolumeFractions v3 = ComputeVolumeFractions(f3.phases, PhaseTable::Electrode());
+  REQUIRE(v0.Find("active")->fraction > 0.3);
+  REQUIRE(v0.Find("active")->fraction < 0.65);
+  REQUIRE(v0.Find("binder")->fraction > 0.02);
+  REQUIRE(v3.Find("active")->fraction > v0.Find("active")->fraction);
+  // Particle labels cover exactly the active phase.
+  for (std::int64_t i = 0; i < f0.phases.size(); ++i) REQUIRE((f0.phases[i] == 1) == (f0.particle_labels[i] != 0));
+}
+
+TEST_CASE("noise has the requested SNR", "[synth]") {
+  SynthOptions o = Small();
+  o.blur_sigma_vox = 0;
+  SynthOptions clean = o;
+  clean.snr = 0;
+  const auto noisy = std::get<Volume<std::uint16_t>>(SynthCampaign(o).Render(1).grey);
+  const auto ref = std::get<Volume<std::uint16_t>>(SynthCampaign(clean).Render(1).grey);
+  double s = 0, s2 = 0;
+  for (std::int64_t i = 0; i < noisy.size(); ++i) {
+    const double d = double(noisy[i]) - double(ref[i]);
+    s += d;
+    s2 += d * d;
+  }
+  const double n = double(noisy.size());
+  const double sd = std::sqrt(s2 / n - (s / n) * (s / n));
+  // sigma = (active - pore) / SNR = 22000 / 10; 24576 samples give ~0.5 % standard error.
+  test::RequireClose(sd, (o.grey_active - o.grey_pore) / o.snr, 0.03);
+}
+
+TEST_CASE("bad synthetic options are refused with the reason", "[synth][errors]") {
+  SynthOptions o = Small();
+  o.calendering = 0;
+  REQUIRE_THROWS_WITH(SynthCampaign(o), Catch::Contains("calendering"));
+  o = Small();
+  o.frame_times_s = {0, 10, 5, 20};
+  REQUIRE_THROWS_WITH(SynthCampaign(o), Catch::Contains("frame_times_s must increase"));
+  o = Small();
+  o.frame_times_s = {0, 100, 1000, 1010};  // uneven spacing is fine
+  REQUIRE(SynthCampaign(o).FrameTime(3) == 1010);
+}
