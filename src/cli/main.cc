@@ -56,7 +56,7 @@ const std::map<std::string, std::string> kHelp = {
      "  --duration S             campaign duration in s (default 7200)\n"
      "  --pressure P0 P1         applied gas pressure ramp in Pa (default 1e5 2.5e5)\n"
      "  --dtype uint16|float32   grey voxel type (default uint16)\n"
-     "  --codec C                none|gzip|blosc-zstd|blosc-lz4 (default gzip)\n"
+     "  --codec C                none|gzip|blosc-zstd|blosc-lz4 (default blosc-zstd)\n"
      "  --threads N              worker threads (default: all cores)\n"
      "  --overwrite              replace existing files\n"
      "  --quiet                  no progress output\n"},
@@ -75,7 +75,7 @@ const std::map<std::string, std::string> kHelp = {
      "  --header-bytes N         raw: bytes to skip before the data\n"
      "  --dataset PATH           HDF5: dataset to read (default /exchange/data or the NeXus signal)\n"
      "  --time-step S            without a manifest: seconds between frames (default 1)\n"
-     "  --codec C                none|gzip|blosc-zstd|blosc-lz4 (default gzip)\n"
+     "  --codec C                none|gzip|blosc-zstd|blosc-lz4 (default blosc-zstd)\n"
      "  --level L                compression level 1..9 (default 1)\n"
      "  --chunk Z Y X            chunk size in voxels (default 64 64 64)\n"
      "  --append                 add frames to an existing store\n"

@@ -1,10 +1,31 @@
 #include "op4d/core/volume.h"
 
+#include <sys/mman.h>
+
 #include <cmath>
+#include <cstdlib>
+#include <new>
 #include <cstdio>
 #include <sstream>
 
 namespace op4d {
+
+namespace internal {
+void* AllocateVoxels(std::size_t bytes) {
+  constexpr std::size_t kHuge = std::size_t(2) << 20;
+  if (bytes < (std::size_t(1) << 20)) {
+    void* p = std::malloc(bytes ? bytes : 1);
+    if (!p) throw std::bad_alloc();
+    return p;
+  }
+  const std::size_t rounded = (bytes + kHuge - 1) / kHuge * kHuge;
+  void* p = std::aligned_alloc(kHuge, rounded);
+  if (!p) throw std::bad_alloc();
+  ::madvise(p, rounded, MADV_HUGEPAGE);  // advice only: without THP it is a no-op
+  return p;
+}
+void FreeVoxels(void* p) noexcept { std::free(p); }
+}  // namespace internal
 
 bool Geometry::SameGrid(const Geometry& o, double rel_tol) const {
   if (shape != o.shape) return false;

@@ -91,6 +91,13 @@ Id FileAccess() {
   Id fapl(H5Pcreate(H5P_FILE_ACCESS));
   H5Pset_libver_bounds(fapl, H5F_LIBVER_LATEST, H5F_LIBVER_LATEST);
   H5Pset_file_locking(fapl, 0, 1);
+  // Every allocation starts on a 4 KiB page: a metadata block smaller than a page is then written by
+  // one page copy, which a SIGKILL cannot tear (the kernel stops a dying writer only between pages).
+  // A torn object header would make the whole frame dataset unreadable.
+  H5Pset_alignment(fapl, 1, 4096);
+  // SWMR readers retry metadata whose checksum fails (a writer may be mid-update); bound the retries
+  // so a damaged file gives an error instead of a long wait.
+  H5Pset_metadata_read_attempts(fapl, 20);
   return fapl;
 }
 

@@ -2,8 +2,9 @@
 
 #include <blosc.h>
 #include <hdf5.h>
-#include <zlib.h>
+#include <libdeflate.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "op4d/core/error.h"
@@ -26,6 +27,34 @@ void Unshuffle(const std::uint8_t* in, std::uint8_t* out, std::size_t n, std::si
 }
 
 const char* BloscCompressor(Codec c) { return c == Codec::kBloscLz4 ? "lz4" : "zstd"; }
+
+// One libdeflate (de)compressor per thread, reused (TBB workers live as long as the process).
+libdeflate_compressor* Compressor(int level) {
+  struct Holder {
+    libdeflate_compressor* c = nullptr;
+    int level = -1;
+    ~Holder() {
+      if (c) libdeflate_free_compressor(c);
+    }
+  };
+  thread_local Holder h;
+  if (h.level != level) {
+    if (h.c) libdeflate_free_compressor(h.c);
+    h.c = libdeflate_alloc_compressor(level);
+    h.level = level;
+    OP4D_CHECK_MSG(h.c != nullptr, "libdeflate_alloc_compressor failed");
+  }
+  return h.c;
+}
+libdeflate_decompressor* Decompressor() {
+  struct Holder {
+    libdeflate_decompressor* d = libdeflate_alloc_decompressor();
+    ~Holder() { libdeflate_free_decompressor(d); }
+  };
+  thread_local Holder h;
+  OP4D_CHECK_MSG(h.d != nullptr, "libdeflate_alloc_decompressor failed");
+  return h.d;
+}
 
 }  // namespace
 
@@ -65,18 +94,22 @@ void EncodeChunk(const CodecSpec& spec, const std::uint8_t* data, std::size_t n,
         Shuffle(data, scratch.data(), n, spec.typesize);
         src = scratch.data();
       }
-      uLongf out_n = compressBound(static_cast<uLong>(n));
-      out.resize(out_n);
-      const int rc = compress2(out.data(), &out_n, src, static_cast<uLong>(n), spec.level);
-      OP4D_CHECK_MSG(rc == Z_OK, "zlib compress2 failed");
-      out.resize(out_n);
+      // A zlib stream, exactly what HDF5's deflate filter writes and reads.
+      libdeflate_compressor* c = Compressor(spec.level);
+      out.resize(libdeflate_zlib_compress_bound(c, n));
+      const std::size_t m = libdeflate_zlib_compress(c, src, n, out.data(), out.size());
+      OP4D_CHECK_MSG(m > 0, "zlib compression failed");
+      out.resize(m);
       return;
     }
     case Codec::kBloscZstd:
     case Codec::kBloscLz4: {
       out.resize(n + BLOSC_MAX_OVERHEAD);
+      // 256 KiB blocks: on noisy uint16 frames zstd level 1 then compresses better (1.09 vs 1.04) and
+      // twice as fast as with Blosc's default blocks (bench/RESULTS.md).
+      const std::size_t block = std::min<std::size_t>(n, 256 * 1024);
       const int m = blosc_compress_ctx(spec.level, BLOSC_SHUFFLE, spec.typesize, n, data, out.data(), out.size(),
-                                       BloscCompressor(spec.codec), 0, 1);
+                                       BloscCompressor(spec.codec), block, 1);
       OP4D_CHECK_MSG(m > 0, "blosc compression failed");
       out.resize(static_cast<std::size_t>(m));
       return;
@@ -106,8 +139,9 @@ bool DecodeChunk(const CodecSpec& spec, unsigned filter_mask, const std::uint8_t
           scratch.resize(n);
           dst = scratch.data();
         }
-        uLongf got = static_cast<uLongf>(n);
-        if (uncompress(dst, &got, in, static_cast<uLong>(in_n)) != Z_OK || got != n) return false;
+        std::size_t got = 0;
+        if (libdeflate_zlib_decompress(Decompressor(), in, in_n, dst, n, &got) != LIBDEFLATE_SUCCESS || got != n)
+          return false;
         if (!shuffled) return true;
         plain = dst;
       } else if (in_n < n) {

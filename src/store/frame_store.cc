@@ -6,7 +6,8 @@
 #include <unistd.h>
 
 #include <tbb/enumerable_thread_specific.h>
-#include <tbb/parallel_for.h>
+#include <tbb/concurrent_queue.h>
+#include <tbb/parallel_pipeline.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -202,7 +203,15 @@ struct FrameStore::Impl {
       case Mode::kAppend: {
         const unsigned flags = H5F_ACC_RDWR | (m == Mode::kAppend ? H5F_ACC_SWMR_WRITE : 0u);
         f = OpenFile(flags, false);
-        if (f < 0) f = OpenFile(flags, true);
+        if (f < 0) {
+          f = OpenFile(flags, true);
+          // A writer killed in SWMR mode can leave the superblock's end-of-allocation behind blocks
+          // that the chunk index already points to; move it to the end of the file (h5clear -i 0).
+          if (f >= 0 && H5Fincrement_filesize(f, 0) < 0) {
+            H5Fclose(f);
+            f = H5I_INVALID_HID;
+          }
+        }
         if (f < 0) h5::Fail(path, "", "cannot open for writing");
         break;
       }
@@ -372,7 +381,50 @@ struct FrameStore::Impl {
   void ReadChunks(std::int64_t k, const Box& box, void* out, ThreadBudget threads) const;
 };
 
-// Encodes one z-layer of chunks at a time in parallel, writes them in order (HDF5 is single-threaded).
+namespace {
+
+// Chunk origins (z, y, x) of a chunk grid that intersect [b0, b1), in storage order.
+std::vector<Index3> ChunksIn(const Index3& b0, const Index3& b1, const Index3& ch) {
+  std::vector<Index3> out;
+  for (std::int64_t z = (b0[0] / ch[0]) * ch[0]; z < b1[0]; z += ch[0])
+    for (std::int64_t y = (b0[1] / ch[1]) * ch[1]; y < b1[1]; y += ch[1])
+      for (std::int64_t x = (b0[2] / ch[2]) * ch[2]; x < b1[2]; x += ch[2]) out.push_back({z, y, x});
+  return out;
+}
+
+// In-flight chunks of a pipeline: each holds its (compressed) bytes; buffers are reused, since
+// fresh pages cost more than the copies. A slot is taken from the free list by the first stage and
+// returned by the last; parallel_pipeline keeps at most `tokens` chunks in flight, so with `tokens`
+// slots the list is never empty when the first stage runs.
+struct ChunkSlot {
+  std::size_t index = 0;
+  unsigned mask = 0;
+  std::vector<std::uint8_t> bytes;  // empty on read: chunk never written (reads as zeros)
+};
+class SlotPool {
+ public:
+  explicit SlotPool(std::size_t n) : slots_(n) {
+    for (ChunkSlot& s : slots_) free_.push(&s);
+  }
+  ChunkSlot* Take() {
+    ChunkSlot* s = nullptr;
+    OP4D_CHECK_MSG(free_.try_pop(s), "chunk pipeline has more items in flight than slots");
+    return s;
+  }
+  void Give(ChunkSlot* s) { free_.push(s); }
+
+ private:
+  std::vector<ChunkSlot> slots_;
+  tbb::concurrent_queue<ChunkSlot*> free_;
+};
+struct Scratch {
+  std::vector<std::uint8_t> plain, work;
+};
+
+}  // namespace
+
+// Gathers and compresses chunks in parallel while the previous ones are written (HDF5 calls stay in
+// the serial stage: the library is not thread-safe).
 void FrameStore::Impl::WriteFrameChunks(ConstVolumeView frame, std::int64_t k, ThreadBudget threads) {
   const FrameLayout& l = *layout;
   const Index3 shape = l.geometry.shape, ch = l.chunk;
@@ -380,40 +432,54 @@ void FrameStore::Impl::WriteFrameChunks(ConstVolumeView frame, std::int64_t k, T
   const std::size_t chunk_bytes = std::size_t(ch[0] * ch[1] * ch[2]) * ts;
   const std::uint8_t* src = static_cast<const std::uint8_t*>(frame.data());
   Id ds = Dataset(kVolume);
-  const std::int64_t ncy = (shape[1] + ch[1] - 1) / ch[1], ncx = (shape[2] + ch[2] - 1) / ch[2];
-  // Buffers are reused across chunks and layers: fresh pages cost more than the copies.
-  std::vector<std::vector<std::uint8_t>> encoded(std::size_t(ncy * ncx));
-  struct Scratch {
-    std::vector<std::uint8_t> gather, work;
-  };
+  const std::vector<Index3> chunks = ChunksIn({0, 0, 0}, shape, ch);
+  const std::size_t tokens = std::size_t(2 * threads.Resolve() + 2);
+  SlotPool pool(tokens);
   tbb::enumerable_thread_specific<Scratch> scratch;
-  for (std::int64_t z0 = 0; z0 < shape[0]; z0 += ch[0]) {
-    RunInArena(threads, [&] {
-      tbb::parallel_for(std::int64_t(0), ncy * ncx, [&](std::int64_t c) {
-        const std::int64_t y0 = (c / ncx) * ch[1], x0 = (c % ncx) * ch[2];
-        Scratch& sc = scratch.local();
-        std::vector<std::uint8_t>& buf = sc.gather;
-        buf.resize(chunk_bytes);
-        const std::int64_t dz = std::min(ch[0], shape[0] - z0), dy = std::min(ch[1], shape[1] - y0),
-                           dx = std::min(ch[2], shape[2] - x0);
-        if (dz < ch[0] || dy < ch[1] || dx < ch[2]) std::fill(buf.begin(), buf.end(), 0);  // edge chunks: zero padding
-        for (std::int64_t z = 0; z < dz; ++z)
-          for (std::int64_t y = 0; y < dy; ++y)
-            std::memcpy(&buf[std::size_t((z * ch[1] + y) * ch[2]) * ts],
-                        src + std::size_t(((z0 + z) * shape[1] + y0 + y) * shape[2] + x0) * ts, std::size_t(dx) * ts);
-        internal::EncodeChunk(codec, buf.data(), buf.size(), encoded[std::size_t(c)], sc.work);
-      });
-    });
-    for (std::int64_t c = 0; c < ncy * ncx; ++c) {
-      const hsize_t off[4] = {hsize_t(k), hsize_t(z0), hsize_t((c / ncx) * ch[1]), hsize_t((c % ncx) * ch[2])};
-      const auto& e = encoded[std::size_t(c)];
-      if (H5Dwrite_chunk(ds, H5P_DEFAULT, 0, off, e.size(), e.data()) < 0)
-        h5::Fail(path, kVolume, "cannot write chunk of frame " + std::to_string(k));
-    }
-  }
+  std::size_t next = 0;
+  RunInArena(threads, [&] {
+    tbb::parallel_pipeline(
+        tokens,
+        tbb::make_filter<void, ChunkSlot*>(tbb::filter_mode::serial_in_order,
+                                           [&](tbb::flow_control& fc) -> ChunkSlot* {
+                                             if (next == chunks.size()) {
+                                               fc.stop();
+                                               return nullptr;
+                                             }
+                                             ChunkSlot* slot = pool.Take();
+                                             slot->index = next++;
+                                             return slot;
+                                           }) &
+            tbb::make_filter<ChunkSlot*, ChunkSlot*>(
+                tbb::filter_mode::parallel,
+                [&](ChunkSlot* slot) {
+                  const Index3& o = chunks[slot->index];
+                  Scratch& sc = scratch.local();
+                  std::vector<std::uint8_t>& buf = sc.plain;
+                  buf.resize(chunk_bytes);
+                  const std::int64_t dz = std::min(ch[0], shape[0] - o[0]), dy = std::min(ch[1], shape[1] - o[1]),
+                                     dx = std::min(ch[2], shape[2] - o[2]);
+                  if (dz < ch[0] || dy < ch[1] || dx < ch[2]) std::fill(buf.begin(), buf.end(), 0);  // edge: zero padding
+                  for (std::int64_t z = 0; z < dz; ++z)
+                    for (std::int64_t y = 0; y < dy; ++y)
+                      std::memcpy(&buf[std::size_t((z * ch[1] + y) * ch[2]) * ts],
+                                  src + std::size_t(((o[0] + z) * shape[1] + o[1] + y) * shape[2] + o[2]) * ts,
+                                  std::size_t(dx) * ts);
+                  internal::EncodeChunk(codec, buf.data(), buf.size(), slot->bytes, sc.work);
+                  return slot;
+                }) &
+            tbb::make_filter<ChunkSlot*, void>(tbb::filter_mode::serial_in_order, [&](ChunkSlot* slot) {
+              const Index3& o = chunks[slot->index];
+              const hsize_t off[4] = {hsize_t(k), hsize_t(o[0]), hsize_t(o[1]), hsize_t(o[2])};
+              if (H5Dwrite_chunk(ds, H5P_DEFAULT, 0, off, slot->bytes.size(), slot->bytes.data()) < 0)
+                h5::Fail(path, kVolume, "cannot write chunk of frame " + std::to_string(k));
+              pool.Give(slot);
+            }));
+  });
   if (H5Dflush(ds) < 0) h5::Fail(path, kVolume, "cannot flush frame " + std::to_string(k));
 }
 
+// Reads chunks in order (serial HDF5 stage) while earlier ones are decoded and scattered in parallel.
 void FrameStore::Impl::ReadChunks(std::int64_t k, const Box& box, void* out, ThreadBudget threads) const {
   const FrameLayout& l = *layout;
   const Index3 ch = l.chunk;
@@ -422,64 +488,66 @@ void FrameStore::Impl::ReadChunks(std::int64_t k, const Box& box, void* out, Thr
   std::uint8_t* dst = static_cast<std::uint8_t*>(out);
   Id ds = Dataset(kVolume);
   const Index3 b0 = box.begin, b1 = {box.begin[0] + box.size[0], box.begin[1] + box.size[1], box.begin[2] + box.size[2]};
-  struct Raw {
-    Index3 origin;
-    unsigned mask = 0;
-    std::vector<std::uint8_t> bytes;  // empty: chunk never written (reads as zeros)
-  };
-  // Buffers are reused across chunks and layers: fresh pages cost more than the copies.
-  std::vector<Raw> raws;
-  struct Scratch {
-    std::vector<std::uint8_t> plain, work;
-  };
+  const std::vector<Index3> chunks = ChunksIn(b0, b1, ch);
+  const std::size_t tokens = std::size_t(2 * threads.Resolve() + 2);
+  SlotPool pool(tokens);
   tbb::enumerable_thread_specific<Scratch> scratch;
-  for (std::int64_t z0 = (b0[0] / ch[0]) * ch[0]; z0 < b1[0]; z0 += ch[0]) {
-    std::size_t used = 0;
-    for (std::int64_t y0 = (b0[1] / ch[1]) * ch[1]; y0 < b1[1]; y0 += ch[1])
-      for (std::int64_t x0 = (b0[2] / ch[2]) * ch[2]; x0 < b1[2]; x0 += ch[2]) {
-        if (used == raws.size()) raws.emplace_back();
-        Raw& r = raws[used++];
-        r.origin = {z0, y0, x0};
-        r.mask = 0;
-        r.bytes.clear();
-        const hsize_t off[4] = {hsize_t(k), hsize_t(z0), hsize_t(y0), hsize_t(x0)};
-        haddr_t addr = HADDR_UNDEF;
-        hsize_t size = 0;
-        if (H5Dget_chunk_info_by_coord(ds, off, &r.mask, &addr, &size) < 0)
-          h5::Fail(path, kVolume, "cannot locate a chunk of frame " + std::to_string(k));
-        if (addr != HADDR_UNDEF && size > 0) {
-          r.bytes.resize(size);
-          if (H5Dread_chunk(ds, H5P_DEFAULT, off, &r.mask, r.bytes.data()) < 0)
-            h5::Fail(path, kVolume, "cannot read a chunk of frame " + std::to_string(k));
-        }
-      }
-    std::atomic<bool> corrupt{false};
-    RunInArena(threads, [&] {
-      tbb::parallel_for(std::size_t(0), used, [&](std::size_t i) {
-        const Raw& r = raws[i];
-        Scratch& sc = scratch.local();
-        std::vector<std::uint8_t>& plain = sc.plain;
-        plain.resize(chunk_bytes);
-        if (r.bytes.empty()) std::fill(plain.begin(), plain.end(), 0);  // never written: zeros
-        else if (!internal::DecodeChunk(codec, r.mask, r.bytes.data(), r.bytes.size(), plain.data(), plain.size(), sc.work)) {
-          corrupt = true;
-          return;
-        }
-        Index3 lo, hi;
-        for (int a = 0; a < 3; ++a) {
-          lo[a] = std::max(b0[a], r.origin[a]);
-          hi[a] = std::min(b1[a], r.origin[a] + ch[a]);
-        }
-        for (std::int64_t z = lo[0]; z < hi[0]; ++z)
-          for (std::int64_t y = lo[1]; y < hi[1]; ++y) {
-            const std::size_t s = std::size_t(((z - r.origin[0]) * ch[1] + (y - r.origin[1])) * ch[2] + (lo[2] - r.origin[2]));
-            const std::size_t d = std::size_t(((z - b0[0]) * box.size[1] + (y - b0[1])) * box.size[2] + (lo[2] - b0[2]));
-            std::memcpy(dst + d * ts, plain.data() + s * ts, std::size_t(hi[2] - lo[2]) * ts);
-          }
-      });
-    });
-    if (corrupt) throw IoError(path, kVolume, "frame " + std::to_string(k) + " has a corrupt chunk");
-  }
+  std::atomic<bool> corrupt{false};
+  std::size_t next = 0;
+  RunInArena(threads, [&] {
+    tbb::parallel_pipeline(
+        tokens,
+        tbb::make_filter<void, ChunkSlot*>(
+            tbb::filter_mode::serial_in_order,
+            [&](tbb::flow_control& fc) -> ChunkSlot* {
+              if (next == chunks.size()) {
+                fc.stop();
+                return nullptr;
+              }
+              ChunkSlot* slot = pool.Take();
+              slot->index = next++;
+              const Index3& o = chunks[slot->index];
+              const hsize_t off[4] = {hsize_t(k), hsize_t(o[0]), hsize_t(o[1]), hsize_t(o[2])};
+              haddr_t addr = HADDR_UNDEF;
+              hsize_t size = 0;
+              slot->mask = 0;
+              slot->bytes.clear();
+              if (H5Dget_chunk_info_by_coord(ds, off, &slot->mask, &addr, &size) < 0)
+                h5::Fail(path, kVolume, "cannot locate a chunk of frame " + std::to_string(k));
+              if (addr != HADDR_UNDEF && size > 0) {
+                slot->bytes.resize(size);
+                if (H5Dread_chunk(ds, H5P_DEFAULT, off, &slot->mask, slot->bytes.data()) < 0)
+                  h5::Fail(path, kVolume, "cannot read a chunk of frame " + std::to_string(k));
+              }
+              return slot;
+            }) &
+            tbb::make_filter<ChunkSlot*, void>(tbb::filter_mode::parallel, [&](ChunkSlot* slot) {
+              const Index3& o = chunks[slot->index];
+              Scratch& sc = scratch.local();
+              std::vector<std::uint8_t>& plain = sc.plain;
+              plain.resize(chunk_bytes);
+              if (slot->bytes.empty()) std::fill(plain.begin(), plain.end(), 0);
+              else if (!internal::DecodeChunk(codec, slot->mask, slot->bytes.data(), slot->bytes.size(), plain.data(),
+                                              plain.size(), sc.work)) {
+                corrupt = true;
+                pool.Give(slot);
+                return;
+              }
+              pool.Give(slot);  // the compressed bytes are no longer needed
+              Index3 lo, hi;
+              for (int a = 0; a < 3; ++a) {
+                lo[a] = std::max(b0[a], o[a]);
+                hi[a] = std::min(b1[a], o[a] + ch[a]);
+              }
+              for (std::int64_t z = lo[0]; z < hi[0]; ++z)
+                for (std::int64_t y = lo[1]; y < hi[1]; ++y) {
+                  const std::size_t s = std::size_t(((z - o[0]) * ch[1] + (y - o[1])) * ch[2] + (lo[2] - o[2]));
+                  const std::size_t d = std::size_t(((z - b0[0]) * box.size[1] + (y - b0[1])) * box.size[2] + (lo[2] - b0[2]));
+                  std::memcpy(dst + d * ts, plain.data() + s * ts, std::size_t(hi[2] - lo[2]) * ts);
+                }
+            }));
+  });
+  if (corrupt) throw IoError(path, kVolume, "frame " + std::to_string(k) + " has a corrupt chunk");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -659,6 +727,12 @@ AnyVolume FrameStore::ReadFrame(std::int64_t k, ThreadBudget threads) const {
 }
 
 AnyVolume FrameStore::ReadRegion(std::int64_t k, const Box& box, ThreadBudget threads) const {
+  AnyVolume out;
+  ReadRegionInto(k, box, out, threads);
+  return out;
+}
+
+void FrameStore::ReadRegionInto(std::int64_t k, const Box& box, AnyVolume& out, ThreadBudget threads) const {
   const Impl& s = *impl_;
   if (k < 0 || k >= s.count)
     throw IoError(s.path, kVolume, "frame " + std::to_string(k) + " does not exist (the campaign has " +
@@ -669,21 +743,21 @@ AnyVolume FrameStore::ReadRegion(std::int64_t k, const Box& box, ThreadBudget th
   Geometry g = l.geometry;
   g.shape = box.size;
   for (int a = 0; a < 3; ++a) g.origin_um[a] += box.begin[a] * g.spacing_um[a];
-  AnyVolume out = MakeVolume(l.dtype, g);
-  if (box.voxel_count() == 0) return out;
+  if (TypeOf(out) != l.dtype || GeometryOf(out).shape != g.shape) out = MakeVolume(l.dtype, g);
+  else SetGeometry(out, g);
+  if (box.voxel_count() == 0) return;
   if (s.direct) {
     s.ReadChunks(k, box, RawData(out), threads);
-  } else {
-    Id ds = s.Dataset(kVolume);
-    Id fs(H5Dget_space(ds));
-    const hsize_t off[4] = {hsize_t(k), hsize_t(box.begin[0]), hsize_t(box.begin[1]), hsize_t(box.begin[2])};
-    const hsize_t cnt[4] = {1, hsize_t(box.size[0]), hsize_t(box.size[1]), hsize_t(box.size[2])};
-    H5Sselect_hyperslab(fs, H5S_SELECT_SET, off, nullptr, cnt, nullptr);
-    Id ms(H5Screate_simple(4, cnt, nullptr));
-    if (H5Dread(ds, NativeType(l.dtype), ms, fs, H5P_DEFAULT, RawData(out)) < 0)
-      h5::Fail(s.path, kVolume, "cannot read frame " + std::to_string(k));
+    return;
   }
-  return out;
+  Id ds = s.Dataset(kVolume);
+  Id fs(H5Dget_space(ds));
+  const hsize_t off[4] = {hsize_t(k), hsize_t(box.begin[0]), hsize_t(box.begin[1]), hsize_t(box.begin[2])};
+  const hsize_t cnt[4] = {1, hsize_t(box.size[0]), hsize_t(box.size[1]), hsize_t(box.size[2])};
+  H5Sselect_hyperslab(fs, H5S_SELECT_SET, off, nullptr, cnt, nullptr);
+  Id ms(H5Screate_simple(4, cnt, nullptr));
+  if (H5Dread(ds, NativeType(l.dtype), ms, fs, H5P_DEFAULT, RawData(out)) < 0)
+    h5::Fail(s.path, kVolume, "cannot read frame " + std::to_string(k));
 }
 
 std::string FrameStore::ReadFrameProvenance(std::int64_t k) const {

@@ -67,14 +67,14 @@ TEST_CASE("a writer killed during append leaves every completed frame intact", "
   test::TempDir dir;
   const std::string path = dir / "crash.h5";
   std::mt19937 rng(12345);
-  for (int trial = 0; trial < 6; ++trial) {
+  for (int trial = 0; trial < 16; ++trial) {
     Child c = Spawn({OP4D_STORE_WRITER_HELPER, path, "0", "100000", "0", "create"});
     const int wait_for = 1 + int(rng() % 8);
     int seen = -1;
     char line[128];
     while (seen + 1 < wait_for && std::fgets(line, sizeof line, c.out)) std::sscanf(line, "committed %d", &seen);
-    // Kill somewhere inside a later append (each takes a few ms).
-    std::this_thread::sleep_for(std::chrono::microseconds(rng() % 6000));
+    // Kill somewhere inside a later append (each takes about a millisecond).
+    std::this_thread::sleep_for(std::chrono::microseconds(rng() % 3000));
     kill(c.pid, SIGKILL);
     Wait(c);
     INFO("trial " << trial << ": last frame reported committed " << seen);

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <fstream>
 #include <limits>
 #include <random>
@@ -221,4 +222,58 @@ TEST_CASE("a second writer is refused while one holds the store", "[store][error
   test::TempDir dir;
   FrameStore a = FrameStore::Create(dir / "w.h5");
   REQUIRE_THROWS_WITH(FrameStore::OpenReadWrite(dir / "w.h5"), Catch::Contains("another process is writing"));
+}
+
+namespace {
+// Replaces /frames/volume of a one-frame 4x4x4 campaign by a dataset made as another tool would,
+// with the filters `configure` puts in its creation list, holding `data` (written through HDF5).
+void ReplaceVolume(const std::string& path, const std::function<void(hid_t)>& configure, const std::uint16_t* data) {
+  {
+    FrameStore s = FrameStore::Create(path);  // root attributes, /time, /frames/provenance
+    s.AppendFrame(test::PatternFrame(0, {4, 4, 4}), {{"time_s", 0}}, {"test"});
+  }
+  hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  REQUIRE(H5Ldelete(f, "/frames/volume", H5P_DEFAULT) >= 0);
+  const hsize_t dims[4] = {1, 4, 4, 4}, maxd[4] = {H5S_UNLIMITED, 4, 4, 4}, ch[4] = {1, 2, 4, 4};
+  hid_t sp = H5Screate_simple(4, dims, maxd);
+  hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+  H5Pset_chunk(dcpl, 4, ch);
+  configure(dcpl);
+  hid_t ds = H5Dcreate2(f, "/frames/volume", H5T_STD_U16LE, sp, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+  REQUIRE(ds >= 0);
+  if (data) REQUIRE(H5Dwrite(ds, H5T_NATIVE_UINT16, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0);
+  const double spacing[3] = {1, 1, 1};
+  const hsize_t three = 3;
+  hid_t asp = H5Screate_simple(1, &three, nullptr);
+  hid_t a = H5Acreate2(ds, "spacing_um", H5T_IEEE_F64LE, asp, H5P_DEFAULT, H5P_DEFAULT);
+  H5Awrite(a, H5T_NATIVE_DOUBLE, spacing);
+  H5Aclose(a);
+  H5Sclose(asp);
+  H5Dclose(ds);
+  H5Pclose(dcpl);
+  H5Sclose(sp);
+  H5Fclose(f);
+}
+}  // namespace
+
+TEST_CASE("frames written by other tools with other filter pipelines are read through HDF5", "[store]") {
+  test::TempDir dir;
+  const std::string path = dir / "deflate_only.h5";
+  const auto frame = test::PatternFrame(3, {4, 4, 4});
+  ReplaceVolume(path, [](hid_t dcpl) { H5Pset_deflate(dcpl, 6); }, frame.data());  // deflate without shuffle
+  const FrameStore s = FrameStore::OpenRead(path);
+  REQUIRE(std::get<Volume<std::uint16_t>>(s.ReadFrame(0)).values() == frame.values());
+  REQUIRE(std::get<Volume<std::uint16_t>>(s.ReadRegion(0, {{1, 1, 1}, {2, 3, 2}})).values() ==
+          frame.Crop({{1, 1, 1}, {2, 3, 2}}).values());
+}
+
+TEST_CASE("a store whose frames need an HDF5 filter missing here says which and how to get it", "[store][errors]") {
+  // The frames use filter 32015 (zstd), for which no plugin is installed here.
+  test::TempDir dir;
+  const std::string path = dir / "zstd.h5";
+  ReplaceVolume(path, [](hid_t dcpl) { REQUIRE(H5Pset_filter(dcpl, 32015, H5Z_FLAG_OPTIONAL, 0, nullptr) >= 0); }, nullptr);
+  REQUIRE(H5Zfilter_avail(32015) <= 0);  // the premise: no zstd plugin on this machine
+  REQUIRE_THROWS_WITH(FrameStore::OpenRead(path),
+                      Catch::StartsWith(path + ":/frames/volume: needs HDF5 filter 32015") &&
+                          Catch::Contains("install the Debian package"));
 }

@@ -40,7 +40,7 @@ Codec CodecFromString(const std::string& s);  // throws ConfigError; "zstd" mean
 
 // Options fixed when the first frame is written.
 struct StoreOptions {
-  Codec codec = Codec::kGzip;
+  Codec codec = Codec::kBloscZstd;  // fastest here (bench/RESULTS.md); gzip for readers without the Blosc plugin
   int level = 1;                  // compression level (gzip 1..9, blosc 1..9)
   Index3 chunk{64, 64, 64};       // chunk edge in voxels along z, y, x (clipped to the frame)
   ThreadBudget threads;           // threads for chunk (de)compression
@@ -109,6 +109,9 @@ class FrameStore {
 
   AnyVolume ReadFrame(std::int64_t k, ThreadBudget threads = {}) const;
   AnyVolume ReadRegion(std::int64_t k, const Box& box, ThreadBudget threads = {}) const;
+  // Reads into `out`, reusing its memory when it already has the right type and size (streaming
+  // pipelines keep one buffer per block instead of allocating a frame per read).
+  void ReadRegionInto(std::int64_t k, const Box& box, AnyVolume& out, ThreadBudget threads = {}) const;
   std::string ReadFrameProvenance(std::int64_t k) const;
 
   TimeTable ReadTimeTable() const;
