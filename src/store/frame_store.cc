@@ -134,9 +134,9 @@ const std::vector<double>* TimeTable::Find(const std::string& name) const {
   return nullptr;
 }
 
-std::string FrameGroupName(std::int64_t k) {
+std::string FrameResultsGroup(std::int64_t k) {
   char buf[32];
-  std::snprintf(buf, sizeof buf, "/frames/%06lld", static_cast<long long>(k));
+  std::snprintf(buf, sizeof buf, "/results/%06lld", static_cast<long long>(k));
   return buf;
 }
 
@@ -586,7 +586,7 @@ FrameStore FrameStore::Create(const std::string& path, bool overwrite) {
   h5::WriteStringAttr(file, "op4d_version", Version());
   h5::WriteStringAttr(file, "created_utc", UtcNow());
   h5::WriteStringAttr(file, "axes", "t,z,y,x (x fastest); spacing in micrometres; time in seconds");
-  for (const char* g : {"/frames", "/time", "/series"}) Id(H5Gcreate2(file, g, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+  for (const char* g : {"/frames", "/time", "/results", "/series"}) Id(H5Gcreate2(file, g, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
   for (const TimeColumnSpec& c : StandardTimeColumns()) impl->CreateTimeColumn(c);
   {
     Id t = impl->ProvenanceType();
@@ -891,25 +891,25 @@ std::vector<std::string> FrameStore::Impl::ListTables(const std::string& gpath, 
 }
 
 void FrameStore::WriteFrameTable(std::int64_t k, const ResultTable& table, const Provenance& prov) {
-  if (k < 0 || k >= impl_->count) throw IoError(impl_->path, FrameGroupName(k), "frame does not exist");
-  impl_->WriteTable(FrameGroupName(k) + "/results", table, prov);
+  if (k < 0 || k >= impl_->count) throw IoError(impl_->path, FrameResultsGroup(k), "frame does not exist");
+  impl_->WriteTable(FrameResultsGroup(k), table, prov);
 }
 ResultTable FrameStore::ReadFrameTable(std::int64_t k, const std::string& name) const {
-  return impl_->ReadTable(FrameGroupName(k) + "/results/" + name, name);
+  return impl_->ReadTable(FrameResultsGroup(k) + "/" + name, name);
 }
 std::vector<std::string> FrameStore::ListFrameTables(std::int64_t k) const {
-  return impl_->ListTables(FrameGroupName(k) + "/results");
+  return impl_->ListTables(FrameResultsGroup(k));
 }
 void FrameStore::WriteFrameVolume(std::int64_t k, const std::string& name, ConstVolumeView v, const Provenance& prov) {
   Impl& s = *impl_;
   if (!s.writable) throw IoError(s.path, "", "store was opened read-only");
-  if (k < 0 || k >= s.count) throw IoError(s.path, FrameGroupName(k), "frame does not exist");
+  if (k < 0 || k >= s.count) throw IoError(s.path, FrameResultsGroup(k), "frame does not exist");
   CheckName("result volume", name);
   const Geometry& g = v.geometry();
   std::string why;
   if (!g.IsValid(&why) || g.voxel_count() == 0) throw InvalidArgument("result volume '" + name + "': " + (why.empty() ? "empty" : why));
   s.SetMode(Impl::Mode::kStructure);
-  const std::string path = FrameGroupName(k) + "/results/" + name;
+  const std::string path = FrameResultsGroup(k) + "/" + name;
   if (h5::Exists(s.file, path) && H5Ldelete(s.file, path.c_str(), H5P_DEFAULT) < 0) h5::Fail(s.path, path, "cannot replace");
   const hsize_t dims[3] = {hsize_t(g.shape[0]), hsize_t(g.shape[1]), hsize_t(g.shape[2])};
   hsize_t ch[3];
@@ -932,7 +932,7 @@ void FrameStore::WriteFrameVolume(std::int64_t k, const std::string& name, Const
 
 AnyVolume FrameStore::ReadFrameVolume(std::int64_t k, const std::string& name) const {
   const Impl& s = *impl_;
-  const std::string path = FrameGroupName(k) + "/results/" + name;
+  const std::string path = FrameResultsGroup(k) + "/" + name;
   Id ds = s.Dataset(path);
   const auto dims = h5::Dims(ds);
   if (dims.size() != 3) throw IoError(s.path, path, "is not a 3D volume");
@@ -955,7 +955,7 @@ AnyVolume FrameStore::ReadFrameVolume(std::int64_t k, const std::string& name) c
 }
 
 std::vector<std::string> FrameStore::ListFrameVolumes(std::int64_t k) const {
-  return impl_->ListTables(FrameGroupName(k) + "/results", false);
+  return impl_->ListTables(FrameResultsGroup(k), false);
 }
 
 void FrameStore::WriteSeriesTable(const ResultTable& table, const Provenance& prov) {

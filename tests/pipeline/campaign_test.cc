@@ -99,7 +99,7 @@ TEST_CASE("a synthetic campaign is written with its truth, reproducibly, and qui
   const FrameStore s = FrameStore::OpenRead(dir / "a.h5");
   const ResultTable t = s.ReadFrameTable(1, "quicklook_fractions");
   REQUIRE(t.Find("volume_fraction")->values[0] == rows[1].measured.phases[0].fraction);
-  REQUIRE(s.ReadTableProvenance(FrameGroupName(1) + "/results/quicklook_fractions").find("multi-otsu") != std::string::npos);
+  REQUIRE(s.ReadTableProvenance(FrameResultsGroup(1) + "/quicklook_fractions").find("multi-otsu") != std::string::npos);
 }
 
 TEST_CASE("the real NMC cathode imports with its published phase fractions", "[pipeline][data]") {

@@ -132,7 +132,7 @@ TEST_CASE("result tables are stored per frame and per series with units and prov
   REQUIRE(back.Find("volume_fraction")->unit == "1");
   REQUIRE(r.ListSeriesTables() == std::vector<std::string>{"strain"});
   REQUIRE(r.ReadSeriesTable("strain").Find("time_s")->unit == "s");
-  const std::string prov = r.ReadTableProvenance(FrameGroupName(0) + "/results/fractions");
+  const std::string prov = r.ReadTableProvenance(FrameResultsGroup(0) + "/fractions");
   REQUIRE(prov.find("\"op4d_version\"") != std::string::npos);
   REQUIRE(prov.find("\"step\":\"geometry.fractions\"") != std::string::npos);
 }

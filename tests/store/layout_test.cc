@@ -64,7 +64,7 @@ TEST_CASE("a written store matches schemas/store-layout.json", "[store][layout]"
     REQUIRE(HasAttr(d, "unit"));
     H5Dclose(d);
   }
-  for (const std::string table : {"/frames/000000/results/t", "/series/s"}) {
+  for (const std::string table : {"/results/000000/t", "/series/s"}) {
     hid_t g = H5Gopen2(f, table.c_str(), H5P_DEFAULT);
     REQUIRE(g >= 0);
     REQUIRE(HasAttr(g, "provenance"));

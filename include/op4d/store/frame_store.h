@@ -4,11 +4,14 @@
 //   /frames/volume            (T, Z, Y, X) uint8|uint16|float32, chunks (1, cz, cy, cx), compressed;
 //                             attrs spacing_um[3] (z,y,x), origin_um[3], axes "t,z,y,x", codec, phases
 //   /frames/provenance        (T,) fixed-length JSON strings, one per frame
-//   /frames/<kkkkkk>/results/<table>/<column>   per-frame result tables (float64 columns, attr unit)
+//   /results/<kkkkkk>/<table>/<column>          per-frame result tables (float64 columns, attr unit)
+//   /results/<kkkkkk>/<volume>                  per-frame result volumes (labels, probabilities, …)
 //   /time/<column>            (T,) float64, attr unit: time_s, cycle, step, voltage_V, current_A,
 //                             charge_Ah, soc_ref, p_app_Pa and user columns
 //   /series/<table>/<column>  results across frames
 // Every table group carries a provenance attribute (op4d version, UTC time, step, options).
+// Results sit outside /frames on purpose: writing them never touches the groups through which the
+// frames are reached, so a process killed while writing results cannot cost a frame.
 //
 // Crash safety and live follow: frames are appended in HDF5 SWMR-write mode. The frame's chunks are
 // written and flushed first, /time/time_s last: a frame exists once its time_s is on disk. A writer
@@ -121,7 +124,7 @@ class FrameStore {
   ResultTable ReadFrameTable(std::int64_t k, const std::string& name) const;
   std::vector<std::string> ListFrameTables(std::int64_t k) const;
   // Per-frame result volumes (labels, probability maps, distance maps): a 3D gzip-compressed dataset
-  // /frames/<k>/results/<name> with spacing_um/origin_um and provenance attributes.
+  // /results/<kkkkkk>/<name> with spacing_um/origin_um and provenance attributes.
   void WriteFrameVolume(std::int64_t k, const std::string& name, ConstVolumeView v, const Provenance& prov);
   AnyVolume ReadFrameVolume(std::int64_t k, const std::string& name) const;
   std::vector<std::string> ListFrameVolumes(std::int64_t k) const;
@@ -144,7 +147,7 @@ class FrameStore {
   std::unique_ptr<Impl> impl_;
 };
 
-// Name of frame k's group: "/frames/000042".
-std::string FrameGroupName(std::int64_t k);
+// Group holding frame k's results: "/results/000042".
+std::string FrameResultsGroup(std::int64_t k);
 
 }  // namespace op4d
