@@ -37,6 +37,16 @@ struct Tiff {
   }
 };
 
+// A TIFF open for reading, with the size of its first page; IoError naming the file if unreadable.
+struct TiffReader : Tiff {
+  std::uint32_t w = 0, h = 0;
+  explicit TiffReader(const std::string& path) : Tiff(path, "r") {
+    if (!t) throw IoError(path, "", "is not a readable TIFF file" + (g_tiff_error.empty() ? "" : ": " + g_tiff_error));
+    TIFFGetField(t, TIFFTAG_IMAGEWIDTH, &w);
+    TIFFGetField(t, TIFFTAG_IMAGELENGTH, &h);
+  }
+};
+
 // Voxel type of a page, and whether it must be converted to float32.
 struct PageType {
   DataType stored = DataType::kUInt8;  // what we return
@@ -203,11 +213,8 @@ bool HasTiffExtension(const std::string& name) {
 AnyVolume ReadTiffStack(const std::string& path, std::string* notes) {
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) throw IoError(path, "", "does not exist");
-  Tiff tif(path, "r");
-  if (!tif.t) throw IoError(path, "", "is not a readable TIFF file" + (g_tiff_error.empty() ? "" : ": " + g_tiff_error));
-  std::uint32_t w = 0, h = 0;
-  TIFFGetField(tif.t, TIFFTAG_IMAGEWIDTH, &w);
-  TIFFGetField(tif.t, TIFFTAG_IMAGELENGTH, &h);
+  TiffReader tif(path);
+  const std::uint32_t w = tif.w, h = tif.h;
   const PageType pt = TypeOfPage(tif.t, path, "page 0");
   Geometry g;
   Vec3 sp;
@@ -263,11 +270,8 @@ AnyVolume ReadTiffSlices(const std::string& directory, std::string* notes) {
   Geometry g;
   for (std::size_t z = 0; z < names.size(); ++z) {
     const std::string file = directory + "/" + names[z];
-    Tiff tif(file, "r");
-    if (!tif.t) throw IoError(file, "", "is not a readable TIFF file" + (g_tiff_error.empty() ? "" : ": " + g_tiff_error));
-    std::uint32_t w = 0, h = 0;
-    TIFFGetField(tif.t, TIFFTAG_IMAGEWIDTH, &w);
-    TIFFGetField(tif.t, TIFFTAG_IMAGELENGTH, &h);
+    TiffReader tif(file);
+    const std::uint32_t w = tif.w, h = tif.h;
     const PageType pt = TypeOfPage(tif.t, file, "page 0");
     if (z == 0) {
       g.shape = {std::int64_t(names.size()), std::int64_t(h), std::int64_t(w)};

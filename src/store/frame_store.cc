@@ -156,6 +156,9 @@ struct FrameStore::Impl {
 
   ~Impl() { CloseAll(); }
 
+  // An Impl for a file that must exist and be HDF5 (IoError naming the file otherwise).
+  static std::unique_ptr<Impl> ForExisting(const std::string& path, bool writable);
+
   void CloseAll() {
     file.Reset();
     mode = Mode::kClosed;
@@ -406,9 +409,15 @@ class SlotPool {
   explicit SlotPool(std::size_t n) : slots_(n) {
     for (ChunkSlot& s : slots_) free_.push(&s);
   }
-  ChunkSlot* Take() {
+  // The pipeline's source: a slot for the next of `total` chunks, or stop at the end.
+  ChunkSlot* Next(std::size_t total, tbb::flow_control& fc) {
+    if (next_ == total) {
+      fc.stop();
+      return nullptr;
+    }
     ChunkSlot* s = nullptr;
     OP4D_CHECK_MSG(free_.try_pop(s), "chunk pipeline has more items in flight than slots");
+    s->index = next_++;
     return s;
   }
   void Give(ChunkSlot* s) { free_.push(s); }
@@ -416,6 +425,7 @@ class SlotPool {
  private:
   std::vector<ChunkSlot> slots_;
   tbb::concurrent_queue<ChunkSlot*> free_;
+  std::size_t next_ = 0;
 };
 struct Scratch {
   std::vector<std::uint8_t> plain, work;
@@ -436,20 +446,11 @@ void FrameStore::Impl::WriteFrameChunks(ConstVolumeView frame, std::int64_t k, T
   const std::size_t tokens = std::size_t(2 * threads.Resolve() + 2);
   SlotPool pool(tokens);
   tbb::enumerable_thread_specific<Scratch> scratch;
-  std::size_t next = 0;
   RunInArena(threads, [&] {
     tbb::parallel_pipeline(
         tokens,
         tbb::make_filter<void, ChunkSlot*>(tbb::filter_mode::serial_in_order,
-                                           [&](tbb::flow_control& fc) -> ChunkSlot* {
-                                             if (next == chunks.size()) {
-                                               fc.stop();
-                                               return nullptr;
-                                             }
-                                             ChunkSlot* slot = pool.Take();
-                                             slot->index = next++;
-                                             return slot;
-                                           }) &
+                                           [&](tbb::flow_control& fc) { return pool.Next(chunks.size(), fc); }) &
             tbb::make_filter<ChunkSlot*, ChunkSlot*>(
                 tbb::filter_mode::parallel,
                 [&](ChunkSlot* slot) {
@@ -493,19 +494,14 @@ void FrameStore::Impl::ReadChunks(std::int64_t k, const Box& box, void* out, Thr
   SlotPool pool(tokens);
   tbb::enumerable_thread_specific<Scratch> scratch;
   std::atomic<bool> corrupt{false};
-  std::size_t next = 0;
   RunInArena(threads, [&] {
     tbb::parallel_pipeline(
         tokens,
         tbb::make_filter<void, ChunkSlot*>(
             tbb::filter_mode::serial_in_order,
             [&](tbb::flow_control& fc) -> ChunkSlot* {
-              if (next == chunks.size()) {
-                fc.stop();
-                return nullptr;
-              }
-              ChunkSlot* slot = pool.Take();
-              slot->index = next++;
+              ChunkSlot* slot = pool.Next(chunks.size(), fc);
+              if (!slot) return nullptr;
               const Index3& o = chunks[slot->index];
               const hsize_t off[4] = {hsize_t(k), hsize_t(o[0]), hsize_t(o[1]), hsize_t(o[2])};
               haddr_t addr = HADDR_UNDEF;
@@ -597,26 +593,26 @@ FrameStore FrameStore::Create(const std::string& path, bool overwrite) {
   return FrameStore(std::move(impl));
 }
 
-FrameStore FrameStore::OpenReadWrite(const std::string& path) {
+std::unique_ptr<FrameStore::Impl> FrameStore::Impl::ForExisting(const std::string& path, bool writable) {
   h5::SilenceErrors();
   struct stat st;
   if (::stat(path.c_str(), &st) != 0) throw IoError(path, "", "does not exist");
   if (!h5::IsHdf5(path)) throw IoError(path, "", "is not an HDF5 file");
   auto impl = std::make_unique<Impl>();
   impl->path = path;
-  impl->writable = true;
+  impl->writable = writable;
+  return impl;
+}
+
+FrameStore FrameStore::OpenReadWrite(const std::string& path) {
+  auto impl = Impl::ForExisting(path, true);
   impl->TakeLock();
   impl->Repair();
   return FrameStore(std::move(impl));
 }
 
 FrameStore FrameStore::OpenRead(const std::string& path) {
-  h5::SilenceErrors();
-  struct stat st;
-  if (::stat(path.c_str(), &st) != 0) throw IoError(path, "", "does not exist");
-  if (!h5::IsHdf5(path)) throw IoError(path, "", "is not an HDF5 file");
-  auto impl = std::make_unique<Impl>();
-  impl->path = path;
+  auto impl = Impl::ForExisting(path, false);
   impl->SetMode(Impl::Mode::kRead);
   impl->LoadState();
   return FrameStore(std::move(impl));

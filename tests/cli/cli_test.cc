@@ -35,6 +35,21 @@ TEST_CASE("errors are one line naming what is at fault, with a non-zero exit", "
   REQUIRE(Run("nonsense", &out) == 2);
 }
 
+TEST_CASE("a frame that does not fit the campaign fails the import and keeps the stored frames", "[cli][errors]") {
+  op4d::test::TempDir dir;
+  std::string out;
+  const std::string store = dir / "c.h5";
+  REQUIRE(Run("synth --out " + (dir / "s.h5") + " --frames 1 --shape 8 10 12 --radius 2 --quiet", &out) == 0);
+  REQUIRE(Run("export " + (dir / "s.h5") + " --frame 0 --out " + (dir / "f.tif"), &out) == 0);
+  REQUIRE(Run("import " + (dir / "f.tif") + " " + (dir / "f.tif") + " --store " + store + " --spacing 1 1 1 --quiet", &out) == 0);
+  REQUIRE(Run("import " + (dir / "f.tif") + " --store " + store + " --append --spacing 1 1 2 --quiet", &out) == 1);
+  REQUIRE(out.find("op4d: error: " + store + ":/frames/volume: frame spacing") == 0);
+  REQUIRE(Run("import " + (dir / "f.tif") + " --store " + store + " --quiet", &out) == 1);  // no --append
+  REQUIRE(out.find("already exists") != std::string::npos);
+  REQUIRE(Run("info " + store, &out) == 0);
+  REQUIRE(out.find("frames: 2") != std::string::npos);
+}
+
 TEST_CASE("synth, info and export work together, and h5py reads the store without op4d", "[cli][h5py]") {
   op4d::test::TempDir dir;
   std::string out;
