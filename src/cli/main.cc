@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <string>
@@ -40,7 +41,7 @@ const std::map<std::string, std::string> kHelp = {
      "(CAMPAIGN.truth.h5: phase labels, particle labels, per-particle SOC/strain, throat gaps, drift).\n"
      "  --seed N                 random seed (default 1); same seed, same campaign\n"
      "  --frames N               number of frames (default 5)\n"
-     "  --times T0 T1 ...        explicit frame times in s (count must equal --frames)\n"
+     "  --times T0 T1 ...        explicit frame times in s (uneven spacing allowed; sets --frames)\n"
      "  --shape Z Y X            field of view in voxels (default 64 96 96)\n"
      "  --spacing Z Y X          voxel size in um (default 0.5 0.5 0.5); anisotropic allowed\n"
      "  --radius UM              median particle radius (default 3)\n"
@@ -200,6 +201,7 @@ int CmdSynth(int argc, char** argv) {
       if (*end) throw ConfigError("--times", "'" + p + "' is not a time in seconds");
       o.frame_times_s.push_back(t);
     }
+    if (!a.Has("frames")) o.frames = int(o.frame_times_s.size());
     std::string why;
     if (!o.IsValid(&why)) throw ConfigError("--times", why);
   } else if (!a.positional().empty()) {
@@ -265,7 +267,7 @@ int CmdInfo(int argc, char** argv) {
   const TimeTable tt = s.ReadTimeTable();
   std::printf("time table (%lld rows):\n", static_cast<long long>(tt.rows()));
   std::printf("  %5s", "frame");
-  for (const auto& c : tt.columns) std::printf(" %14s", (c.name + (c.unit.empty() ? "" : "")).c_str());
+  for (const auto& c : tt.columns) std::printf(" %14s", c.name.c_str());
   std::printf("\n");
   for (std::int64_t r = 0; r < tt.rows(); ++r) {
     if (!a.Has("time") && tt.rows() > 6 && r == 3) {
@@ -344,7 +346,9 @@ int CmdDemo(int argc, char** argv) {
   Args a("demo", argc, argv, 2, {{"dir", 1}, {"frames", 1}, {"threads", 1}, {"quiet", 0}});
   if (a.help()) return std::printf("%s", kHelp.at("demo").c_str()), 0;
   const std::string dir = a.String("dir", "op4d-example");
-  if (std::system(("mkdir -p '" + dir + "'").c_str()) != 0) throw IoError(dir, "", "cannot create directory");
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw IoError(dir, "", "cannot create directory: " + ec.message());
   SynthOptions o;  // the built-in example: a calendered, anisotropically sampled electrode
   o.seed = 2026;
   o.frames = int(a.Int("frames", 6));
