@@ -3,6 +3,7 @@
 #include <cmath>
 #include <fstream>
 
+#include "op4d/frame/geometry/percolation.h"
 #include "op4d/io/export.h"
 #include "test_util.h"
 
@@ -126,6 +127,18 @@ TEST_CASE("the real NMC cathode imports with its published phase fractions", "[p
   REQUIRE(f.Find("NMC")->fraction == Approx(0.500).margin(0.001));
   REQUIRE(f.Find("CBD")->fraction == Approx(0.100).margin(0.001));
   REQUIRE(f.other_voxels == 0);
+  // Percolation with the dual rule (pore 26, solids 6). The data README says the pore phase
+  // percolates in all directions; the figures are regression values (op4d, 2026-11-24).
+  const Percolation p = ComputePercolation(labels, PhaseTable::FromSpec("pore=0:pore,NMC=1:active,CBD=2:binder"));
+  for (int a = 0; a < 3; ++a) {
+    REQUIRE(p.Find("pore")->spanning_fraction[a] == Approx(0.99557).margin(1e-5));
+    REQUIRE(p.Find("NMC")->spanning_fraction[a] == Approx(0.99814).margin(1e-5));
+    REQUIRE(p.Find("CBD")->spanning_fraction[a] == Approx(0.65960).margin(1e-5));
+  }
+  REQUIRE(p.Find("pore")->components == 167);
+  REQUIRE(p.Find("NMC")->components == 144);
+  REQUIRE(p.Find("CBD")->components == 64441);
+  REQUIRE(p.Find("CBD")->isolated_fraction == Approx(0.20840).margin(1e-5));
 }
 
 TEST_CASE("the real 4D foam series imports from a manifest, frame for frame", "[pipeline][data]") {
