@@ -31,7 +31,7 @@ const char* kUsage =
     "  import     import scans (TIFF, raw, MHA/NRRD/NIfTI, DXchange/NeXus HDF5) into a campaign store\n"
     "  info       describe a campaign store: frames, geometry, time table, results\n"
     "  export     write a frame, result volume or table to TIFF/MHA/NRRD/NIfTI/VTK/CSV\n"
-    "  quicklook  segment every frame (multi-Otsu baseline) and report phase volume fractions\n"
+    "  quicklook  segment every frame (Gaussian mixture or multi-Otsu) and report phase volume fractions\n"
     "  version    print op4d's version\n";
 
 const std::map<std::string, std::string> kHelp = {
@@ -96,9 +96,10 @@ const std::map<std::string, std::string> kHelp = {
      "  --series NAME            a series result table → .csv\n"
      "  --time-table             the time table → .csv\n"},
     {"quicklook",
-     "usage: op4d quicklook CAMPAIGN.h5 [--truth TRUTH.h5] [--bins N] [--threads N] [--quiet]\n"
-     "Segments every frame into pore / binder / active by multi-Otsu thresholding (the baseline),\n"
-     "stores the phase volume fractions in each frame's results, and prints them per frame.\n"},
+     "usage: op4d quicklook CAMPAIGN.h5 [--method gmm|multi-otsu] [--truth TRUTH.h5] [--bins N] [--threads N] [--quiet]\n"
+     "Segments every frame into pore / binder / active, voxel by voxel from the grey value (multi-Otsu\n"
+     "thresholds, default; or a Gaussian mixture fitted by EM), stores the phase volume fractions in\n"
+     "each frame's results, and prints them per frame.\n"},
     {"demo",
      "usage: op4d demo [--dir DIR] [--frames N] [--threads N] [--quiet]\n"
      "The main job on the built-in example: writes a synthetic campaign to DIR (default\n"
@@ -124,7 +125,7 @@ StoreOptions StoreOpts(const Args& a) {
   return s;
 }
 
-void PrintQuickLook(const std::vector<QuickLookRow>& rows) {
+void PrintQuickLook(const std::vector<QuickLookRow>& rows, SegmentMethod method) {
   const bool truth = !rows.empty() && rows[0].truth.has_value();
   std::printf("%5s %9s %9s %9s %9s", "frame", "time_s", "voltage_V", "p_app_kPa", "porosity");
   if (truth) std::printf(" %9s", "(truth)");
@@ -147,7 +148,8 @@ void PrintQuickLook(const std::vector<QuickLookRow>& rows) {
     if (truth) std::printf(" %9.4f", frac(*r.truth, "binder"));
     std::printf("\n");
   }
-  std::printf("(volume fractions of the field of view, dimensionless; segmentation: multi-Otsu baseline)\n");
+  std::printf("(volume fractions of the field of view, dimensionless; segmentation: %s, grey value only)\n",
+              method == SegmentMethod::kMultiOtsu ? "multi-Otsu thresholds" : "Gaussian mixture (EM)");
 }
 
 SynthOptions SynthOpts(const Args& a) {
@@ -330,15 +332,16 @@ int CmdExport(int argc, char** argv) {
 }
 
 int CmdQuickLook(int argc, char** argv) {
-  Args a("quicklook", argc, argv, 2, {{"truth", 1}, {"bins", 1}, {"threads", 1}, {"quiet", 0}});
+  Args a("quicklook", argc, argv, 2, {{"method", 1}, {"truth", 1}, {"bins", 1}, {"threads", 1}, {"quiet", 0}});
   if (a.help()) return std::printf("%s", kHelp.at("quicklook").c_str()), 0;
   if (a.positional().size() != 1) throw ConfigError("CAMPAIGN.h5", "give exactly one store (see op4d quicklook --help)");
   QuickLookOptions o;
+  o.method = SegmentMethodFromString(a.String("method", "multi-otsu"));
   o.truth_path = a.String("truth");
   o.bins = int(a.Int("bins", 256));
   o.threads = Threads(a);
   o.progress = Style(a);
-  PrintQuickLook(RunQuickLook(a.positional()[0], o));
+  PrintQuickLook(RunQuickLook(a.positional()[0], o), o.method);
   return 0;
 }
 
@@ -366,7 +369,7 @@ int CmdDemo(int argc, char** argv) {
   q.truth_path = s.truth_path;
   q.threads = so.threads;
   q.progress = Style(a);
-  PrintQuickLook(RunQuickLook(store, q));
+  PrintQuickLook(RunQuickLook(store, q), q.method);
   std::printf("\nresults stored in %s (op4d info %s)\n", store.c_str(), store.c_str());
   return 0;
 }

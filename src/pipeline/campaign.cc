@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "op4d/core/error.h"
+#include "op4d/frame/segment/gmm.h"
 #include "op4d/frame/segment/threshold.h"
 #include "op4d/pipeline/manifest.h"
 
@@ -172,6 +173,14 @@ SynthSummary WriteSynthCampaign(const SynthOptions& synth, const std::string& st
   return sum;
 }
 
+const char* ToString(SegmentMethod m) { return m == SegmentMethod::kMultiOtsu ? "multi-otsu" : "gmm"; }
+
+SegmentMethod SegmentMethodFromString(const std::string& s) {
+  if (s == "gmm") return SegmentMethod::kGaussianMixture;
+  if (s == "multi-otsu") return SegmentMethod::kMultiOtsu;
+  throw ConfigError("--method", "'" + s + "' is not one of gmm, multi-otsu");
+}
+
 std::vector<QuickLookRow> RunQuickLook(const std::string& store_path, const QuickLookOptions& options) {
   if (options.class_labels.size() < 2) throw ConfigError("class_labels", "at least two classes are needed");
   FrameStore store = FrameStore::OpenReadWrite(store_path);
@@ -184,7 +193,7 @@ std::vector<QuickLookRow> RunQuickLook(const std::string& store_path, const Quic
   topt.bins = options.bins;
   topt.threads = options.threads;
   nlohmann::json j;
-  j["method"] = "multi-otsu";
+  j["method"] = ToString(options.method);
   j["bins"] = options.bins;
   j["class_labels"] = options.class_labels;
   j["phases"] = options.phases.ToSpec();
@@ -192,14 +201,26 @@ std::vector<QuickLookRow> RunQuickLook(const std::string& store_path, const Quic
   Progress progress("quicklook", store.frame_count(), options.progress);
   for (std::int64_t k = 0; k < store.frame_count(); ++k) {
     const AnyVolume grey = store.ReadFrame(k, options.threads);
-    const ThresholdResult th = MultiOtsu(grey, topt);
-    const PhaseVolume phases = ApplyThresholds(grey, th.thresholds, options.class_labels, options.threads);
     QuickLookRow r;
+    PhaseVolume phases;
+    if (options.method == SegmentMethod::kMultiOtsu) {
+      const ThresholdResult th = MultiOtsu(grey, topt);
+      phases = ApplyThresholds(grey, th.thresholds, options.class_labels, options.threads);
+      r.thresholds = th.thresholds;
+      r.status = "multi-Otsu";
+    } else {
+      GmmOptions go;
+      go.components = int(options.class_labels.size());
+      go.threads = options.threads;
+      const GmmModel m = FitGaussianMixture(grey, go);
+      phases = ClassifyGaussianMixture(grey, m, options.class_labels, false, options.threads).labels;
+      r.thresholds = m.means;
+      r.status = m.message;
+    }
     r.frame = k;
     r.time_s = tt.values[0][std::size_t(k)];
     r.voltage_V = (*tt.Find("voltage_V"))[std::size_t(k)];
     r.p_app_Pa = (*tt.Find("p_app_Pa"))[std::size_t(k)];
-    r.thresholds = th.thresholds;
     r.measured = ComputeVolumeFractions(phases, options.phases, options.threads);
     if (truth && k < truth->frame_count()) {
       const AnyVolume t = truth->ReadFrame(k, options.threads);
@@ -208,7 +229,8 @@ std::vector<QuickLookRow> RunQuickLook(const std::string& store_path, const Quic
     ResultTable table = r.measured.ToTable();
     table.name = "quicklook_fractions";
     nlohmann::json pj = j;
-    pj["thresholds"] = th.thresholds;
+    pj[options.method == SegmentMethod::kMultiOtsu ? "thresholds" : "means"] = r.thresholds;
+    pj["status"] = r.status;
     store.WriteFrameTable(k, table, {"quicklook", "frame " + std::to_string(k), pj.dump(), ""});
     rows.push_back(std::move(r));
     progress.Advance();

@@ -91,16 +91,23 @@ TEST_CASE("a synthetic campaign is written with its truth, reproducibly, and qui
   QuickLookOptions q;
   q.truth_path = a.truth_path;
   q.progress = ProgressStyle::kOff;
-  const auto rows = RunQuickLook(dir / "a.h5", q);
+  q.method = SegmentMethod::kMultiOtsu;
+  const auto otsu = RunQuickLook(dir / "a.h5", q);
+  q.method = SegmentMethod::kGaussianMixture;
+  const auto rows = RunQuickLook(dir / "a.h5", q);  // the stored table is the last run's
+  REQUIRE(q.method != QuickLookOptions{}.method);   // the default is the baseline (see campaign.h)
   REQUIRE(rows.size() == 3);
-  for (const QuickLookRow& r : rows) {
-    // The baseline is coarse, but the pore fraction lands near the truth on a SNR-10 frame.
+  for (std::size_t k = 0; k < rows.size(); ++k) {
+    const QuickLookRow& r = rows[k];
+    // Grey-value-only segmentation is coarse, but the pore fraction lands near the truth at SNR 10.
     REQUIRE(std::abs(r.measured.Find("pore")->fraction - r.truth->Find("pore")->fraction) < 0.1);
+    REQUIRE(std::abs(otsu[k].measured.Find("pore")->fraction - r.truth->Find("pore")->fraction) < 0.1);
+    REQUIRE(r.status.find("converged") == 0);
   }
   const FrameStore s = FrameStore::OpenRead(dir / "a.h5");
   const ResultTable t = s.ReadFrameTable(1, "quicklook_fractions");
   REQUIRE(t.Find("volume_fraction")->values[0] == rows[1].measured.phases[0].fraction);
-  REQUIRE(s.ReadTableProvenance(FrameResultsGroup(1) + "/quicklook_fractions").find("multi-otsu") != std::string::npos);
+  REQUIRE(s.ReadTableProvenance(FrameResultsGroup(1) + "/quicklook_fractions").find("\"method\":\"gmm\"") != std::string::npos);
 }
 
 TEST_CASE("the real NMC cathode imports with its published phase fractions", "[pipeline][data]") {

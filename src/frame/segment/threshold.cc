@@ -8,6 +8,7 @@
 #include <cmath>
 #include <limits>
 
+#include "histogram.h"
 #include "op4d/core/error.h"
 
 namespace op4d {
@@ -24,61 +25,16 @@ bool ThresholdOptions::IsValid(std::string* why) const {
   return true;
 }
 
-namespace {
-template <class T>
-std::pair<double, double> MinMax(const Volume<T>& v, ThreadBudget threads) {
-  using P = std::pair<double, double>;
-  return RunInArena(threads, [&] {
-    return tbb::parallel_reduce(
-        tbb::blocked_range<std::int64_t>(0, v.size(), 1 << 16),
-        P{std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity()},
-        [&](const tbb::blocked_range<std::int64_t>& r, P m) {
-          for (std::int64_t i = r.begin(); i != r.end(); ++i) {
-            const double x = double(v[i]);
-            if (std::isnan(x)) continue;
-            m.first = std::min(m.first, x);
-            m.second = std::max(m.second, x);
-          }
-          return m;
-        },
-        [](P a, const P& b) { return P{std::min(a.first, b.first), std::max(a.second, b.second)}; });
-  });
-}
-}  // namespace
-
 ThresholdResult MultiOtsu(const AnyVolume& grey, const ThresholdOptions& options) {
   std::string why;
   if (!options.IsValid(&why)) throw ConfigError("threshold", why);
   const int B = options.bins, K = options.classes;
   ThresholdResult res;
-  std::vector<std::int64_t> hist(std::size_t(B), 0);
-  std::visit(
-      [&](const auto& v) {
-        if (v.empty()) throw InvalidArgument("thresholding an empty volume");
-        const auto [lo, hi] = MinMax(v, options.threads);
-        if (!std::isfinite(lo)) throw InvalidArgument("thresholding a volume with no finite value");
-        res.min_value = lo;
-        res.max_value = hi;
-        const double scale = hi > lo ? B / (hi - lo) : 0.0;
-        hist = RunInArena(options.threads, [&] {
-          return tbb::parallel_reduce(
-              tbb::blocked_range<std::int64_t>(0, v.size(), 1 << 16), std::vector<std::int64_t>(std::size_t(B), 0),
-              [&](const tbb::blocked_range<std::int64_t>& r, std::vector<std::int64_t> h) {
-                for (std::int64_t i = r.begin(); i != r.end(); ++i) {
-                  const double x = double(v[i]);
-                  if (std::isnan(x)) continue;
-                  ++h[std::size_t(std::min<std::int64_t>(B - 1, std::int64_t((x - lo) * scale)))];
-                }
-                return h;
-              },
-              [](std::vector<std::int64_t> a, const std::vector<std::int64_t>& b) {
-                for (std::size_t i = 0; i < a.size(); ++i) a[i] += b[i];
-                return a;
-              });
-        });
-      },
-      grey);
-  const double width = res.max_value > res.min_value ? (res.max_value - res.min_value) / B : 1.0;
+  const internal::Histogram h = internal::BuildHistogram(grey, B, options.threads);
+  const std::vector<std::int64_t>& hist = h.counts;
+  res.min_value = h.lo;
+  res.max_value = h.hi;
+  const double width = h.width;
   // Prefix sums of weight and first moment (bin centres) → class "score" w·mu² for any bin range.
   std::vector<double> P(std::size_t(B) + 1, 0), S(std::size_t(B) + 1, 0);
   for (int i = 0; i < B; ++i) {
