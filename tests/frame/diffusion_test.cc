@@ -1,0 +1,151 @@
+// Finite-volume diffusion against exact answers. Each case states its derivation.
+#include "op4d/frame/transport/diffusion.h"
+
+#include <cmath>
+#include <random>
+
+#include "test_util.h"
+
+using namespace op4d;
+
+namespace {
+Geometry Grid(Index3 shape, Vec3 spacing = {0.7, 0.45, 0.325}) {
+  Geometry g;
+  g.shape = shape;
+  g.spacing_um = spacing;
+  return g;
+}
+DiffusionOptions Axis(int a, double tol = 1e-11) {
+  DiffusionOptions o;
+  o.axis = a;
+  o.tolerance = tol;
+  return o;
+}
+}  // namespace
+
+TEST_CASE("a uniform block has tau = 1 exactly along every axis, with any spacing", "[frame][transport]") {
+  // c is linear from 1 on the inlet face to 0 on the outlet face (boundary values half a cell from the
+  // end-layer centres), so Q = D A / L and D_eff = D: tau = eps D / D_eff = 1 with eps = 1.
+  const Volume<std::uint8_t> block(Grid({7, 9, 11}), 1);
+  for (int a = 0; a < 3; ++a) {
+    const DiffusionResult r = ComputeTortuosity(block, Axis(a));
+    INFO(r.message);
+    REQUIRE(r.status == SolverStatus::kConverged);
+    test::RequireClose(r.d_eff, 1.0, 1e-9);
+    test::RequireClose(r.tau, 1.0, 1e-9);
+    REQUIRE(r.flux_balance < 1e-9);
+  }
+}
+
+TEST_CASE("straight channels have tau = 1 along them and do not percolate across", "[frame][transport]") {
+  // Channels are independent parallel blocks: D_eff = eps D along x, so tau = 1; across them no
+  // conducting path joins the faces.
+  Volume<std::uint8_t> m(Grid({6, 8, 10}), 0);
+  for (std::int64_t x = 0; x < 10; ++x) {
+    m(1, 1, x) = m(1, 2, x) = 1;  // a 1x2 channel
+    m(4, 5, x) = 1;               // a 1x1 channel
+  }
+  const DiffusionResult along = ComputeTortuosity(m, Axis(2));
+  REQUIRE(along.status == SolverStatus::kConverged);
+  test::RequireClose(along.volume_fraction, 30.0 / 480.0, 1e-15);
+  test::RequireClose(along.d_eff, 30.0 / 480.0, 1e-9);
+  test::RequireClose(along.tau, 1.0, 1e-9);
+  const DiffusionResult across = ComputeTortuosity(m, Axis(1));
+  REQUIRE(across.status == SolverStatus::kNotPercolating);
+  REQUIRE(across.d_eff == 0.0);
+  REQUIRE(std::isinf(across.tau));
+  REQUIRE(across.message.find("does not connect") != std::string::npos);
+  for (const auto& c : across.ToTable().columns)
+    for (double v : c.values) REQUIRE(!std::isnan(v));
+}
+
+TEST_CASE("layers in series give the harmonic mean, in parallel the arithmetic mean", "[frame][transport]") {
+  // Series along z: n1 layers of D1 then n2 of D2. Each cell is a resistance s/(D A) (the harmonic
+  // face conductance splits the face into two half cells), boundary half cells included, so
+  // D_eff = L / sum(s / D_cell) = (n1 + n2) / (n1/D1 + n2/D2).
+  const double D1 = 1.0, D2 = 0.125;  // exact in float, as the coefficients are stored
+  const int n1 = 4, n2 = 6;
+  Volume<float> series(Grid({n1 + n2, 5, 6}));
+  for (std::int64_t z = 0; z < n1 + n2; ++z)
+    for (std::int64_t i = 0; i < 30; ++i) series[z * 30 + i] = float(z < n1 ? D1 : D2);
+  const DiffusionResult rs = ComputeEffectiveDiffusivity(series, Axis(0));
+  REQUIRE(rs.status == SolverStatus::kConverged);
+  test::RequireClose(rs.d_eff, (n1 + n2) / (n1 / D1 + n2 / D2), 1e-9);
+  // Parallel: the same layers, driven along x: independent slabs, D_eff = (n1 D1 + n2 D2) / (n1 + n2).
+  const DiffusionResult rp = ComputeEffectiveDiffusivity(series, Axis(2));
+  REQUIRE(rp.status == SolverStatus::kConverged);
+  test::RequireClose(rp.d_eff, (n1 * D1 + n2 * D2) / (n1 + n2), 1e-9);
+}
+
+TEST_CASE("dead ends and isolated clusters change nothing but the percolating fraction", "[frame][transport]") {
+  // A dead end carries no flux at steady state; an isolated cluster is left out of the system. The
+  // channel alone has D_eff = eps_channel.
+  Volume<std::uint8_t> m(Grid({8, 8, 12}), 0);
+  for (std::int64_t x = 0; x < 12; ++x) m(3, 3, x) = 1;  // channel along x (12 voxels)
+  for (std::int64_t y = 4; y < 8; ++y) m(3, y, 6) = 1;   // dead-end branch (4 voxels)
+  for (std::int64_t z = 6; z < 8; ++z) m(z, 6, 2) = 1;   // isolated cluster (2 voxels)
+  const DiffusionResult r = ComputeTortuosity(m, Axis(2));
+  REQUIRE(r.status == SolverStatus::kConverged);
+  test::RequireClose(r.volume_fraction, 18.0 / 768.0, 1e-15);
+  test::RequireClose(r.percolating_fraction, 16.0 / 18.0, 1e-15);
+  test::RequireClose(r.d_eff, 12.0 / 768.0, 1e-9);  // the channel's share of the cross-section
+}
+
+TEST_CASE("a random porous medium converges with the flux balanced, identically on 1 and N threads", "[frame][transport]") {
+  Volume<std::uint8_t> m(Grid({24, 24, 24}, {1, 1, 1}), 0);
+  std::mt19937 rng(3);
+  for (auto& v : m.values()) v = (rng() % 100) < 60;  // 60 % pore: percolates
+  DiffusionOptions o = Axis(0, 1e-10);
+  o.threads.threads = 1;
+  const DiffusionResult one = ComputeTortuosity(m, o);
+  o.threads.threads = 0;
+  const DiffusionResult all = ComputeTortuosity(m, o);
+  INFO(one.message);
+  REQUIRE(one.status == SolverStatus::kConverged);
+  REQUIRE(one.flux_balance <= 1e-4);
+  REQUIRE(one.tau > 1.0);
+  REQUIRE(one.d_eff == all.d_eff);  // deterministic reductions: bitwise the same
+  REQUIRE(one.iterations == all.iterations);
+}
+
+TEST_CASE("bad coefficients and options are refused with the reason", "[frame][transport][errors]") {
+  Volume<float> d(Grid({3, 3, 3}), 1.0f);
+  d(1, 2, 0) = NAN;
+  REQUIRE_THROWS_WITH(ComputeEffectiveDiffusivity(d, Axis(0)), Catch::Contains("voxel (1, 2, 0)"));
+  d(1, 2, 0) = -1.0f;
+  REQUIRE_THROWS_AS(ComputeEffectiveDiffusivity(d, Axis(0)), InvalidArgument);
+  d(1, 2, 0) = 1.0f;
+  REQUIRE_THROWS_AS(ComputeEffectiveDiffusivity(d, Axis(3)), ConfigError);
+  // An empty phase: not percolating, no crash.
+  const DiffusionResult r = ComputeTortuosity(Volume<std::uint8_t>(Grid({3, 3, 3}), 0), Axis(0));
+  REQUIRE(r.status == SolverStatus::kNotPercolating);
+  REQUIRE(r.volume_fraction == 0.0);
+  // Iteration limit: a status, not an exception.
+  Volume<std::uint8_t> m(Grid({16, 16, 16}, {1, 1, 1}), 0);
+  std::mt19937 rng(9);
+  for (auto& v : m.values()) v = (rng() % 100) < 60;
+  DiffusionOptions o = Axis(0);
+  o.max_iterations = 2;
+  const DiffusionResult nc = ComputeTortuosity(m, o);
+  REQUIRE(nc.status == SolverStatus::kNotConverged);
+  REQUIRE(nc.iterations == 2);
+}
+
+TEST_CASE("multigrid and Jacobi agree; multigrid iterations barely grow with size", "[frame][transport]") {
+  std::int64_t previous = 0;
+  for (std::int64_t n : {16, 32}) {
+    Volume<std::uint8_t> m(Grid({n, n, n}, {1, 1, 0.5}), 0);
+    std::mt19937 rng(4);
+    for (auto& v : m.values()) v = (rng() % 100) < 55;
+    DiffusionOptions mg = Axis(2, 1e-10), jac = Axis(2, 1e-10);
+    jac.preconditioner = Preconditioner::kJacobi;
+    const DiffusionResult a = ComputeTortuosity(m, mg), b = ComputeTortuosity(m, jac);
+    INFO(n << "^3: multigrid " << a.iterations << " iterations, Jacobi " << b.iterations);
+    REQUIRE(a.status == SolverStatus::kConverged);
+    REQUIRE(b.status == SolverStatus::kConverged);
+    test::RequireClose(a.d_eff, b.d_eff, 1e-7);
+    REQUIRE(a.iterations * 3 < b.iterations);
+    if (previous) REQUIRE(a.iterations <= previous + 10);  // Jacobi-PCG grows ~linearly with n
+    previous = a.iterations;
+  }
+}
