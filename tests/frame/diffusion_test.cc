@@ -1,6 +1,10 @@
 // Finite-volume diffusion against exact answers. Each case states its derivation.
 #include "op4d/frame/transport/diffusion.h"
 
+#include <limits>
+
+#include "op4d/synth/campaign.h"
+
 #include <cmath>
 #include <random>
 
@@ -147,5 +151,64 @@ TEST_CASE("multigrid and Jacobi agree; multigrid iterations barely grow with siz
     REQUIRE(a.iterations * 3 < b.iterations);
     if (previous) REQUIRE(a.iterations <= previous + 10);  // Jacobi-PCG grows ~linearly with n
     previous = a.iterations;
+  }
+}
+
+TEST_CASE("two blocks with a contact between them give the exact series resistance", "[frame][transport][conductivity]") {
+  // Particle 1 for z < 8, particle 2 above, sigma = 1000 S/m, spacing 1 um, L = 20 um along z.
+  // In series: R A = L / sigma + r_c, so sigma_eff = L / (L / sigma + r_c), and the contact takes
+  // r_c / (L / sigma + r_c) of the dissipated power. Along x no current crosses the contact.
+  Geometry g = Grid({20, 6, 5}, {1, 1, 1});
+  Volume<float> sigma(g, 1000.0f);
+  LabelVolume particles(g, 0);
+  for (std::int64_t i = 0; i < particles.size(); ++i) particles[i] = i / 30 < 8 ? 1 : 2;
+  const double L = 20e-6;
+  for (double rc : {0.0, 1e-9, 1e-8, 1e-7}) {
+    INFO("r_c = " << rc);
+    ConductivityOptions o;
+    o.contact_resistance_ohm_m2 = rc;
+    o.solver = Axis(0, 1e-12);
+    const ConductivityResult r = ComputeConductivity(sigma, particles, o);
+    REQUIRE(r.transport.status == SolverStatus::kConverged);
+    REQUIRE(r.contact_faces == 30);
+    test::RequireClose(r.sigma_eff_S_per_m, L / (L / 1000.0 + rc), 1e-8);
+    test::RequireClose(r.contact_power_share, rc / (L / 1000.0 + rc), 1e-7, 1e-12);
+    o.solver = Axis(2, 1e-12);
+    const ConductivityResult along = ComputeConductivity(sigma, particles, o);
+    test::RequireClose(along.sigma_eff_S_per_m, 1000.0, 1e-8);
+    REQUIRE(along.contact_power_share < 1e-12);
+  }
+  ConductivityOptions bad;
+  bad.contact_resistance_ohm_m2 = -1;
+  REQUIRE_THROWS_AS(ComputeConductivity(sigma, particles, bad), ConfigError);
+}
+
+TEST_CASE("sigma_eff of a particle electrode falls monotonically as the contact resistance grows", "[frame][transport][conductivity]") {
+  // Active particles (sigma 10 S/m, one id each) and carbon-binder (100 S/m, id 0) from a synthetic
+  // electrode; the binder bridges carry current without contact resistance.
+  SynthOptions so;
+  so.shape = {24, 28, 28};
+  so.frames = 1;
+  so.radius_um = 2.5;
+  so.solid_fraction = 0.55;
+  const SynthFrame f = SynthCampaign(so).Render(0);
+  Volume<float> sigma(f.phases.geometry(), 0.0f);
+  LabelVolume particles(f.phases.geometry(), 0);
+  for (std::int64_t i = 0; i < sigma.size(); ++i) {
+    sigma[i] = f.phases[i] == 1 ? 10.0f : f.phases[i] == 2 ? 100.0f : 0.0f;
+    particles[i] = f.particle_labels[i];
+  }
+  double previous = std::numeric_limits<double>::infinity(), previous_share = -1;
+  for (double rc : {0.0, 1e-10, 1e-9, 1e-8, 1e-7}) {
+    ConductivityOptions o;
+    o.contact_resistance_ohm_m2 = rc;
+    const ConductivityResult r = ComputeConductivity(sigma, particles, o);
+    INFO("r_c " << rc << ": sigma_eff " << r.sigma_eff_S_per_m << " S/m, contact share " << r.contact_power_share);
+    REQUIRE(r.transport.status == SolverStatus::kConverged);
+    REQUIRE(r.contact_faces > 0);
+    REQUIRE(r.sigma_eff_S_per_m < previous);
+    REQUIRE(r.contact_power_share > previous_share);
+    previous = r.sigma_eff_S_per_m;
+    previous_share = r.contact_power_share;
   }
 }

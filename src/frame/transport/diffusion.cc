@@ -11,6 +11,7 @@
 #include <array>
 #include <cmath>
 #include <limits>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -250,7 +251,16 @@ ResultTable DiffusionResult::ToTable() const {
   return t;
 }
 
-DiffusionResult ComputeEffectiveDiffusivity(const Volume<float>& D, const DiffusionOptions& o) {
+namespace internal_transport {
+
+// Conductance of the face between voxels v and w (neighbours along `axis`), given the harmonic-mean
+// face conductance g (coefficient × µm); identity for plain diffusion.
+using FaceConductance = std::function<double(std::int64_t v, std::int64_t w, int axis, double g)>;
+// Called with the level-0 operator, its cells' voxel indices and the solution, after convergence.
+using Inspect = std::function<void(const Level& A, const std::vector<std::int64_t>& voxel, const std::vector<double>& x)>;
+
+DiffusionResult SolveTransport(const Volume<float>& D, const DiffusionOptions& o, const FaceConductance& face,
+                               const Inspect& inspect) {
   std::string why;
   if (!o.IsValid(&why)) throw ConfigError("diffusion", why);
   if (D.empty()) throw InvalidArgument("diffusion on an empty volume");
@@ -325,7 +335,8 @@ DiffusionResult ComputeEffectiveDiffusivity(const Volume<float>& D, const Diffus
         if (cc < 0 || cc >= s[ax]) continue;
         const std::int64_t w = v + (side ? 1 : -1) * stride[ax];
         if (cell[w] < 0) continue;
-        const double g = gfac[ax] * 2.0 * double(D[v]) * double(D[w]) / (double(D[v]) + double(D[w]));
+        double g = gfac[ax] * 2.0 * double(D[v]) * double(D[w]) / (double(D[v]) + double(D[w]));
+        if (face) g = face(v, w, ax, g);
         L0.nbr[std::size_t(i)][2 * ax + side] = cell[w];
         L0.g[std::size_t(i)][2 * ax + side] = g;
         d += g;
@@ -393,7 +404,79 @@ DiffusionResult ComputeEffectiveDiffusivity(const Volume<float>& D, const Diffus
   res.message = std::string(ok ? "converged" : "not converged") + " after " + std::to_string(it) +
                 " iterations (relative residual " + std::to_string(res.relative_residual) + ", flux balance " +
                 std::to_string(res.flux_balance) + ")";
+  if (inspect) inspect(A, voxel, x);
   return res;
+}
+
+}  // namespace internal_transport
+
+DiffusionResult ComputeEffectiveDiffusivity(const Volume<float>& D, const DiffusionOptions& o) {
+  return internal_transport::SolveTransport(D, o, nullptr, nullptr);
+}
+
+bool ConductivityOptions::IsValid(std::string* why) const {
+  if (!solver.IsValid(why)) return false;
+  if (!(contact_resistance_ohm_m2 >= 0) || !std::isfinite(contact_resistance_ohm_m2)) {
+    if (why) *why = "contact_resistance_ohm_m2 must be a finite number >= 0";
+    return false;
+  }
+  return true;
+}
+
+ResultTable ConductivityResult::ToTable() const {
+  ResultTable t = transport.ToTable();
+  t.name = "conductivity";
+  t.columns[3] = {"sigma_eff", "S/m", {sigma_eff_S_per_m}};
+  t.columns[4] = {"tau_electronic", "1", {transport.tau}};
+  t.columns.push_back({"contact_resistance", "ohm m^2", {contact_resistance_ohm_m2}});
+  t.columns.push_back({"contact_faces", "1", {double(contact_faces)}});
+  t.columns.push_back({"contact_power_share", "1", {contact_power_share}});
+  return t;
+}
+
+ConductivityResult ComputeConductivity(const Volume<float>& sigma, const LabelVolume& particles,
+                                       const ConductivityOptions& options) {
+  std::string why;
+  if (!options.IsValid(&why)) throw ConfigError("conductivity", why);
+  if (particles.shape() != sigma.shape())
+    throw InvalidArgument("particle labels and conductivities have different shapes");
+  const Vec3 sp = sigma.spacing_um();
+  const double rc = options.contact_resistance_ohm_m2;
+  // Face area (µm²) normal to each axis.
+  const double area[3] = {sp[1] * sp[2], sp[0] * sp[2], sp[0] * sp[1]};
+  // Contact conductance in the solver's units (S/m × µm): G_SI = A / r_c with A in m², and the solver
+  // works in G_SI / 1e-6 (conductivity in S/m times lengths in µm).
+  auto contact_g = [&](int axis) { return area[axis] * 1e-6 / rc; };
+  auto is_contact = [&](std::int64_t v, std::int64_t w) {
+    return particles[v] > 0 && particles[w] > 0 && particles[v] != particles[w];
+  };
+  ConductivityResult out;
+  out.contact_resistance_ohm_m2 = rc;
+  internal_transport::FaceConductance face;
+  if (rc > 0)
+    face = [&](std::int64_t v, std::int64_t w, int axis, double g) {
+      return is_contact(v, w) ? 1.0 / (1.0 / g + 1.0 / contact_g(axis)) : g;
+    };
+  double contact_power = 0;
+  const auto inspect = [&](const Level& A, const std::vector<std::int64_t>& voxel, const std::vector<double>& x) {
+    // Every contact face once (from its lower cell): current I = g dx, power in the contact I^2 / G_c.
+    for (std::int64_t i = 0; i < A.size(); ++i)
+      for (int ax = 0; ax < 3; ++ax) {
+        const std::int32_t j = A.nbr[std::size_t(i)][2 * ax + 1];
+        if (j < 0 || !is_contact(voxel[std::size_t(i)], voxel[std::size_t(j)])) continue;
+        ++out.contact_faces;
+        if (rc > 0) {
+          const double I = A.g[std::size_t(i)][2 * ax + 1] * (x[std::size_t(i)] - x[std::size_t(j)]);
+          contact_power += I * I / contact_g(ax);
+        }
+      }
+  };
+  out.transport = internal_transport::SolveTransport(sigma, options.solver, face, inspect);
+  out.sigma_eff_S_per_m = out.transport.d_eff;
+  // Total dissipated power for a unit potential difference is the current Q.
+  const double q = 0.5 * (out.transport.flux_in + out.transport.flux_out);
+  out.contact_power_share = q > 0 ? contact_power / q : 0.0;
+  return out;
 }
 
 DiffusionResult ComputeTortuosity(const Volume<std::uint8_t>& mask, const DiffusionOptions& options) {

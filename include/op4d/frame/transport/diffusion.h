@@ -69,4 +69,27 @@ DiffusionResult ComputeEffectiveDiffusivity(const Volume<float>& coefficient, co
 // Tortuosity factor of the phase where mask != 0 (D_bulk = 1).
 DiffusionResult ComputeTortuosity(const Volume<std::uint8_t>& mask, const DiffusionOptions& options);
 
+// Effective electronic conductivity of the solid network, with an inter-particle contact resistance.
+struct ConductivityOptions {
+  DiffusionOptions solver;                // axis, tolerances, preconditioner, threads
+  double contact_resistance_ohm_m2 = 0;   // r_c, in series on every face between two different particles
+  bool IsValid(std::string* why) const;
+};
+
+struct ConductivityResult {
+  DiffusionResult transport;          // the solve; d_eff is sigma_eff in S/m
+  double sigma_eff_S_per_m = 0;       // effective conductivity along the axis
+  double contact_resistance_ohm_m2 = 0;
+  std::int64_t contact_faces = 0;     // voxel faces between two different particles on the network
+  double contact_power_share = 0;     // share of the dissipated power (potential drop × current) in contacts
+  ResultTable ToTable() const;
+};
+
+// sigma: conductivity of each voxel in S/m (0 = insulating: pore); particles: particle id per voxel
+// (0 = not a particle, e.g. the carbon-binder domain, which has no contact resistance to anything).
+// A face between two cells with different particle ids p, q > 0 conducts as
+// 1 / (s / (sigma_h A) + r_c / A): the bulk face conductance in series with the contact.
+ConductivityResult ComputeConductivity(const Volume<float>& sigma, const LabelVolume& particles,
+                                       const ConductivityOptions& options);
+
 }  // namespace op4d
