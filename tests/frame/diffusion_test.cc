@@ -212,3 +212,26 @@ TEST_CASE("sigma_eff of a particle electrode falls monotonically as the contact 
     previous_share = r.contact_power_share;
   }
 }
+
+TEST_CASE("a checkerboard converges to the geometric mean of its two coefficients", "[frame][transport]") {
+  // Keller's duality (J. Math. Phys. 5, 548, 1964): for a two-dimensional two-phase checkerboard,
+  // D_eff(D1, D2) * D_eff(D2, D1) = D1 D2 and the colour-swapped board is the same board shifted, so
+  // D_eff = sqrt(D1 D2). The voxel discretisation converges at first order in the square size: the
+  // error must shrink as the squares get finer and be within 1.2 % at 16 voxels per square.
+  const double D1 = 1.0, D2 = 0.25, want = std::sqrt(D1 * D2);
+  double previous_error = 1.0;
+  for (int k : {4, 8, 16}) {
+    const int n = 8 * k;  // 8 x 8 squares
+    Volume<float> d(Grid({2, n, n}, {1, 1, 1}));
+    for (int z = 0; z < 2; ++z)
+      for (int y = 0; y < n; ++y)
+        for (int x = 0; x < n; ++x) d(z, y, x) = float(((y / k + x / k) % 2) ? D2 : D1);
+    const DiffusionResult r = ComputeEffectiveDiffusivity(d, Axis(2));
+    REQUIRE(r.status == SolverStatus::kConverged);
+    const double error = std::abs(r.d_eff - want) / want;
+    INFO(k << " voxels per square: D_eff " << r.d_eff << ", relative error " << error);
+    REQUIRE(error < 0.6 * previous_error);
+    previous_error = error;
+  }
+  REQUIRE(previous_error < 0.012);
+}
