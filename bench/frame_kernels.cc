@@ -14,43 +14,11 @@
 #include "op4d/frame/network/distance_transform.h"
 #include "op4d/frame/segment/connectivity.h"
 
+#include "bench_util.h"
+
 using namespace op4d;
 using Clock = std::chrono::steady_clock;
 
-namespace {
-long PeakRssKiB() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("VmHWM:", 0) == 0) return std::atol(line.c_str() + 6);
-  return -1;
-}
-
-// Solid spheres (radius 6..14 voxels) until the solid fraction reaches 0.6; mask = pore.
-Volume<std::uint8_t> PorePacking(std::int64_t n) {
-  Geometry g;
-  g.shape = {n, n, n};
-  g.spacing_um = {1, 1, 1};
-  Volume<std::uint8_t> m(g, 1);
-  std::mt19937 rng(1);
-  std::int64_t solid = 0;
-  while (solid < 0.6 * double(m.size())) {
-    const double r = 6 + (rng() % 900) / 100.0;
-    const double c[3] = {double(rng() % n), double(rng() % n), double(rng() % n)};
-    const std::int64_t ri = std::int64_t(r) + 1;
-    for (std::int64_t z = std::max<std::int64_t>(0, std::int64_t(c[0]) - ri); z <= std::min(n - 1, std::int64_t(c[0]) + ri); ++z)
-      for (std::int64_t y = std::max<std::int64_t>(0, std::int64_t(c[1]) - ri); y <= std::min(n - 1, std::int64_t(c[1]) + ri); ++y)
-        for (std::int64_t x = std::max<std::int64_t>(0, std::int64_t(c[2]) - ri); x <= std::min(n - 1, std::int64_t(c[2]) + ri); ++x) {
-          const double d2 = (z - c[0]) * (z - c[0]) + (y - c[1]) * (y - c[1]) + (x - c[2]) * (x - c[2]);
-          if (d2 <= r * r && m(z, y, x)) {
-            m(z, y, x) = 0;
-            ++solid;
-          }
-        }
-  }
-  return m;
-}
-}  // namespace
 
 int main(int argc, char** argv) {
   std::string kernel = "edt";
@@ -61,8 +29,8 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--edge")) edge = std::atoll(argv[i + 1]);
     else if (!std::strcmp(argv[i], "--threads")) threads = std::atoi(argv[i + 1]);
   }
-  const Volume<std::uint8_t> pore = PorePacking(edge);
-  const long base = PeakRssKiB();
+  const Volume<std::uint8_t> pore = bench::SpherePacking(edge, 6, 9, 0.6);
+  const long base = bench::PeakRssKiB();
   double times[3];
   std::size_t count = 0;
   for (double& t : times) {
@@ -76,7 +44,7 @@ int main(int argc, char** argv) {
     t = std::chrono::duration<double>(Clock::now() - t0).count();
   }
   std::sort(times, times + 3);
-  const long peak = PeakRssKiB();
+  const long peak = bench::PeakRssKiB();
   std::printf("%s %lld^3 threads %d: %.2f s (median of 3), peak RSS %.0f MiB (input mask %.0f MiB, +%.1f bytes/voxel), result %zu\n",
               kernel.c_str(), static_cast<long long>(edge), ThreadBudget{threads}.Resolve(), times[1], peak / 1024.0,
               double(pore.size()) / 1048576.0, double(peak - base) * 1024.0 / double(pore.size()), count);

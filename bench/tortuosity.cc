@@ -16,37 +16,10 @@
 #include "op4d/frame/transport/diffusion.h"
 #include "op4d/io/import.h"
 
+#include "bench_util.h"
+
 using namespace op4d;
 
-namespace {
-long PeakRssKiB() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("VmHWM:", 0) == 0) return std::atol(line.c_str() + 6);
-  return -1;
-}
-Volume<std::uint8_t> Packing(std::int64_t n) {
-  Geometry g;
-  g.shape = {n, n, n};
-  Volume<std::uint8_t> m(g, 1);
-  std::mt19937 rng(1);
-  std::int64_t solid = 0;
-  while (solid < 0.6 * double(m.size())) {
-    const double r = 4 + (rng() % 600) / 100.0;
-    const double c[3] = {double(rng() % n), double(rng() % n), double(rng() % n)};
-    const std::int64_t ri = std::int64_t(r) + 1;
-    for (std::int64_t z = std::max<std::int64_t>(0, std::int64_t(c[0]) - ri); z <= std::min(n - 1, std::int64_t(c[0]) + ri); ++z)
-      for (std::int64_t y = std::max<std::int64_t>(0, std::int64_t(c[1]) - ri); y <= std::min(n - 1, std::int64_t(c[1]) + ri); ++y)
-        for (std::int64_t x = std::max<std::int64_t>(0, std::int64_t(c[2]) - ri); x <= std::min(n - 1, std::int64_t(c[2]) + ri); ++x)
-          if ((z - c[0]) * (z - c[0]) + (y - c[1]) * (y - c[1]) + (x - c[2]) * (x - c[2]) <= r * r && m(z, y, x)) {
-            m(z, y, x) = 0;
-            ++solid;
-          }
-  }
-  return m;
-}
-}  // namespace
 
 int main(int argc, char** argv) {
   std::string tiff, axes = "zyx";
@@ -74,7 +47,7 @@ int main(int argc, char** argv) {
     for (std::int64_t i = 0; i < lab.size(); ++i) mask[i] = lab[i] == label;
     std::printf("# %s, phase %d, spacing %g um, %s\n", tiff.c_str(), label, spacing, g.ToString().c_str());
   } else {
-    mask = Packing(packing);
+    mask = bench::SpherePacking(packing, 4, 6, 0.6);
     std::printf("# random sphere packing %lld^3, pore phase\n", static_cast<long long>(packing));
   }
   std::int64_t conducting = 0;
@@ -92,7 +65,7 @@ int main(int argc, char** argv) {
                 r.d_eff, r.tau, r.flux_balance, r.iterations, secs, ToString(r.status));
     std::fflush(stdout);
   }
-  std::printf("# peak RSS %.0f MiB = %.0f bytes per conducting voxel (whole process, input included)\n", PeakRssKiB() / 1024.0,
-              PeakRssKiB() * 1024.0 / double(conducting));
+  std::printf("# peak RSS %.0f MiB = %.0f bytes per conducting voxel (whole process, input included)\n", bench::PeakRssKiB() / 1024.0,
+              bench::PeakRssKiB() * 1024.0 / double(conducting));
   return 0;
 }
