@@ -1,0 +1,139 @@
+#include "op4d/frame/segment/morphology.h"
+
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <vector>
+
+#include "op4d/core/error.h"
+#include "op4d/frame/network/distance_transform.h"
+
+namespace op4d {
+namespace {
+
+Volume<std::uint8_t> Complement(const Volume<std::uint8_t>& m, ThreadBudget t) {
+  Volume<std::uint8_t> c(m.geometry());
+  RunInArena(t, [&] {
+    tbb::parallel_for(tbb::blocked_range<std::int64_t>(0, m.size(), 1 << 16), [&](const auto& r) {
+      for (std::int64_t i = r.begin(); i != r.end(); ++i) c[i] = !m[i];
+    });
+  });
+  return c;
+}
+
+// Erosion: voxels of the set farther than r from every background voxel centre.
+Volume<std::uint8_t> Erode(const Volume<std::uint8_t>& m, double r, ThreadBudget t) {
+  const Volume<float> d = DistanceTransform(m, {t});
+  Volume<std::uint8_t> out(m.geometry());
+  RunInArena(t, [&] {
+    tbb::parallel_for(tbb::blocked_range<std::int64_t>(0, m.size(), 1 << 16), [&](const auto& rr) {
+      for (std::int64_t i = rr.begin(); i != rr.end(); ++i) out[i] = m[i] && double(d[i]) > r;
+    });
+  });
+  return out;
+}
+
+// Dilation: voxels within r of a voxel centre of the set.
+Volume<std::uint8_t> Dilate(const Volume<std::uint8_t>& m, double r, ThreadBudget t) {
+  const Volume<float> d = DistanceTransform(Complement(m, t), {t});
+  Volume<std::uint8_t> out(m.geometry());
+  RunInArena(t, [&] {
+    tbb::parallel_for(tbb::blocked_range<std::int64_t>(0, m.size(), 1 << 16), [&](const auto& rr) {
+      for (std::int64_t i = rr.begin(); i != rr.end(); ++i) out[i] = m[i] || double(d[i]) <= r;
+    });
+  });
+  return out;
+}
+
+}  // namespace
+
+const char* ToString(MorphologyOp op) { return op == MorphologyOp::kClosing ? "closing" : "opening"; }
+
+MorphologyOp MorphologyOpFromString(const std::string& s) {
+  if (s == "opening") return MorphologyOp::kOpening;
+  if (s == "closing") return MorphologyOp::kClosing;
+  throw ConfigError("op", "'" + s + "' is not one of opening, closing");
+}
+
+bool MorphologyOptions::IsValid(std::string* why) const {
+  if (!(radius_um > 0) || !std::isfinite(radius_um)) {
+    if (why) *why = "radius_um must be a positive number of micrometres";
+    return false;
+  }
+  if (!(max_feature_fraction > 0 && max_feature_fraction <= 1)) {
+    if (why) *why = "max_feature_fraction must be in (0, 1]";
+    return false;
+  }
+  return true;
+}
+
+FeatureScale MeasureFeatureScale(const Volume<std::uint8_t>& mask, ThreadBudget threads) {
+  const Volume<float> d = DistanceTransform(mask, {threads});
+  const Index3 s = mask.shape();
+  std::vector<float> ridge;
+  for (std::int64_t z = 0; z < s[0]; ++z)
+    for (std::int64_t y = 0; y < s[1]; ++y)
+      for (std::int64_t x = 0; x < s[2]; ++x) {
+        const float v = d(z, y, x);
+        if (!(v > 0) || std::isinf(v)) continue;
+        bool max = true;
+        for (int dz = -1; dz <= 1 && max; ++dz)
+          for (int dy = -1; dy <= 1 && max; ++dy)
+            for (int dx = -1; dx <= 1 && max; ++dx) {
+              const std::int64_t zz = z + dz, yy = y + dy, xx = x + dx;
+              if (zz < 0 || yy < 0 || xx < 0 || zz >= s[0] || yy >= s[1] || xx >= s[2]) continue;
+              if (d(zz, yy, xx) > v) max = false;
+            }
+        if (max) ridge.push_back(v);
+      }
+  FeatureScale f;
+  f.ridge_voxels = std::int64_t(ridge.size());
+  if (!ridge.empty()) {
+    std::nth_element(ridge.begin(), ridge.begin() + std::ptrdiff_t(ridge.size() / 2), ridge.end());
+    f.median_radius_um = ridge[ridge.size() / 2];
+  }
+  return f;
+}
+
+Volume<std::uint8_t> CleanMorphology(const Volume<std::uint8_t>& mask, const MorphologyOptions& o) {
+  std::string why;
+  if (!o.IsValid(&why)) throw ConfigError("radius_um", why);
+  // The structure the ball must fit into: the set for an opening, its complement for a closing.
+  const FeatureScale f = o.op == MorphologyOp::kOpening ? MeasureFeatureScale(mask, o.threads)
+                                                          : MeasureFeatureScale(Complement(mask, o.threads), o.threads);
+  if (f.ridge_voxels > 0 && o.radius_um >= o.max_feature_fraction * f.median_radius_um) {
+    char buf[320];
+    std::snprintf(buf, sizeof buf,
+                  "%g um is not small against the %s's feature radius %g um (median inscribed radius): an %s would "
+                  "distort the structure; use less than %g um",
+                  o.radius_um, o.op == MorphologyOp::kOpening ? "phase" : "gaps", f.median_radius_um, ToString(o.op),
+                  o.max_feature_fraction * f.median_radius_um);
+    throw ConfigError("radius_um", buf);
+  }
+  if (o.op == MorphologyOp::kOpening) return Dilate(Erode(mask, o.radius_um, o.threads), o.radius_um, o.threads);
+  return Erode(Dilate(mask, o.radius_um, o.threads), o.radius_um, o.threads);
+}
+
+Volume<std::uint8_t> RemoveSmallComponents(const Volume<std::uint8_t>& mask, Connectivity connectivity,
+                                           std::int64_t min_voxels, std::int64_t* removed, ThreadBudget threads) {
+  const ComponentLabels c = LabelComponents(mask, {connectivity, threads});
+  Volume<std::uint8_t> out(mask.geometry());
+  std::int64_t gone = 0;
+  for (const Component& comp : c.components)
+    if (comp.voxels < min_voxels) gone += comp.voxels;
+  RunInArena(threads, [&] {
+    tbb::parallel_for(tbb::blocked_range<std::int64_t>(0, mask.size(), 1 << 16), [&](const auto& r) {
+      for (std::int64_t i = r.begin(); i != r.end(); ++i) {
+        const std::int32_t l = c.labels[i];
+        out[i] = l > 0 && c.components[std::size_t(l - 1)].voxels >= min_voxels;
+      }
+    });
+  });
+  if (removed) *removed = gone;
+  return out;
+}
+
+}  // namespace op4d
