@@ -1,5 +1,5 @@
 // Per-frame kernels on a random sphere packing (porosity ~0.4):
-//   op4d_bench_frame --kernel edt|cc6|cc26 [--edge N] [--threads T]
+//   op4d_bench_frame --kernel edt|lt|cc6|cc26 [--edge N] [--threads T]
 // Prints seconds (median of 3) and the process's peak resident memory; run one kernel per process so
 // the peak belongs to it.
 #include <algorithm>
@@ -11,6 +11,7 @@
 #include <random>
 #include <string>
 
+#include "op4d/frame/geometry/size_distribution.h"
 #include "op4d/frame/network/distance_transform.h"
 #include "op4d/frame/segment/connectivity.h"
 
@@ -37,6 +38,8 @@ int main(int argc, char** argv) {
     const auto t0 = Clock::now();
     if (kernel == "edt") {
       count = std::size_t(DistanceTransform(pore, {ThreadBudget{threads}}).size());
+    } else if (kernel == "lt") {
+      count = std::size_t(LocalThickness(pore, ThreadBudget{threads}).size());
     } else {
       const Connectivity c = kernel == "cc6" ? Connectivity::k6 : Connectivity::k26;
       count = LabelComponents(pore, {c, ThreadBudget{threads}}).components.size();
