@@ -7,25 +7,18 @@
 #include <limits>
 
 #include "op4d/core/error.h"
+#include "op4d/core/random.h"
 
 namespace op4d {
 namespace {
 
 constexpr std::uint8_t kPore = 0, kActive = 1, kBinder = 2;
 
-// splitmix64: the one random source (packing and noise), identical on every platform.
-inline std::uint64_t SplitMix(std::uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-inline double ToUnit(std::uint64_t x) { return double(x >> 11) * 0x1.0p-53; }
 
 struct Rng {
   std::uint64_t state;
-  std::uint64_t Next() { return SplitMix(state++); }
-  double Uniform() { return ToUnit(Next()); }
+  std::uint64_t Next() { return Mix64(state++); }
+  double Uniform() { return UnitDouble(Next()); }
   double Normal() {
     const double u1 = std::max(Uniform(), 1e-300), u2 = Uniform();
     return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
@@ -34,8 +27,8 @@ struct Rng {
 
 // Standard normal from a counter: (seed, frame, voxel) → N(0,1). Box–Muller on two hashes.
 inline double HashNormal(std::uint64_t seed, std::uint64_t frame, std::uint64_t i) {
-  const std::uint64_t h = SplitMix(seed ^ SplitMix(frame * 0x632be59bd9b4e019ull + i));
-  const double u1 = std::max(ToUnit(h), 1e-300), u2 = ToUnit(SplitMix(h));
+  const std::uint64_t h = Mix64(seed ^ Mix64(frame * 0x632be59bd9b4e019ull + i));
+  const double u1 = std::max(UnitDouble(h), 1e-300), u2 = UnitDouble(Mix64(h));
   return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
 }
 
@@ -184,7 +177,7 @@ SynthCampaign::SynthCampaign(const SynthOptions& options) : options_(options) {
   std::string why;
   if (!options_.IsValid(&why)) throw ConfigError("synth", why);
   const SynthOptions& o = options_;
-  Rng rng{SplitMix(o.seed)};
+  Rng rng{Mix64(o.seed)};
   // Field of view [fov_lo, fov_hi] in µm; the packing box is larger by the drift and two radii.
   Vec3 fov_lo, fov_hi, lo, hi;
   const double r_max = o.radius_um * std::exp(2.5 * o.radius_sigma);

@@ -84,7 +84,7 @@ TEST_CASE("with overlapping binder and active histograms the mixture beats multi
   REQUIRE(ClassifyGaussianMixture(v, m, labels, false, ThreadBudget{1}).labels.values() == seg.labels.values());
 }
 
-TEST_CASE("a fit that does not converge is a status; bad input is an error", "[frame][segment][gmm]") {
+TEST_CASE("a fit that does not converge is a status and bad input is an error", "[frame][segment][gmm]") {
   const auto [v, cls] = Sample<float>({{0.5, 0, 1}, {0.5, 10, 1}}, {10, 10, 10}, 1);
   GmmOptions o;
   o.components = 2;

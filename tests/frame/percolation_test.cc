@@ -4,7 +4,7 @@
 
 using namespace op4d;
 
-TEST_CASE("layers percolate in-plane, not through-plane; enclosed pores are isolated", "[frame][geometry]") {
+TEST_CASE("layers percolate in-plane and not through-plane and enclosed pores are isolated", "[frame][geometry]") {
   Geometry g;
   g.shape = {12, 10, 10};
   g.spacing_um = {0.5, 1, 1};

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "op4d/frame/network/distance_transform.h"
+#include "op4d/frame/segment/connectivity.h"
 
 namespace op4d {
 
@@ -24,21 +25,22 @@ Volume<float> LocalThickness(const Volume<std::uint8_t>& mask, ThreadBudget thre
     float diameter;  // recorded value
   };
   std::vector<Ball> balls;
+  const auto offs = NeighbourOffsets(Connectivity::k26);
   for (std::int64_t z = 0; z < s[0]; ++z)
     for (std::int64_t y = 0; y < s[1]; ++y)
       for (std::int64_t x = 0; x < s[2]; ++x) {
         const float r = d(z, y, x);
         if (!(r > 0) || std::isinf(r)) continue;
         bool maximal = true;
-        for (int dz = -1; dz <= 1 && maximal; ++dz)
-          for (int dy = -1; dy <= 1 && maximal; ++dy)
-            for (int dx = -1; dx <= 1 && maximal; ++dx) {
-              if (!dz && !dy && !dx) continue;
-              const std::int64_t zz = z + dz, yy = y + dy, xx = x + dx;
-              if (zz < 0 || yy < 0 || xx < 0 || zz >= s[0] || yy >= s[1] || xx >= s[2]) continue;
-              const double step = std::sqrt(dz * dz * sp[0] * sp[0] + dy * dy * sp[1] * sp[1] + dx * dx * sp[2] * sp[2]);
-              if (double(d(zz, yy, xx)) >= double(r) + step - 1e-6) maximal = false;
-            }
+        for (const auto& o : offs) {
+          const std::int64_t zz = z + o[0], yy = y + o[1], xx = x + o[2];
+          if (zz < 0 || yy < 0 || xx < 0 || zz >= s[0] || yy >= s[1] || xx >= s[2]) continue;
+          const double step = std::sqrt(o[0] * o[0] * sp[0] * sp[0] + o[1] * o[1] * sp[1] * sp[1] + o[2] * o[2] * sp[2] * sp[2]);
+          if (double(d(zz, yy, xx)) >= double(r) + step - 1e-6) {
+            maximal = false;
+            break;
+          }
+        }
         if (maximal) balls.push_back({r, mask.Offset(z, y, x), 0.0f});
       }
   // Diameter: twice the distance to the nearest background voxel centre. For a digital ball of radius R

@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cstdlib>
 
 #include "op4d/core/error.h"
 
@@ -68,6 +69,18 @@ Connectivity ConnectivityFromString(const std::string& s) {
   if (s == "18") return Connectivity::k18;
   if (s == "26") return Connectivity::k26;
   throw ConfigError("connectivity", "'" + s + "' is not one of 6, 18, 26");
+}
+
+std::vector<std::array<int, 3>> NeighbourOffsets(Connectivity c) {
+  std::vector<std::array<int, 3>> o;
+  for (int dz = -1; dz <= 1; ++dz)
+    for (int dy = -1; dy <= 1; ++dy)
+      for (int dx = -1; dx <= 1; ++dx) {
+        const int n = std::abs(dz) + std::abs(dy) + std::abs(dx);
+        if (n == 0 || (c == Connectivity::k6 && n > 1) || (c == Connectivity::k18 && n > 2)) continue;
+        o.push_back({dz, dy, dx});
+      }
+  return o;
 }
 
 bool DualConnectivity::IsValid(std::string* why) const {

@@ -10,18 +10,12 @@
 
 #include "histogram.h"
 #include "op4d/core/error.h"
+#include "op4d/core/random.h"
 
 namespace op4d {
 namespace {
 
 constexpr double kSqrt2Pi = 2.5066282746310002;
-
-inline std::uint64_t SplitMix(std::uint64_t& s) {
-  std::uint64_t x = (s += 0x9e3779b97f4a7c15ull);
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
 
 // Lloyd iterations on the histogram: bins to the nearest mean, means to the weighted centroid.
 void KMeans(const internal::Histogram& h, std::vector<double>& means) {
@@ -90,7 +84,7 @@ GmmModel FitGaussianMixture(const AnyVolume& grey, const GmmOptions& options) {
     std::uint64_t state = options.seed;
     auto sample = [&](const std::vector<double>& w) {
       const double total = std::accumulate(w.begin(), w.end(), 0.0);
-      double u = double(SplitMix(state) >> 11) * 0x1.0p-53 * total;
+      double u = UnitDouble(SplitMix64(state)) * total;
       for (std::size_t i = 0; i < B; ++i)
         if ((u -= w[i]) <= 0) return h.Centre(i);
       return h.Centre(B - 1);

@@ -73,6 +73,7 @@ bool MorphologyOptions::IsValid(std::string* why) const {
 FeatureScale MeasureFeatureScale(const Volume<std::uint8_t>& mask, ThreadBudget threads) {
   const Volume<float> d = DistanceTransform(mask, {threads});
   const Index3 s = mask.shape();
+  const auto offs = NeighbourOffsets(Connectivity::k26);
   std::vector<float> ridge;
   for (std::int64_t z = 0; z < s[0]; ++z)
     for (std::int64_t y = 0; y < s[1]; ++y)
@@ -80,13 +81,14 @@ FeatureScale MeasureFeatureScale(const Volume<std::uint8_t>& mask, ThreadBudget 
         const float v = d(z, y, x);
         if (!(v > 0) || std::isinf(v)) continue;
         bool max = true;
-        for (int dz = -1; dz <= 1 && max; ++dz)
-          for (int dy = -1; dy <= 1 && max; ++dy)
-            for (int dx = -1; dx <= 1 && max; ++dx) {
-              const std::int64_t zz = z + dz, yy = y + dy, xx = x + dx;
-              if (zz < 0 || yy < 0 || xx < 0 || zz >= s[0] || yy >= s[1] || xx >= s[2]) continue;
-              if (d(zz, yy, xx) > v) max = false;
-            }
+        for (const auto& o : offs) {
+          const std::int64_t zz = z + o[0], yy = y + o[1], xx = x + o[2];
+          if (zz < 0 || yy < 0 || xx < 0 || zz >= s[0] || yy >= s[1] || xx >= s[2]) continue;
+          if (d(zz, yy, xx) > v) {
+            max = false;
+            break;
+          }
+        }
         if (max) ridge.push_back(v);
       }
   FeatureScale f;

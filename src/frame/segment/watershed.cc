@@ -12,19 +12,6 @@
 namespace op4d {
 namespace {
 
-// Neighbour offsets (dz, dy, dx) of a connectivity.
-std::vector<std::array<int, 3>> Offsets(Connectivity c) {
-  std::vector<std::array<int, 3>> o;
-  for (int dz = -1; dz <= 1; ++dz)
-    for (int dy = -1; dy <= 1; ++dy)
-      for (int dx = -1; dx <= 1; ++dx) {
-        const int n = std::abs(dz) + std::abs(dy) + std::abs(dx);
-        if (n == 0 || (c == Connectivity::k6 && n > 1) || (c == Connectivity::k18 && n > 2)) continue;
-        o.push_back({dz, dy, dx});
-      }
-  return o;
-}
-
 // Max-priority entry; ties broken by insertion order, so the result does not depend on the heap.
 struct Entry {
   float value;
@@ -48,7 +35,7 @@ WatershedResult SeparateParticles(const Volume<std::uint8_t>& mask, const Waters
   if (!o.IsValid(&why)) throw ConfigError("watershed", why);
   const Index3 s = mask.shape();
   const Volume<float> f = DistanceTransform(mask, {o.threads});
-  const auto offs = Offsets(o.connectivity);
+  const auto offs = NeighbourOffsets(o.connectivity);
   auto neighbours = [&](std::int64_t v, auto&& visit) {
     const std::int64_t z = v / (s[1] * s[2]), y = (v / s[2]) % s[1], x = v % s[2];
     for (const auto& d : offs) {

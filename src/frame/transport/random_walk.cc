@@ -8,16 +8,10 @@
 #include <vector>
 
 #include "op4d/core/error.h"
+#include "op4d/core/random.h"
 
 namespace op4d {
 namespace {
-
-inline std::uint64_t SplitMix(std::uint64_t& s) {
-  std::uint64_t x = (s += 0x9e3779b97f4a7c15ull);
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
 
 // Maps an unbounded lattice coordinate into the box by the chosen tiling.
 inline std::int64_t Fold(std::int64_t c, std::int64_t n, WalkTiling t) {
@@ -89,13 +83,13 @@ RandomWalkResult ComputeRandomWalkTensor(const Volume<std::uint8_t>& mask, const
       const std::int64_t w0 = o.walkers * b / B, w1 = o.walkers * (b + 1) / B;
       for (std::int64_t w = w0; w < w1; ++w) {
         std::uint64_t rng = o.seed * 0x9E3779B97F4A7C15ull ^ (std::uint64_t(w) + 1) * 0xD1B54A32D192ED03ull;
-        const std::int64_t start = phase[std::size_t(SplitMix(rng) % phase.size())];
+        const std::int64_t start = phase[std::size_t(SplitMix64(rng) % phase.size())];
         std::int64_t c[3] = {start / (s[1] * s[2]), (start / s[2]) % s[1], start % s[2]};
         const std::int64_t c0[3] = {c[0], c[1], c[2]};
         std::size_t next = 0;
         for (std::int64_t step = 1; step <= o.steps; ++step) {
-          const std::uint64_t r = SplitMix(rng);
-          const double u = double(r >> 11) * 0x1.0p-53;
+          const std::uint64_t r = SplitMix64(rng);
+          const double u = UnitDouble(r);
           const int a = u < cum[0] ? 0 : u < cum[1] ? 1 : 2;
           const std::int64_t dir = (r & 1) ? 1 : -1;
           std::int64_t t[3] = {c[0], c[1], c[2]};

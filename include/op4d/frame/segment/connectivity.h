@@ -26,6 +26,9 @@ struct DualConnectivity {
   bool IsValid(std::string* why) const;
 };
 
+// Offsets (dz, dy, dx) of the neighbours a connectivity includes (6, 18 or 26 of them).
+std::vector<std::array<int, 3>> NeighbourOffsets(Connectivity c);
+
 // Faces of the volume, as bits of Component::faces.
 enum Face : std::uint8_t {
   kFaceZMin = 1, kFaceZMax = 2, kFaceYMin = 4, kFaceYMax = 8, kFaceXMin = 16, kFaceXMax = 32
