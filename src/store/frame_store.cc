@@ -231,21 +231,23 @@ struct FrameStore::Impl {
     return ds;
   }
 
+  // time_s of one row (one element read, not the column).
+  double TimeAt(hid_t ds, std::int64_t row) const {
+    double v = NAN;
+    const hsize_t off = hsize_t(row), one = 1;
+    Id fs(H5Dget_space(ds));
+    H5Sselect_hyperslab(fs, H5S_SELECT_SET, &off, nullptr, &one, nullptr);
+    Id ms(H5Screate_simple(1, &one, nullptr));
+    if (H5Dread(ds, H5T_NATIVE_DOUBLE, ms, fs, H5P_DEFAULT, &v) < 0) h5::Fail(path, "/time/time_s", "cannot read");
+    return v;
+  }
+
   // Number of committed frames: length of /time/time_s, less a trailing NaN (a partial append).
   std::int64_t CommittedCount() const {
     Id ds = Dataset("/time/time_s");
     const auto dims = h5::Dims(ds);
     std::int64_t n = dims.empty() ? 0 : std::int64_t(dims[0]);
-    while (n > 0) {
-      double v = NAN;
-      const hsize_t off = hsize_t(n - 1), one = 1;
-      Id fs(H5Dget_space(ds));
-      H5Sselect_hyperslab(fs, H5S_SELECT_SET, &off, nullptr, &one, nullptr);
-      Id ms(H5Screate_simple(1, &one, nullptr));
-      if (H5Dread(ds, H5T_NATIVE_DOUBLE, ms, fs, H5P_DEFAULT, &v) < 0) h5::Fail(path, "/time/time_s", "cannot read");
-      if (std::isfinite(v)) break;
-      --n;
-    }
+    while (n > 0 && !std::isfinite(TimeAt(ds, n - 1))) --n;
     return n;
   }
 
@@ -646,8 +648,7 @@ void FrameStore::AppendFrame(ConstVolumeView frame, const TimeRow& row, const Pr
     if (!known.count(name))
       throw IoError(s.path, "/time/" + name, "unknown time-table column (add it first; known: time_s, cycle, …)");
   if (s.count > 0) {
-    const TimeTable tt = ReadTimeTable();
-    const double last = tt.values[0].back();
+    const double last = s.TimeAt(s.Dataset("/time/time_s"), s.count - 1);
     if (!(t->second > last))
       throw IoError(s.path, "/time/time_s", "time " + std::to_string(t->second) + " s is not after the last frame's " +
                                                 std::to_string(last) + " s");

@@ -241,3 +241,13 @@ TEST_CASE("a checkerboard converges to the geometric mean of its two coefficient
   }
   REQUIRE(previous_error < 0.012);
 }
+
+TEST_CASE("conductivity tables name sigma_eff with its unit", "[frame][transport][conductivity]") {
+  Volume<float> sigma(Grid({4, 3, 3}, {1, 1, 1}), 50.0f);
+  const ResultTable t = ComputeConductivity(sigma, LabelVolume(sigma.geometry(), 0), {}).ToTable();
+  REQUIRE(t.Find("sigma_eff")->unit == "S/m");
+  test::RequireClose(t.Find("sigma_eff")->values[0], 50.0, 1e-9);
+  REQUIRE(t.Find("tau_electronic") != nullptr);
+  REQUIRE(t.Find("d_eff_over_d_bulk") == nullptr);
+  REQUIRE(t.Find("contact_power_share")->values[0] == 0.0);
+}

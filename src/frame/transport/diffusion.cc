@@ -426,8 +426,10 @@ bool ConductivityOptions::IsValid(std::string* why) const {
 ResultTable ConductivityResult::ToTable() const {
   ResultTable t = transport.ToTable();
   t.name = "conductivity";
-  t.columns[3] = {"sigma_eff", "S/m", {sigma_eff_S_per_m}};
-  t.columns[4] = {"tau_electronic", "1", {transport.tau}};
+  for (ResultColumn& c : t.columns) {  // the solve's D_eff is sigma_eff here
+    if (c.name == "d_eff_over_d_bulk") c = {"sigma_eff", "S/m", {sigma_eff_S_per_m}};
+    if (c.name == "tau") c.name = "tau_electronic";
+  }
   t.columns.push_back({"contact_resistance", "ohm m^2", {contact_resistance_ohm_m2}});
   t.columns.push_back({"contact_faces", "1", {double(contact_faces)}});
   t.columns.push_back({"contact_power_share", "1", {contact_power_share}});
