@@ -96,7 +96,7 @@ const std::map<std::string, std::string> kHelp = {
      "  --series NAME            a series result table → .csv\n"
      "  --time-table             the time table → .csv\n"},
     {"quicklook",
-     "usage: op4d quicklook CAMPAIGN.h5 [--method gmm|multi-otsu] [--truth TRUTH.h5] [--bins N] [--threads N] [--quiet]\n"
+     "usage: op4d quicklook CAMPAIGN.h5 [--method gmm|multi-otsu|nlm+gmm] [--truth TRUTH.h5] [--bins N] [--threads N] [--quiet]\n"
      "Segments every frame into pore / binder / active, voxel by voxel from the grey value (multi-Otsu\n"
      "thresholds, default; or a Gaussian mixture fitted by EM), stores the phase volume fractions in\n"
      "each frame's results, and prints them per frame.\n"},
@@ -148,8 +148,10 @@ void PrintQuickLook(const std::vector<QuickLookRow>& rows, SegmentMethod method)
     if (truth) std::printf(" %9.4f", frac(*r.truth, "binder"));
     std::printf("\n");
   }
-  std::printf("(volume fractions of the field of view, dimensionless; segmentation: %s, grey value only)\n",
-              method == SegmentMethod::kMultiOtsu ? "multi-Otsu thresholds" : "Gaussian mixture (EM)");
+  std::printf("(volume fractions of the field of view, dimensionless; segmentation: %s)\n",
+              method == SegmentMethod::kMultiOtsu        ? "multi-Otsu thresholds, grey value only"
+              : method == SegmentMethod::kGaussianMixture ? "Gaussian mixture (EM), grey value only"
+                                                          : "non-local means + tied Gaussian mixture + partial-volume correction");
 }
 
 SynthOptions SynthOpts(const Args& a) {

@@ -6,7 +6,9 @@
 #include <nlohmann/json.hpp>
 
 #include "op4d/core/error.h"
+#include "op4d/frame/segment/denoise.h"
 #include "op4d/frame/segment/gmm.h"
+#include "op4d/frame/segment/morphology.h"
 #include "op4d/frame/segment/threshold.h"
 #include "op4d/pipeline/manifest.h"
 
@@ -173,12 +175,19 @@ SynthSummary WriteSynthCampaign(const SynthOptions& synth, const std::string& st
   return sum;
 }
 
-const char* ToString(SegmentMethod m) { return m == SegmentMethod::kMultiOtsu ? "multi-otsu" : "gmm"; }
+const char* ToString(SegmentMethod m) {
+  switch (m) {
+    case SegmentMethod::kMultiOtsu: return "multi-otsu";
+    case SegmentMethod::kNlmGmm: return "nlm+gmm";
+    default: return "gmm";
+  }
+}
 
 SegmentMethod SegmentMethodFromString(const std::string& s) {
   if (s == "gmm") return SegmentMethod::kGaussianMixture;
   if (s == "multi-otsu") return SegmentMethod::kMultiOtsu;
-  throw ConfigError("--method", "'" + s + "' is not one of gmm, multi-otsu");
+  if (s == "nlm+gmm") return SegmentMethod::kNlmGmm;
+  throw ConfigError("--method", "'" + s + "' is not one of gmm, multi-otsu, nlm+gmm");
 }
 
 std::vector<QuickLookRow> RunQuickLook(const std::string& store_path, const QuickLookOptions& options) {
@@ -208,7 +217,7 @@ std::vector<QuickLookRow> RunQuickLook(const std::string& store_path, const Quic
       phases = ApplyThresholds(grey, th.thresholds, options.class_labels, options.threads);
       r.thresholds = th.thresholds;
       r.status = "multi-Otsu";
-    } else {
+    } else if (options.method == SegmentMethod::kGaussianMixture) {
       GmmOptions go;
       go.components = int(options.class_labels.size());
       go.threads = options.threads;
@@ -216,6 +225,22 @@ std::vector<QuickLookRow> RunQuickLook(const std::string& store_path, const Quic
       phases = ClassifyGaussianMixture(grey, m, options.class_labels, false, options.threads).labels;
       r.thresholds = m.means;
       r.status = m.message;
+    } else {
+      NlmOptions no;
+      no.threads = options.threads;
+      NlmReport nr;
+      const AnyVolume den = NonLocalMeans(grey, no, &nr);
+      GmmOptions go;
+      go.components = int(options.class_labels.size());
+      go.tied_sigma = true;
+      go.threads = options.threads;
+      const GmmModel m = FitGaussianMixture(den, go);
+      phases = ClassifyGaussianMixture(den, m, options.class_labels, false, options.threads).labels;
+      const std::int64_t pv = ResolvePartialVolume(phases, den, m, options.class_labels, 1, options.threads);
+      const std::int64_t isl = RemovePhaseIslands(phases, options.class_labels.front(), DualConnectivity{}, 27);
+      r.thresholds = m.means;
+      r.status = m.message + "; NLM sigma " + std::to_string(nr.sigma) + ", " + std::to_string(pv) +
+                 " partial-volume voxels, " + std::to_string(isl) + " island voxels relabelled";
     }
     r.frame = k;
     r.time_s = tt.values[0][std::size_t(k)];

@@ -58,8 +58,9 @@ SynthSummary WriteSynthCampaign(const SynthOptions& synth, const std::string& st
 enum class SegmentMethod {
   kGaussianMixture,  // EM fit of one Gaussian per phase, maximum-a-posteriori labels
   kMultiOtsu,        // global multi-level Otsu thresholds (the baseline)
+  kNlmGmm,           // non-local means, tied-sigma mixture, partial-volume correction, island removal
 };
-const char* ToString(SegmentMethod m);                        // "gmm", "multi-otsu"
+const char* ToString(SegmentMethod m);                        // "gmm", "multi-otsu", "nlm+gmm"
 SegmentMethod SegmentMethodFromString(const std::string& s);  // throws ConfigError
 
 struct QuickLookOptions {

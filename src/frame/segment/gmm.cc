@@ -4,6 +4,7 @@
 #include <tbb/parallel_for.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <limits>
 #include <numeric>
@@ -11,6 +12,7 @@
 #include "histogram.h"
 #include "op4d/core/error.h"
 #include "op4d/core/random.h"
+#include "op4d/frame/segment/connectivity.h"
 
 namespace op4d {
 namespace {
@@ -162,6 +164,12 @@ GmmModel FitGaussianMixture(const AnyVolume& grey, const GmmOptions& options) {
       m.means[k] = sx[k] / nk[k];
       m.sigmas[k] = std::sqrt(std::max(sxx[k] / nk[k] - m.means[k] * m.means[k], h.width * h.width));
     }
+    if (options.tied_sigma) {  // one pooled within-class variance
+      double ss = 0;
+      for (std::size_t k = 0; k < K; ++k) ss += sxx[k] - nk[k] * m.means[k] * m.means[k];
+      const double tied = std::sqrt(std::max(ss / N, h.width * h.width));
+      for (double& sg : m.sigmas) sg = tied;
+    }
     m.iterations = it;
     m.log_likelihood = ll / N;
     if (std::abs(m.log_likelihood - prev) < options.tolerance) {
@@ -195,7 +203,8 @@ ProbabilisticSegmentation ClassifyGaussianMixture(const AnyVolume& grey, const G
   const Geometry& g = GeometryOf(grey);
   ProbabilisticSegmentation out;
   out.labels = PhaseVolume(g);
-  if (keep_posteriors) out.posteriors.assign(K, Volume<std::uint8_t>(g));
+  if (keep_posteriors)  // one at a time: assign(K, proto) would hold a (K + 1)-th copy at once
+    for (std::size_t k = 0; k < K; ++k) out.posteriors.emplace_back(g);
   // Posteriors of one grey value; NaN gets label of the first class and zero posteriors.
   auto classify = [&](double x, std::uint8_t* label, std::uint8_t* post) {
     double p[16], s = 0;
@@ -257,6 +266,69 @@ ProbabilisticSegmentation ClassifyGaussianMixture(const AnyVolume& grey, const G
       },
       grey);
   return out;
+}
+
+std::int64_t ResolvePartialVolume(PhaseVolume& labels, const AnyVolume& grey, const GmmModel& model,
+                                  const std::vector<std::uint8_t>& class_labels, int reach, ThreadBudget threads) {
+  const std::size_t K = model.means.size();
+  if (class_labels.size() != K) throw InvalidArgument("need one phase label per mixture component");
+  if (reach < 1) throw InvalidArgument("partial-volume reach must be >= 1 voxel, got " + std::to_string(reach));
+  const Geometry& g = GeometryOf(grey);
+  if (!g.SameGrid(labels.geometry())) throw InvalidArgument("labels and grey volume differ in geometry");
+  if (K < 3) return 0;
+  std::array<int, 256> class_of;
+  class_of.fill(-1);
+  for (std::size_t k = K; k-- > 0;) class_of[class_labels[k]] = int(k);
+  // The three grid axes (diagonal lines would also catch genuine thin layers at triple lines).
+  const std::array<std::array<int, 3>, 3> dirs{{{1, 0, 0}, {0, 1, 0}, {0, 0, 1}}};
+  const Index3 n = g.shape;
+  std::vector<std::vector<std::pair<std::int64_t, std::uint8_t>>> per_slice(static_cast<std::size_t>(n[0]));
+  std::visit(
+      [&](const auto& v) {
+        RunInArena(threads, [&] {
+          tbb::parallel_for(std::int64_t(0), n[0], [&](std::int64_t z) {
+            auto& out = per_slice[std::size_t(z)];
+            for (std::int64_t y = 0; y < n[1]; ++y)
+              for (std::int64_t x = 0; x < n[2]; ++x) {
+                const int m = class_of[labels(z, y, x)];
+                if (m <= 0 || m + 1 >= int(K)) continue;  // only intermediate classes
+                // First class other than m along a ray, within reach; -1 if none.
+                auto first = [&](const std::array<int, 3>& d, int sign) {
+                  for (int s = 1; s <= reach; ++s) {
+                    const std::int64_t zz = z + sign * s * d[0], yy = y + sign * s * d[1], xx = x + sign * s * d[2];
+                    if (zz < 0 || yy < 0 || xx < 0 || zz >= n[0] || yy >= n[1] || xx >= n[2]) return -1;
+                    const int c = class_of[labels(zz, yy, xx)];
+                    if (c != m) return c;
+                  }
+                  return -1;
+                };
+                int lo = -1, hi = -1;
+                for (const auto& d : dirs) {
+                  const int c1 = first(d, 1), c2 = first(d, -1);
+                  if (c1 < 0 || c2 < 0) continue;
+                  const int a = std::min(c1, c2), b = std::max(c1, c2);
+                  if (a < m && b > m && (lo < 0 || double(model.means[std::size_t(b)] - model.means[std::size_t(a)]) >
+                                                        model.means[std::size_t(hi)] - model.means[std::size_t(lo)])) {
+                    lo = a;
+                    hi = b;
+                  }
+                }
+                if (lo < 0) continue;
+                const double gx = double(v(z, y, x));
+                const int c = gx < 0.5 * (model.means[std::size_t(lo)] + model.means[std::size_t(hi)]) ? lo : hi;
+                out.emplace_back(v.Offset(z, y, x), class_labels[std::size_t(c)]);
+              }
+          });
+        });
+      },
+      grey);
+  std::int64_t moved = 0;
+  for (const auto& sl : per_slice)
+    for (const auto& [i, l] : sl) {
+      labels[i] = l;
+      ++moved;
+    }
+  return moved;
 }
 
 }  // namespace op4d

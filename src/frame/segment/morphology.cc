@@ -4,6 +4,7 @@
 #include <tbb/parallel_for.h>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <vector>
@@ -136,6 +137,83 @@ Volume<std::uint8_t> RemoveSmallComponents(const Volume<std::uint8_t>& mask, Con
   });
   if (removed) *removed = gone;
   return out;
+}
+
+std::int64_t RemovePhaseIslands(PhaseVolume& phases, std::uint8_t pore_phase, const DualConnectivity& dual,
+                                std::int64_t min_voxels) {
+  std::string why;
+  if (!dual.IsValid(&why)) throw ConfigError("connectivity", why);
+  if (min_voxels <= 1) return 0;
+  const Index3 n = phases.shape();
+  const auto pore_offsets = NeighbourOffsets(dual.pore), solid_offsets = NeighbourOffsets(dual.solid);
+  const std::array<std::array<int, 3>, 6> faces{{{-1, 0, 0}, {1, 0, 0}, {0, -1, 0}, {0, 1, 0}, {0, 0, -1}, {0, 0, 1}}};
+  // Bounded flood fill: a component is explored until it proves large (min_voxels reached, or a voxel
+  // already known to be in a large component), so the work is linear and the memory one byte per
+  // voxel, whatever the number of components.
+  enum : std::uint8_t { kUnseen = 0, kLarge = 1, kSmall = 2, kOpen = 3 };
+  std::vector<std::uint8_t> state(std::size_t(phases.size()), kUnseen);
+  std::vector<std::int64_t> members;
+  std::vector<std::pair<std::int64_t, std::uint8_t>> changes;  // decided on the input labels
+  const std::int64_t sy = n[2], sz = n[1] * n[2];
+  for (std::int64_t start = 0; start < phases.size(); ++start) {
+    if (state[std::size_t(start)] != kUnseen) continue;
+    const std::uint8_t p = phases[start];
+    const auto& offs = p == pore_phase ? pore_offsets : solid_offsets;
+    members.clear();
+    members.push_back(start);
+    state[std::size_t(start)] = kOpen;
+    bool large = false;
+    for (std::size_t head = 0; head < members.size() && !large; ++head) {
+      const std::int64_t i = members[head];
+      const std::int64_t z = i / sz, y = (i / sy) % n[1], x = i % sy;
+      for (const auto& o : offs) {
+        const std::int64_t zz = z + o[0], yy = y + o[1], xx = x + o[2];
+        if (zz < 0 || yy < 0 || xx < 0 || zz >= n[0] || yy >= n[1] || xx >= n[2]) continue;
+        const std::int64_t j = zz * sz + yy * sy + xx;
+        if (phases[j] != p) continue;
+        const std::uint8_t st = state[std::size_t(j)];
+        if (st == kLarge) {
+          large = true;
+          break;
+        }
+        if (st == kUnseen) {
+          state[std::size_t(j)] = kOpen;
+          members.push_back(j);
+          if (std::int64_t(members.size()) >= min_voxels) {
+            large = true;
+            break;
+          }
+        }
+      }
+    }
+    if (large) {
+      for (std::int64_t i : members) state[std::size_t(i)] = kLarge;
+      continue;
+    }
+    // A small island: the phase sharing most faces with it takes it (ties: the lower label).
+    std::array<std::int64_t, 256> votes{};
+    for (std::int64_t i : members) {
+      state[std::size_t(i)] = kSmall;
+      const std::int64_t z = i / sz, y = (i / sy) % n[1], x = i % sy;
+      for (const auto& f : faces) {
+        const std::int64_t zz = z + f[0], yy = y + f[1], xx = x + f[2];
+        if (zz < 0 || yy < 0 || xx < 0 || zz >= n[0] || yy >= n[1] || xx >= n[2]) continue;
+        const std::uint8_t q = phases(zz, yy, xx);
+        if (q != p) ++votes[q];
+      }
+    }
+    int target = -1;
+    std::int64_t best = 0;
+    for (int q = 0; q < 256; ++q)
+      if (votes[std::size_t(q)] > best) {
+        best = votes[std::size_t(q)];
+        target = q;
+      }
+    if (target < 0) continue;  // an island touching nothing else (the whole volume) stays
+    for (std::int64_t i : members) changes.emplace_back(i, std::uint8_t(target));
+  }
+  for (const auto& [i, q] : changes) phases[i] = q;
+  return std::int64_t(changes.size());
 }
 
 }  // namespace op4d

@@ -25,6 +25,10 @@ struct GmmOptions {
   double tolerance = 1e-9;    // stop when the mean log-likelihood per voxel changes less than this
   GmmInit init = GmmInit::kQuantiles;
   std::uint64_t seed = 1;     // for kKMeansPP
+  // One sigma shared by all components ("tied"): right for a denoised frame, where every phase keeps
+  // about the same residual noise. Untied, the interface voxels of a denoised frame (every grey value
+  // between pore and active material) widen the intermediate class until it swallows them.
+  bool tied_sigma = false;
   ThreadBudget threads;
   bool IsValid(std::string* why) const;
 };
@@ -51,5 +55,17 @@ struct ProbabilisticSegmentation {
 ProbabilisticSegmentation ClassifyGaussianMixture(const AnyVolume& grey, const GmmModel& model,
                                                   const std::vector<std::uint8_t>& class_labels,
                                                   bool keep_posteriors, ThreadBudget threads = {});
+
+// Partial-volume correction by position. On an interface between two classes a and b (a < b in grey
+// value) blurred, partly filled voxels take every grey value between their means, and those that look
+// like an intermediate class m (binder between pore and active material) are labelled m. Such a voxel
+// lies between an a voxel and a b voxel: along one of the three grid axes through it, the first voxel
+// not of class m within `reach` steps is of class a on one side and of class b on the other. It is
+// relabelled to a or b, whichever mean its grey value is nearer to. A genuine layer of m between a
+// and b no thicker than 2·reach - 1 voxels is taken for an interface too, so reach is 1 or 2.
+// Decisions use the input labels only (deterministic). Returns the number of voxels relabelled.
+std::int64_t ResolvePartialVolume(PhaseVolume& labels, const AnyVolume& grey, const GmmModel& model,
+                                  const std::vector<std::uint8_t>& class_labels, int reach = 1,
+                                  ThreadBudget threads = {});
 
 }  // namespace op4d

@@ -44,4 +44,11 @@ Volume<std::uint8_t> RemoveSmallComponents(const Volume<std::uint8_t>& mask, Con
                                            std::int64_t min_voxels, std::int64_t* removed = nullptr,
                                            ThreadBudget threads = {});
 
+// Multi-phase clean-up: every connected component of a phase smaller than min_voxels (the pore phase
+// with dual.pore connectivity, every other phase with dual.solid) is given to the phase that shares
+// the most voxel faces with it (ties: the lower label). Decisions are taken on the input labels, so
+// the result does not depend on the order of the phases. Returns the number of voxels relabelled.
+std::int64_t RemovePhaseIslands(PhaseVolume& phases, std::uint8_t pore_phase, const DualConnectivity& dual,
+                                std::int64_t min_voxels);
+
 }  // namespace op4d
