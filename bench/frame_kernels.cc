@@ -1,5 +1,5 @@
 // Per-frame kernels on a random sphere packing (porosity ~0.4):
-//   op4d_bench_frame --kernel edt|lt|cc6|cc26 [--edge N] [--threads T]
+//   op4d_bench_frame --kernel edt|lt|cc6|cc26|surface [--edge N] [--threads T]
 // Prints seconds (median of 3) and the process's peak resident memory; run one kernel per process so
 // the peak belongs to it.
 #include <algorithm>
@@ -12,6 +12,7 @@
 #include <string>
 
 #include "op4d/frame/geometry/size_distribution.h"
+#include "op4d/frame/geometry/surface_area.h"
 #include "op4d/frame/network/distance_transform.h"
 #include "op4d/frame/segment/connectivity.h"
 
@@ -38,6 +39,10 @@ int main(int argc, char** argv) {
     const auto t0 = Clock::now();
     if (kernel == "edt") {
       count = std::size_t(DistanceTransform(pore, {ThreadBudget{threads}}).size());
+    } else if (kernel == "surface") {  // smoothed indicator + marching tetrahedra; result in µm² (spacing 1)
+      SurfaceAreaOptions o;
+      o.threads = ThreadBudget{threads};
+      count = std::size_t(std::lround(MaskSurfaceArea(pore, o)));
     } else if (kernel == "lt") {
       count = std::size_t(LocalThickness(pore, ThreadBudget{threads}).size());
     } else {

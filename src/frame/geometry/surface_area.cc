@@ -1,0 +1,194 @@
+#include "op4d/frame/geometry/surface_area.h"
+
+#include <tbb/parallel_for.h>
+
+#include <array>
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "op4d/core/error.h"
+#include "op4d/frame/geometry/contacts.h"
+#include "op4d/frame/segment/denoise.h"
+
+namespace op4d {
+namespace {
+
+using P3 = std::array<double, 3>;
+
+double TriangleArea(const P3& a, const P3& b, const P3& c) {
+  const P3 u{b[0] - a[0], b[1] - a[1], b[2] - a[2]}, v{c[0] - a[0], c[1] - a[1], c[2] - a[2]};
+  const double x = u[1] * v[2] - u[2] * v[1], y = u[2] * v[0] - u[0] * v[2], z = u[0] * v[1] - u[1] * v[0];
+  return 0.5 * std::sqrt(x * x + y * y + z * z);
+}
+
+// The six Kuhn tetrahedra of a cube: corners as bit sets (bit 0 = +x, bit 1 = +y, bit 2 = +z), each
+// the path 0 -> e_p0 -> e_p0 + e_p1 -> 7 for one permutation (p0, p1, p2) of the axes.
+constexpr std::array<std::array<int, 4>, 6> kTets{{
+    {0, 1, 3, 7}, {0, 1, 5, 7}, {0, 2, 3, 7}, {0, 2, 6, 7}, {0, 4, 5, 7}, {0, 4, 6, 7},
+}};
+
+// Area of the iso-surface inside one tetrahedron.
+double TetArea(const P3* p, const float* f, float iso) {
+  int in[4], out[4], ni = 0, no = 0;
+  for (int i = 0; i < 4; ++i) {
+    if (f[i] > iso) in[ni++] = i;
+    else out[no++] = i;
+  }
+  if (ni == 0 || no == 0) return 0;
+  auto cut = [&](int a, int b) {
+    const double t = (double(iso) - f[a]) / (double(f[b]) - f[a]);
+    return P3{p[a][0] + t * (p[b][0] - p[a][0]), p[a][1] + t * (p[b][1] - p[a][1]), p[a][2] + t * (p[b][2] - p[a][2])};
+  };
+  if (ni == 1) return TriangleArea(cut(in[0], out[0]), cut(in[0], out[1]), cut(in[0], out[2]));
+  if (no == 1) return TriangleArea(cut(out[0], in[0]), cut(out[0], in[1]), cut(out[0], in[2]));
+  // Two in, two out: the quadrilateral a-c, a-d, b-d, b-c.
+  const P3 ac = cut(in[0], out[0]), ad = cut(in[0], out[1]), bd = cut(in[1], out[1]), bc = cut(in[1], out[0]);
+  return TriangleArea(ac, ad, bd) + TriangleArea(ac, bd, bc);
+}
+
+Volume<float> SmoothedIndicator(const Volume<std::uint8_t>& mask, double sigma_vox, ThreadBudget threads) {
+  Volume<float> f(mask.geometry());
+  for (std::int64_t i = 0; i < mask.size(); ++i) f[i] = mask[i] ? 1.0f : 0.0f;
+  f.set_spacing_um({1, 1, 1});  // sigma in voxels along every axis
+  Volume<float> s = std::get<Volume<float>>(GaussianFilter(AnyVolume(std::move(f)), sigma_vox, threads));
+  s.set_spacing_um(mask.spacing_um());
+  return s;
+}
+
+}  // namespace
+
+bool SurfaceAreaOptions::IsValid(std::string* why) const {
+  if (!(smoothing_sigma_vox > 0) || !std::isfinite(smoothing_sigma_vox) || !(probability_sigma_vox > 0) ||
+      !std::isfinite(probability_sigma_vox)) {
+    if (why) *why = "smoothing_sigma_vox and probability_sigma_vox must be > 0";
+    return false;
+  }
+  return true;
+}
+
+
+namespace internal {
+double IsoArea(const Volume<float>& field, float iso, ThreadBudget threads) {
+  const Index3 n = field.shape();
+  if (n[0] < 1 || n[1] < 1 || n[2] < 1) return 0;
+  const Vec3 s = field.spacing_um();
+  // Cubes between voxel centres, plus half-width cubes between the outermost centres and the faces of
+  // the field of view (values replicated outward), so a surface meeting the border ends on it.
+  // Cube index c along an axis spans centres c and c + 1, c = -1 .. n - 1; coordinates in µm.
+  auto coord = [&](int a, std::int64_t i) {
+    if (i < 0) return -0.5 * s[a];
+    if (i >= n[a]) return (double(n[a]) - 0.5) * s[a];
+    return double(i) * s[a];
+  };
+  auto clampi = [&](int a, std::int64_t i) { return std::min(std::max<std::int64_t>(i, 0), n[a] - 1); };
+  std::vector<double> per_slice(std::size_t(n[0] + 1), 0.0);
+  RunInArena(threads, [&] {
+    tbb::parallel_for(std::int64_t(-1), n[0], [&](std::int64_t z) {
+      double area = 0;
+      const std::int64_t z0 = clampi(0, z), z1 = clampi(0, z + 1);
+      const double cz0 = coord(0, z), cz1 = coord(0, z + 1);
+      for (std::int64_t y = -1; y < n[1]; ++y) {
+        const std::int64_t y0 = clampi(1, y), y1 = clampi(1, y + 1);
+        const double cy0 = coord(1, y), cy1 = coord(1, y + 1);
+        const float* r[4] = {field.data() + (z0 * n[1] + y0) * n[2], field.data() + (z0 * n[1] + y1) * n[2],
+                             field.data() + (z1 * n[1] + y0) * n[2], field.data() + (z1 * n[1] + y1) * n[2]};
+        for (std::int64_t x = -1; x < n[2]; ++x) {
+          const std::int64_t x0 = clampi(2, x), x1 = clampi(2, x + 1);
+          // Corner c: bit 0 = +x, bit 1 = +y, bit 2 = +z.
+          const float f[8] = {r[0][x0], r[0][x1], r[1][x0], r[1][x1], r[2][x0], r[2][x1], r[3][x0], r[3][x1]};
+          int above = 0;
+          for (int c = 0; c < 8; ++c) above += f[c] > iso;
+          if (above == 0 || above == 8) continue;
+          const double cx0 = coord(2, x), cx1 = coord(2, x + 1);
+          P3 corner[8];
+          for (int c = 0; c < 8; ++c) corner[c] = {(c & 4) ? cz1 : cz0, (c & 2) ? cy1 : cy0, (c & 1) ? cx1 : cx0};
+          for (const auto& t : kTets) {
+            const P3 p[4] = {corner[t[0]], corner[t[1]], corner[t[2]], corner[t[3]]};
+            const float v[4] = {f[t[0]], f[t[1]], f[t[2]], f[t[3]]};
+            area += TetArea(p, v, iso);
+          }
+        }
+      }
+      per_slice[std::size_t(z + 1)] = area;
+    });
+  });
+  return std::accumulate(per_slice.begin(), per_slice.end(), 0.0);  // in slice order: deterministic
+}
+}  // namespace internal
+
+double IsoSurfaceArea(const Volume<float>& field, float iso, ThreadBudget threads) {
+  return internal::IsoArea(field, iso, threads);
+}
+
+double MaskSurfaceArea(const Volume<std::uint8_t>& mask, const SurfaceAreaOptions& options) {
+  std::string why;
+  if (!options.IsValid(&why)) throw ConfigError("smoothing_sigma_vox", why);
+  return IsoSurfaceArea(SmoothedIndicator(mask, options.smoothing_sigma_vox, options.threads), 0.5f, options.threads);
+}
+
+double ProbabilitySurfaceArea(const Volume<std::uint8_t>& probability, const SurfaceAreaOptions& options) {
+  std::string why;
+  if (!options.IsValid(&why)) throw ConfigError("smoothing_sigma_vox", why);
+  Volume<float> f(probability.geometry());
+  for (std::int64_t i = 0; i < f.size(); ++i) f[i] = float(probability[i]) / 255.0f;
+  f.set_spacing_um({1, 1, 1});
+  Volume<float> s = std::get<Volume<float>>(GaussianFilter(AnyVolume(std::move(f)), options.probability_sigma_vox, options.threads));
+  s.set_spacing_um(probability.spacing_um());
+  return IsoSurfaceArea(s, 0.5f, options.threads);
+}
+
+std::vector<InterfaceArea> ComputeInterfaceAreas(const PhaseVolume& phases, const PhaseTable& table,
+                                                 const SurfaceAreaOptions& options) {
+  std::string why;
+  if (!options.IsValid(&why)) throw ConfigError("smoothing_sigma_vox", why);
+  if (!table.IsValid(&why)) throw ConfigError("phases", why);
+  const auto& ph = table.phases();
+  const double total = double(phases.size()) * phases.geometry().voxel_volume_um3();
+  auto mask_of = [&](std::uint8_t a, int b) {
+    Volume<std::uint8_t> m(phases.geometry());
+    for (std::int64_t k = 0; k < m.size(); ++k) m[k] = phases[k] == a || (b >= 0 && phases[k] == b);
+    return m;
+  };
+  std::vector<double> closed(ph.size());
+  for (std::size_t i = 0; i < ph.size(); ++i) closed[i] = MaskSurfaceArea(mask_of(ph[i].label, -1), options);
+  std::vector<InterfaceArea> out;
+  for (std::size_t i = 0; i < ph.size(); ++i)
+    for (std::size_t j = i + 1; j < ph.size(); ++j) {
+      InterfaceArea r;
+      r.a = ph[i].label;
+      r.b = ph[j].label;
+      r.name_a = ph[i].name;
+      r.name_b = ph[j].name;
+      const double uni = MaskSurfaceArea(mask_of(r.a, r.b), options);
+      r.area_um2 = std::max(0.0, 0.5 * (closed[i] + closed[j] - uni));
+      r.specific_area_per_um = total > 0 ? r.area_um2 / total : 0;
+      const ContactResult fc = ComputeContacts(phases, r.a, r.b, nullptr, ContactOptions{});
+      r.face_count_area_um2 = fc.area_um2;
+      r.face_count_specific_per_um = fc.specific_area_per_um;
+      out.push_back(r);
+    }
+  return out;
+}
+
+ResultTable InterfaceAreaTable(const std::vector<InterfaceArea>& areas) {
+  ResultTable t;
+  t.name = "interface_areas";
+  t.columns = {{"phase_a", "1", {}},
+               {"phase_b", "1", {}},
+               {"area_um2", "um^2", {}},
+               {"specific_area_per_um", "um^-1", {}},
+               {"face_count_area_um2", "um^2", {}},
+               {"face_count_specific_per_um", "um^-1", {}}};
+  for (const InterfaceArea& a : areas) {
+    t.columns[0].values.push_back(a.a);
+    t.columns[1].values.push_back(a.b);
+    t.columns[2].values.push_back(a.area_um2);
+    t.columns[3].values.push_back(a.specific_area_per_um);
+    t.columns[4].values.push_back(a.face_count_area_um2);
+    t.columns[5].values.push_back(a.face_count_specific_per_um);
+  }
+  return t;
+}
+
+}  // namespace op4d
