@@ -12,14 +12,20 @@
 
 namespace op4d::bench {
 
-// Peak resident memory of this process (KiB), from /proc/self/status.
-inline long PeakRssKiB() {
+// A memory line of /proc/self/status in KiB ("VmHWM:" peak resident, "VmRSS:" current), -1 if absent.
+inline long StatusKiB(const std::string& key) {
   std::ifstream in("/proc/self/status");
   std::string line;
   while (std::getline(in, line))
-    if (line.rfind("VmHWM:", 0) == 0) return std::atol(line.c_str() + 6);
+    if (line.rfind(key, 0) == 0) return std::atol(line.c_str() + key.size());
   return -1;
 }
+
+// Peak resident memory of this process (KiB).
+inline long PeakRssKiB() { return StatusKiB("VmHWM:"); }
+
+// Resets the peak-RSS mark to the current resident size (Linux: 5 written to clear_refs).
+inline void ResetPeakRss() { std::ofstream("/proc/self/clear_refs") << "5"; }
 
 // Pore mask (1 = pore) of an n^3 random packing of solid spheres with radii in
 // [r_min, r_min + r_span) voxels (in steps of 0.01), added until the solid fraction reaches `solid`. Seeded: reproducible.

@@ -9,7 +9,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <string>
 
 #include "bench_util.h"
@@ -21,19 +20,6 @@
 using namespace op4d;
 
 namespace {
-
-long CurrentRssKiB() {
-  std::ifstream in("/proc/self/status");
-  std::string line;
-  while (std::getline(in, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
-  return -1;
-}
-
-// Resets the peak-RSS mark (Linux: writing 5 to clear_refs).
-void ResetPeak() {
-  std::ofstream("/proc/self/clear_refs") << "5";
-}
 
 double Seconds(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -84,8 +70,8 @@ int main(int argc, char** argv) {
     truth = std::move(f.phases);
   }
   const ThreadBudget tb{threads};
-  const long base_kib = CurrentRssKiB();
-  ResetPeak();
+  const long base_kib = bench::StatusKiB("VmRSS:");
+  bench::ResetPeakRss();
   auto t0 = std::chrono::steady_clock::now();
   AnyVolume den;
   NlmReport nr;

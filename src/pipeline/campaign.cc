@@ -237,7 +237,12 @@ std::vector<QuickLookRow> RunQuickLook(const std::string& store_path, const Quic
       const GmmModel m = FitGaussianMixture(den, go);
       phases = ClassifyGaussianMixture(den, m, options.class_labels, false, options.threads).labels;
       const std::int64_t pv = ResolvePartialVolume(phases, den, m, options.class_labels, 1, options.threads);
-      const std::int64_t isl = RemovePhaseIslands(phases, options.class_labels.front(), DualConnectivity{}, 27);
+      const std::vector<Phase> pores = options.phases.WithRole(PhaseRole::kPore);
+      if (pores.size() != 1)
+        throw ConfigError("phases", "nlm+gmm needs exactly one phase with the pore role (for the dual connectivity), got " +
+                                        std::to_string(pores.size()));
+      const std::int64_t isl =
+          RemovePhaseIslands(phases, pores.front().label, DualConnectivity{}, options.min_island_voxels);
       r.thresholds = m.means;
       r.status = m.message + "; NLM sigma " + std::to_string(nr.sigma) + ", " + std::to_string(pv) +
                  " partial-volume voxels, " + std::to_string(isl) + " island voxels relabelled";

@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "op4d/core/error.h"
+#include "op4d/core/filter.h"
 #include "op4d/core/random.h"
 
 namespace op4d {
@@ -103,41 +104,6 @@ PointEval Evaluate(const Vec3& x, const std::vector<int>& cands, const std::vect
   return e;
 }
 
-void GaussianBlur(std::vector<float>& v, const Index3& s, double sigma, ThreadBudget threads) {
-  if (sigma <= 0) return;
-  const int r = int(std::ceil(3 * sigma));
-  std::vector<double> k(2 * r + 1);
-  double sum = 0;
-  for (int i = -r; i <= r; ++i) sum += k[i + r] = std::exp(-0.5 * i * i / (sigma * sigma));
-  for (double& w : k) w /= sum;
-  const std::int64_t stride[3] = {s[1] * s[2], s[2], 1};
-  for (int axis = 0; axis < 3; ++axis) {
-    const std::int64_t n = s[axis], st = stride[axis];
-    const std::int64_t lines = s[0] * s[1] * s[2] / n;
-    std::vector<float> out(v.size());
-    RunInArena(threads, [&] {
-      tbb::parallel_for(std::int64_t(0), lines, [&](std::int64_t l) {
-        // Start index of line l along `axis`.
-        std::int64_t base;
-        if (axis == 2) base = l * s[2];
-        else if (axis == 1) base = (l / s[2]) * s[1] * s[2] + (l % s[2]);
-        else base = l;
-        for (std::int64_t i = 0; i < n; ++i) {
-          double acc = 0;
-          for (int j = -r; j <= r; ++j) {
-            std::int64_t m = i + j;
-            if (m < 0) m = -m - 1;  // mirror at the faces
-            if (m >= n) m = 2 * n - m - 1;
-            m = std::clamp<std::int64_t>(m, 0, n - 1);
-            acc += k[j + r] * v[std::size_t(base + m * st)];
-          }
-          out[std::size_t(base + i * st)] = float(acc);
-        }
-      });
-    });
-    v.swap(out);
-  }
-}
 
 }  // namespace
 
@@ -411,7 +377,7 @@ SynthFrame SynthCampaign::Render(int k, ThreadBudget threads) const {
         }
     });
   });
-  GaussianBlur(grey, g.shape, o.blur_sigma_vox, threads);
+  GaussianSmooth(grey.data(), g.shape, {o.blur_sigma_vox, o.blur_sigma_vox, o.blur_sigma_vox}, threads);
   const double sigma_n = o.snr > 0 ? (o.grey_active - o.grey_pore) / o.snr : 0.0;
   fr.grey = MakeVolume(o.dtype, g);
   RunInArena(threads, [&] {

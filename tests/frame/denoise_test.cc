@@ -45,14 +45,15 @@ Dice Score(const PhaseVolume& truth, const PhaseVolume& seg) {
 }
 
 // Denoised (or not) frame -> tied-sigma mixture -> MAP labels -> partial-volume correction -> islands.
-PhaseVolume Segment(const AnyVolume& grey) {
+PhaseVolume Segment(const AnyVolume& grey, ThreadBudget threads = {}) {
   GmmOptions go;
   go.components = 3;
   go.tied_sigma = true;
+  go.threads = threads;
   const GmmModel m = FitGaussianMixture(grey, go);
   const std::vector<std::uint8_t> labels{0, 2, 1};  // by increasing grey: pore, binder, active
-  ProbabilisticSegmentation s = ClassifyGaussianMixture(grey, m, labels, false);
-  ResolvePartialVolume(s.labels, grey, m, labels, 1);
+  ProbabilisticSegmentation s = ClassifyGaussianMixture(grey, m, labels, false, threads);
+  ResolvePartialVolume(s.labels, grey, m, labels, 1, threads);
   RemovePhaseIslands(s.labels, 0, DualConnectivity{}, 27);
   return std::move(s.labels);
 }
@@ -240,7 +241,11 @@ TEST_CASE("NLM + tied Gaussian mixture segment a noisy synthetic electrode again
   for (double snr : {10.0, 5.0}) {
     so.snr = snr;
     const SynthFrame f = SynthCampaign(so).Render(0);
-    const Dice nlm = Score(f.phases, Segment(NonLocalMeans(f.grey, NlmOptions{})));
+    const PhaseVolume seg = Segment(NonLocalMeans(f.grey, NlmOptions{}));
+    NlmOptions one_thread;
+    one_thread.threads = {1};
+    REQUIRE(Segment(NonLocalMeans(f.grey, one_thread), {1}).values() == seg.values());  // whole chain, 1 vs N threads
+    const Dice nlm = Score(f.phases, seg);
     const Dice gauss = Score(f.phases, Segment(GaussianFilter(f.grey, 0.25)));
     CAPTURE(snr, nlm.phase[0], nlm.phase[1], nlm.phase[2], nlm.porosity_error, gauss.phase[0], gauss.phase[1],
             gauss.phase[2]);

@@ -104,10 +104,23 @@ TEST_CASE("a synthetic campaign is written with its truth, reproducibly, and qui
     REQUIRE(std::abs(otsu[k].measured.Find("pore")->fraction - r.truth->Find("pore")->fraction) < 0.1);
     REQUIRE(r.status.find("converged") == 0);
   }
-  const FrameStore s = FrameStore::OpenRead(dir / "a.h5");
-  const ResultTable t = s.ReadFrameTable(1, "quicklook_fractions");
-  REQUIRE(t.Find("volume_fraction")->values[0] == rows[1].measured.phases[0].fraction);
-  REQUIRE(s.ReadTableProvenance(FrameResultsGroup(1) + "/quicklook_fractions").find("\"method\":\"gmm\"") != std::string::npos);
+  {
+    const FrameStore s = FrameStore::OpenRead(dir / "a.h5");
+    const ResultTable t = s.ReadFrameTable(1, "quicklook_fractions");
+    REQUIRE(t.Find("volume_fraction")->values[0] == rows[1].measured.phases[0].fraction);
+    REQUIRE(s.ReadTableProvenance(FrameResultsGroup(1) + "/quicklook_fractions").find("\"method\":\"gmm\"") != std::string::npos);
+  }
+  // Denoised, tied mixture, partial-volume correction, islands: the pore phase comes from the table.
+  q.method = SegmentMethod::kNlmGmm;
+  const auto nlm = RunQuickLook(dir / "a.h5", q);
+  for (const QuickLookRow& r : nlm) {
+    REQUIRE(std::abs(r.measured.Find("pore")->fraction - r.truth->Find("pore")->fraction) < 0.1);
+    REQUIRE(r.status.find("NLM sigma") != std::string::npos);
+  }
+  REQUIRE(FrameStore::OpenRead(dir / "a.h5").ReadTableProvenance(FrameResultsGroup(0) + "/quicklook_fractions").find(
+              "\"method\":\"nlm+gmm\"") != std::string::npos);
+  q.phases = PhaseTable::FromSpec("a=0:other,b=1:active,c=2:binder");
+  REQUIRE_THROWS_WITH(RunQuickLook(dir / "a.h5", q), Catch::Contains("pore role"));
 }
 
 TEST_CASE("the real NMC cathode imports with its published phase fractions", "[pipeline][data]") {

@@ -70,6 +70,9 @@ struct QuickLookOptions {
   PhaseTable phases = PhaseTable::Electrode();
   // Phase label of each intensity class, darkest first (pore, binder, active for electrode CT).
   std::vector<std::uint8_t> class_labels{0, 2, 1};
+  // nlm+gmm: islands smaller than this (voxels) go to the phase around them; the phase with the pore
+  // role is labelled 26-connected, the others 6-connected.
+  std::int64_t min_island_voxels = 27;
   int bins = 256;
   ThreadBudget threads;
   std::string truth_path;  // optional ground-truth store to compare against

@@ -9,7 +9,7 @@
 
 #include "op4d/core/error.h"
 #include "op4d/frame/geometry/contacts.h"
-#include "op4d/frame/segment/denoise.h"
+#include "op4d/core/filter.h"
 
 namespace op4d {
 namespace {
@@ -47,13 +47,17 @@ double TetArea(const P3* p, const float* f, float iso) {
   return TriangleArea(ac, ad, bd) + TriangleArea(ac, bd, bc);
 }
 
+// value(voxel) as float, smoothed by sigma_vox voxels along every axis.
+template <class F>
+Volume<float> Smoothed(const Volume<std::uint8_t>& v, F value, double sigma_vox, ThreadBudget threads) {
+  Volume<float> f(v.geometry());
+  for (std::int64_t i = 0; i < v.size(); ++i) f[i] = value(v[i]);
+  GaussianSmooth(f.data(), f.shape(), {sigma_vox, sigma_vox, sigma_vox}, threads);
+  return f;
+}
+
 Volume<float> SmoothedIndicator(const Volume<std::uint8_t>& mask, double sigma_vox, ThreadBudget threads) {
-  Volume<float> f(mask.geometry());
-  for (std::int64_t i = 0; i < mask.size(); ++i) f[i] = mask[i] ? 1.0f : 0.0f;
-  f.set_spacing_um({1, 1, 1});  // sigma in voxels along every axis
-  Volume<float> s = std::get<Volume<float>>(GaussianFilter(AnyVolume(std::move(f)), sigma_vox, threads));
-  s.set_spacing_um(mask.spacing_um());
-  return s;
+  return Smoothed(mask, [](std::uint8_t m) { return m ? 1.0f : 0.0f; }, sigma_vox, threads);
 }
 
 }  // namespace
@@ -130,11 +134,8 @@ double MaskSurfaceArea(const Volume<std::uint8_t>& mask, const SurfaceAreaOption
 double ProbabilitySurfaceArea(const Volume<std::uint8_t>& probability, const SurfaceAreaOptions& options) {
   std::string why;
   if (!options.IsValid(&why)) throw ConfigError("smoothing_sigma_vox", why);
-  Volume<float> f(probability.geometry());
-  for (std::int64_t i = 0; i < f.size(); ++i) f[i] = float(probability[i]) / 255.0f;
-  f.set_spacing_um({1, 1, 1});
-  Volume<float> s = std::get<Volume<float>>(GaussianFilter(AnyVolume(std::move(f)), options.probability_sigma_vox, options.threads));
-  s.set_spacing_um(probability.spacing_um());
+  const Volume<float> s = Smoothed(probability, [](std::uint8_t p) { return float(p) / 255.0f; },
+                                   options.probability_sigma_vox, options.threads);
   return IsoSurfaceArea(s, 0.5f, options.threads);
 }
 

@@ -11,12 +11,14 @@
 #include <vector>
 
 #include "op4d/core/error.h"
+#include "op4d/core/filter.h"
 
 namespace op4d {
 namespace {
 
 // exp(-a) for a >= 0: 2^y with y = -a·log2(e) split into integer and fractional parts, the fraction
-// by its degree-6 Taylor polynomial (relative error below 2e-6). Branch-free, so loops vectorise.
+// by its degree-6 Taylor polynomial (largest relative error 1.03e-5 on [0, 80], measured against
+// std::exp). Branch-free, so loops vectorise.
 inline float ExpNeg(float a) {
   float y = -a * 1.44269504f;
   y = y < -126.0f ? -126.0f : y;
@@ -246,8 +248,14 @@ double EstimateNoiseSigma(const AnyVolume& grey, int stride, ThreadBudget thread
               }
           });
         });
+        std::size_t count = 0;
+        for (const auto& p : per) count += p.size();
         std::vector<float> all;
-        for (auto& p : per) all.insert(all.end(), p.begin(), p.end());
+        all.reserve(count);
+        for (auto& p : per) {  // freed slice by slice: the samples are held about once, not twice
+          all.insert(all.end(), p.begin(), p.end());
+          std::vector<float>().swap(p);
+        }
         if (all.empty()) throw InvalidArgument("noise estimate: no finite voxels");
         const double med = Median(all);
         for (float& e : all) e = std::abs(e - float(med));
@@ -352,44 +360,12 @@ AnyVolume NonLocalMeans(const AnyVolume& grey, const NlmOptions& options, NlmRep
   return result;
 }
 
-// One separable pass of the Gaussian filter along `axis` (clamped borders).
-static void GaussianPass(Volume<float>& f, int axis, double sigma_vox, ThreadBudget threads) {
-  const Index3 n = f.shape();
-  const int r = int(std::ceil(3 * sigma_vox));
-  if (r < 1 || n[axis] < 2) return;
-  std::vector<float> k(std::size_t(2 * r + 1));
-  double sum = 0;
-  for (int i = -r; i <= r; ++i) sum += k[std::size_t(i + r)] = float(std::exp(-0.5 * i * i / (sigma_vox * sigma_vox)));
-  for (float& w : k) w = float(w / sum);
-  const std::int64_t len = n[axis];
-  const std::int64_t stride = axis == 0 ? n[1] * n[2] : axis == 1 ? n[2] : 1;
-  const std::int64_t lines = f.size() / len;
-  float* data = f.data();
-  RunInArena(threads, [&] {
-    tbb::parallel_for(tbb::blocked_range<std::int64_t>(0, lines, 256), [&](const tbb::blocked_range<std::int64_t>& br) {
-      std::vector<float> line(static_cast<std::size_t>(len));
-      for (std::int64_t l = br.begin(); l < br.end(); ++l) {
-        std::int64_t base;  // index of the line's first voxel
-        if (axis == 2) base = l * len;
-        else if (axis == 1) base = (l / n[2]) * n[1] * n[2] + l % n[2];
-        else base = l;
-        for (std::int64_t i = 0; i < len; ++i) line[std::size_t(i)] = data[base + i * stride];
-        for (std::int64_t i = 0; i < len; ++i) {
-          float acc = 0;
-          for (int j = -r; j <= r; ++j)
-            acc += k[std::size_t(j + r)] * line[std::size_t(std::clamp<std::int64_t>(i + j, 0, len - 1))];
-          data[base + i * stride] = acc;
-        }
-      }
-    });
-  });
-}
-
 AnyVolume GaussianFilter(const AnyVolume& grey, double sigma_um, ThreadBudget threads) {
   if (!(sigma_um > 0) || !std::isfinite(sigma_um))
     throw InvalidArgument("gaussian filter: sigma_um must be > 0, got " + std::to_string(sigma_um));
   Volume<float> f = ToFloat(grey);
-  for (int axis = 0; axis < 3; ++axis) GaussianPass(f, axis, sigma_um / f.spacing_um()[axis], threads);
+  const Vec3 sp = f.spacing_um();
+  GaussianSmooth(f.data(), f.shape(), {sigma_um / sp[0], sigma_um / sp[1], sigma_um / sp[2]}, threads);
   return std::visit(
       [&](const auto& v) -> AnyVolume {
         using T = typename std::decay_t<decltype(v)>::value_type;

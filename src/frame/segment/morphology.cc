@@ -146,7 +146,7 @@ std::int64_t RemovePhaseIslands(PhaseVolume& phases, std::uint8_t pore_phase, co
   if (min_voxels <= 1) return 0;
   const Index3 n = phases.shape();
   const auto pore_offsets = NeighbourOffsets(dual.pore), solid_offsets = NeighbourOffsets(dual.solid);
-  const std::array<std::array<int, 3>, 6> faces{{{-1, 0, 0}, {1, 0, 0}, {0, -1, 0}, {0, 1, 0}, {0, 0, -1}, {0, 0, 1}}};
+  const auto faces = NeighbourOffsets(Connectivity::k6);
   // Bounded flood fill: a component is explored until it proves large (min_voxels reached, or a voxel
   // already known to be in a large component), so the work is linear and the memory one byte per
   // voxel, whatever the number of components.

@@ -69,8 +69,8 @@ using SlabWriter = std::function<void(std::int64_t z0, const Volume<float>& slab
 NlmReport NonLocalMeansStreamed(const Geometry& frame, const RegionReader& read, const SlabWriter& write,
                                 const NlmOptions& options);
 
-// Gaussian filter with σ in µm (per axis in voxels: σ/spacing), separable, clamped borders; same type
-// and geometry as the input. For comparison with NLM.
+// Gaussian filter with σ in µm (per axis in voxels: σ/spacing; core GaussianSmooth, mirrored borders);
+// same type and geometry as the input. For comparison with NLM.
 AnyVolume GaussianFilter(const AnyVolume& grey, double sigma_um, ThreadBudget threads = {});
 
 }  // namespace op4d
