@@ -14,6 +14,7 @@
 #include "op4d/io/export.h"
 #include "op4d/pipeline/campaign.h"
 #include "op4d/pipeline/manifest.h"
+#include "op4d/pipeline/network.h"
 
 using namespace op4d;
 using cli::Args;
@@ -32,6 +33,7 @@ const char* kUsage =
     "  info       describe a campaign store: frames, geometry, time table, results\n"
     "  export     write a frame, result volume or table to TIFF/MHA/NRRD/NIfTI/VTK/CSV\n"
     "  quicklook  segment every frame (Gaussian mixture or multi-Otsu) and report phase volume fractions\n"
+    "  network    extract the pore network (skeleton, nodes, throats) of frames or of a labelled volume\n"
     "  version    print op4d's version\n";
 
 const std::map<std::string, std::string> kHelp = {
@@ -100,6 +102,19 @@ const std::map<std::string, std::string> kHelp = {
      "Segments every frame into pore / binder / active, voxel by voxel from the grey value (multi-Otsu\n"
      "thresholds, default; or a Gaussian mixture fitted by EM), stores the phase volume fractions in\n"
      "each frame's results, and prints them per frame.\n"},
+    {"network",
+     "usage: op4d network INPUT [options]\n"
+     "INPUT is a campaign store (results go into each frame's results: network_pores, network_throats,\n"
+     "network_throat_paths, network_summary) or any volume op4d imports (a labelled TIFF, MHA, ...).\n"
+     "  --pore-value V           the input holds labels; pore = voxels equal to V (e.g. 0)\n"
+     "  --method M               otherwise segment grey frames: multi-otsu (default), gmm, nlm+gmm\n"
+     "  --frames A:B             store frames A..B-1 (default all); or a single frame K\n"
+     "  --spacing Z Y X          voxel size in um (volume input; overrides the file)\n"
+     "  --prune UM               also remove spurs shorter than UM (default 0: only spurs inside a junction's ball)\n"
+     "  --keep-cavities          do not fill enclosed solid before the skeleton\n"
+     "  --out DIR                write CSV tables, DIR/<stem>.vtp (ParaView) and <stem>_openpnm.h5 (OpenPNM keys)\n"
+     "  --threads N              worker threads\n"
+     "  --quiet                  no progress output\n"},
     {"demo",
      "usage: op4d demo [--dir DIR] [--frames N] [--threads N] [--quiet]\n"
      "The main job on the built-in example: writes a synthetic campaign to DIR (default\n"
@@ -347,6 +362,71 @@ int CmdQuickLook(int argc, char** argv) {
   return 0;
 }
 
+void PrintNetworkSummary(const std::string& what, const ResultTable& s) {
+  auto v = [&](const char* c) { return s.Find(c)->values[0]; };
+  std::printf("%s: %.0f nodes, %.0f throats, mean coordination %.3f; loops graph %.0f / pore space %.0f, components "
+              "%.0f / %.0f (%s); %.0f cavities filled, %.0f spurs trimmed, %.0f skeleton voxels\n",
+              what.c_str(), v("nodes"), v("throats"), v("mean_coordination"), v("graph_loops"), v("pore_loops"),
+              v("graph_components"), v("pore_components"),
+              v("graph_loops") == v("pore_loops") && v("graph_components") == v("pore_components") ? "topology kept"
+                                                                                                 : "TOPOLOGY DIFFERS",
+              v("cavities_filled"), v("spurs_removed"), v("skeleton_voxels"));
+}
+
+int CmdNetwork(int argc, char** argv) {
+  Args a("network", argc, argv, 2,
+         {{"pore-value", 1}, {"method", 1}, {"frames", 1}, {"spacing", 3}, {"prune", 1}, {"keep-cavities", 0},
+          {"out", 1}, {"threads", 1}, {"quiet", 0}});
+  if (a.help()) return std::printf("%s", kHelp.at("network").c_str()), 0;
+  if (a.positional().size() != 1) throw ConfigError("INPUT", "give exactly one store or volume (see op4d network --help)");
+  const std::string input = a.positional()[0];
+  NetworkRunOptions o;
+  o.pore_value = int(a.Int("pore-value", -1));
+  if (a.Has("pore-value") && o.pore_value < 0) throw ConfigError("--pore-value", "must be >= 0");
+  o.segment.method = SegmentMethodFromString(a.String("method", "multi-otsu"));
+  o.segment.threads = Threads(a);
+  o.segment.progress = ProgressStyle::kOff;
+  o.network.skeleton.prune_length_um = a.Double("prune", 0);
+  if (!(o.network.skeleton.prune_length_um >= 0)) throw ConfigError("--prune", "must be >= 0 um");
+  o.network.fill_cavities = !a.Has("keep-cavities");
+  o.network.threads = Threads(a);
+  o.network.progress = Style(a);
+  o.out_dir = a.String("out");
+  if (FrameStore::IsCampaignStore(input)) {
+    if (a.Has("spacing")) throw ConfigError("--spacing", "a store keeps its spacing; --spacing is for volume inputs");
+    if (a.Has("frames")) {
+      const std::string f = a.String("frames");
+      const auto colon = f.find(':');
+      try {
+        const long long lo = std::stoll(f.substr(0, colon));
+        const long long hi = colon == std::string::npos ? lo + 1 : std::stoll(f.substr(colon + 1));
+        if (hi <= lo) throw std::invalid_argument("empty");
+        for (long long k = lo; k < hi; ++k) o.frames.push_back(k);
+      } catch (const std::exception&) {
+        throw ConfigError("--frames", "'" + f + "' is not a frame K or a range A:B with A < B");
+      }
+    }
+    for (const NetworkRunRow& r : RunNetwork(input, o)) {
+      PrintNetworkSummary("frame " + std::to_string(r.frame), r.summary);
+      for (const std::string& f : r.files) std::printf("  wrote %s\n", f.c_str());
+    }
+    return 0;
+  }
+  if (a.Has("frames")) throw ConfigError("--frames", "only for a store input");
+  if (o.pore_value < 0) throw ConfigError("--pore-value", "a volume input must be a labelled volume: give --pore-value");
+  ImportOptions io;
+  io.spacing_um = a.Triple("spacing");
+  const std::unique_ptr<FrameSource> src = OpenInput(input, io);
+  const Volume<std::uint8_t> pore = PoreMaskFromLabels(src->ReadFrame(0), o.pore_value);
+  std::printf("%s: %s\n", input.c_str(), pore.geometry().ToString().c_str());
+  const PoreNetwork net = ExtractPoreNetwork(pore, o.network);
+  PrintNetworkSummary(input, net.SummaryTable());
+  if (!o.out_dir.empty())
+    for (const std::string& f : WriteNetworkFiles(net, o.out_dir, std::filesystem::path(input).stem().string()))
+      std::printf("  wrote %s\n", f.c_str());
+  return 0;
+}
+
 int CmdDemo(int argc, char** argv) {
   Args a("demo", argc, argv, 2, {{"dir", 1}, {"frames", 1}, {"threads", 1}, {"quiet", 0}});
   if (a.help()) return std::printf("%s", kHelp.at("demo").c_str()), 0;
@@ -391,6 +471,7 @@ int main(int argc, char** argv) {
     if (cmd == "export") return CmdExport(argc, argv);
     if (cmd == "quicklook") return CmdQuickLook(argc, argv);
     if (cmd == "demo") return CmdDemo(argc, argv);
+    if (cmd == "network") return CmdNetwork(argc, argv);
     if (cmd == "version" || cmd == "--version") return std::printf("op4d %s\n", Version()), 0;
     std::fprintf(stderr, "op4d: error: unknown command '%s' (see op4d --help)\n", cmd.c_str());
     return 2;

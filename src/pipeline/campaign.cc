@@ -190,6 +190,56 @@ SegmentMethod SegmentMethodFromString(const std::string& s) {
   throw ConfigError("--method", "'" + s + "' is not one of gmm, multi-otsu, nlm+gmm");
 }
 
+PhaseVolume SegmentFrame(const AnyVolume& grey, const QuickLookOptions& options, QuickLookRow* report_out) {
+  if (options.class_labels.size() < 2) throw ConfigError("class_labels", "at least two classes are needed");
+  QuickLookRow report;
+  PhaseVolume phases;
+  ThresholdOptions topt;
+  topt.classes = int(options.class_labels.size());
+  topt.bins = options.bins;
+  topt.threads = options.threads;
+  if (options.method == SegmentMethod::kMultiOtsu) {
+    const ThresholdResult th = MultiOtsu(grey, topt);
+    phases = ApplyThresholds(grey, th.thresholds, options.class_labels, options.threads);
+    report.thresholds = th.thresholds;
+    report.status = "multi-Otsu";
+  } else if (options.method == SegmentMethod::kGaussianMixture) {
+    GmmOptions go;
+    go.components = int(options.class_labels.size());
+    go.threads = options.threads;
+    const GmmModel m = FitGaussianMixture(grey, go);
+    phases = ClassifyGaussianMixture(grey, m, options.class_labels, false, options.threads).labels;
+    report.thresholds = m.means;
+    report.status = m.message;
+  } else {
+    NlmOptions no;
+    no.threads = options.threads;
+    NlmReport nr;
+    const AnyVolume den = NonLocalMeans(grey, no, &nr);
+    GmmOptions go;
+    go.components = int(options.class_labels.size());
+    go.tied_sigma = true;
+    go.threads = options.threads;
+    const GmmModel m = FitGaussianMixture(den, go);
+    phases = ClassifyGaussianMixture(den, m, options.class_labels, false, options.threads).labels;
+    const std::int64_t pv = ResolvePartialVolume(phases, den, m, options.class_labels, 1, options.threads);
+    const std::vector<Phase> pores = options.phases.WithRole(PhaseRole::kPore);
+    if (pores.size() != 1)
+      throw ConfigError("phases", "nlm+gmm needs exactly one phase with the pore role (for the dual connectivity), got " +
+                                      std::to_string(pores.size()));
+    const std::int64_t isl =
+        RemovePhaseIslands(phases, pores.front().label, DualConnectivity{}, options.min_island_voxels);
+    report.thresholds = m.means;
+    report.status = m.message + "; NLM sigma " + std::to_string(nr.sigma) + ", " + std::to_string(pv) +
+               " partial-volume voxels, " + std::to_string(isl) + " island voxels relabelled";
+  }
+  if (report_out) {
+    report_out->thresholds = report.thresholds;
+    report_out->status = report.status;
+  }
+  return phases;
+}
+
 std::vector<QuickLookRow> RunQuickLook(const std::string& store_path, const QuickLookOptions& options) {
   if (options.class_labels.size() < 2) throw ConfigError("class_labels", "at least two classes are needed");
   FrameStore store = FrameStore::OpenReadWrite(store_path);
@@ -197,10 +247,6 @@ std::vector<QuickLookRow> RunQuickLook(const std::string& store_path, const Quic
   std::optional<FrameStore> truth;
   if (!options.truth_path.empty()) truth = FrameStore::OpenRead(options.truth_path);
   const TimeTable tt = store.ReadTimeTable();
-  ThresholdOptions topt;
-  topt.classes = int(options.class_labels.size());
-  topt.bins = options.bins;
-  topt.threads = options.threads;
   nlohmann::json j;
   j["method"] = ToString(options.method);
   j["bins"] = options.bins;
@@ -211,42 +257,7 @@ std::vector<QuickLookRow> RunQuickLook(const std::string& store_path, const Quic
   for (std::int64_t k = 0; k < store.frame_count(); ++k) {
     const AnyVolume grey = store.ReadFrame(k, options.threads);
     QuickLookRow r;
-    PhaseVolume phases;
-    if (options.method == SegmentMethod::kMultiOtsu) {
-      const ThresholdResult th = MultiOtsu(grey, topt);
-      phases = ApplyThresholds(grey, th.thresholds, options.class_labels, options.threads);
-      r.thresholds = th.thresholds;
-      r.status = "multi-Otsu";
-    } else if (options.method == SegmentMethod::kGaussianMixture) {
-      GmmOptions go;
-      go.components = int(options.class_labels.size());
-      go.threads = options.threads;
-      const GmmModel m = FitGaussianMixture(grey, go);
-      phases = ClassifyGaussianMixture(grey, m, options.class_labels, false, options.threads).labels;
-      r.thresholds = m.means;
-      r.status = m.message;
-    } else {
-      NlmOptions no;
-      no.threads = options.threads;
-      NlmReport nr;
-      const AnyVolume den = NonLocalMeans(grey, no, &nr);
-      GmmOptions go;
-      go.components = int(options.class_labels.size());
-      go.tied_sigma = true;
-      go.threads = options.threads;
-      const GmmModel m = FitGaussianMixture(den, go);
-      phases = ClassifyGaussianMixture(den, m, options.class_labels, false, options.threads).labels;
-      const std::int64_t pv = ResolvePartialVolume(phases, den, m, options.class_labels, 1, options.threads);
-      const std::vector<Phase> pores = options.phases.WithRole(PhaseRole::kPore);
-      if (pores.size() != 1)
-        throw ConfigError("phases", "nlm+gmm needs exactly one phase with the pore role (for the dual connectivity), got " +
-                                        std::to_string(pores.size()));
-      const std::int64_t isl =
-          RemovePhaseIslands(phases, pores.front().label, DualConnectivity{}, options.min_island_voxels);
-      r.thresholds = m.means;
-      r.status = m.message + "; NLM sigma " + std::to_string(nr.sigma) + ", " + std::to_string(pv) +
-                 " partial-volume voxels, " + std::to_string(isl) + " island voxels relabelled";
-    }
+    const PhaseVolume phases = SegmentFrame(grey, options, &r);
     r.frame = k;
     r.time_s = tt.values[0][std::size_t(k)];
     r.voltage_V = (*tt.Find("voltage_V"))[std::size_t(k)];

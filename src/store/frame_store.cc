@@ -613,6 +613,16 @@ FrameStore FrameStore::OpenReadWrite(const std::string& path) {
   return FrameStore(std::move(impl));
 }
 
+bool FrameStore::IsCampaignStore(const std::string& path) {
+  h5::SilenceErrors();
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || !h5::IsHdf5(path)) return false;
+  Id fapl = h5::FileAccess();
+  Id f(H5Fopen(path.c_str(), H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, fapl));
+  if (!f.valid()) f = Id(H5Fopen(path.c_str(), H5F_ACC_RDONLY, fapl));
+  return f.valid() && h5::ReadStringAttr(f, "op4d_format") == kFormat;
+}
+
 FrameStore FrameStore::OpenRead(const std::string& path) {
   auto impl = Impl::ForExisting(path, false);
   impl->SetMode(Impl::Mode::kRead);

@@ -13,7 +13,7 @@ TEST_CASE("every subcommand has --help", "[cli]") {
   std::string out;
   REQUIRE(Run("--help", &out) == 0);
   REQUIRE(out.find("commands:") != std::string::npos);
-  for (const std::string c : {"synth", "import", "info", "export", "quicklook", "demo"}) {
+  for (const std::string c : {"synth", "import", "info", "export", "quicklook", "network", "demo"}) {
     INFO(c);
     REQUIRE(Run(c + " --help", &out) == 0);
     REQUIRE(out.find("usage: op4d " + c) == 0);
@@ -76,4 +76,26 @@ TEST_CASE("synth, info and export work together, and h5py reads the store withou
     REQUIRE(op4d::test::RunCommand("/usr/bin/python3 " + (dir / "check.py") + " " + store + " " + (dir / "f2.raw"), &out) == 0);
     REQUIRE(out == "h5py ok\n");
   }
+}
+
+TEST_CASE("network on a labelled volume and on a store frame", "[cli][network]") {
+  op4d::test::TempDir dir;
+  std::string out;
+  const std::string store = dir / "c.h5";
+  REQUIRE(Run("synth --out " + store + " --frames 2 --shape 24 32 32 --quiet", &out) == 0);
+  // The truth store holds phase labels (0 = pore); export one as a TIFF and analyse it as a volume.
+  REQUIRE(Run("export " + (dir / "c.truth.h5") + " --frame 1 --out " + (dir / "labels.tif"), &out) == 0);
+  REQUIRE(Run("network " + (dir / "labels.tif") + " --pore-value 0 --spacing 0.5 0.5 0.5 --out " + (dir / "net") + " --quiet", &out) == 0);
+  INFO(out);
+  REQUIRE(out.find("topology kept") != std::string::npos);
+  REQUIRE(std::ifstream(dir / "net/labels.vtp").good());
+  REQUIRE(std::ifstream(dir / "net/labels_openpnm.h5").good());
+  REQUIRE(Run("network " + store + " --frames 1 --quiet", &out) == 0);
+  REQUIRE(out.find("frame 1: ") == 0);
+  REQUIRE(Run("info " + store, &out) == 0);
+  REQUIRE(out.find("network_throats") != std::string::npos);
+  REQUIRE(Run("network " + (dir / "labels.tif"), &out) == 2);
+  REQUIRE(out == "op4d: error: --pore-value: a volume input must be a labelled volume: give --pore-value\n");
+  REQUIRE(Run("network " + store + " --frames 3:1", &out) == 2);
+  REQUIRE(out == "op4d: error: --frames: '3:1' is not a frame K or a range A:B with A < B\n");
 }

@@ -1,4 +1,5 @@
 #include "op4d/pipeline/campaign.h"
+#include "op4d/pipeline/network.h"
 
 #include <cmath>
 #include <fstream>
@@ -188,4 +189,44 @@ TEST_CASE("the real 4D foam series imports from a manifest, frame for frame", "[
   const auto direct = std::get<Volume<float>>(ReadTiffStack(dir4d + "/Raw_004.tiff"));
   REQUIRE(std::get<Volume<float>>(s.ReadFrame(3)).values() == direct.values());
   REQUIRE((*s.ReadTimeTable().Find("p_app_Pa"))[9] == 1.9e5);
+}
+
+TEST_CASE("the network step writes its tables into the store and its files beside it", "[pipeline][network]") {
+  test::TempDir dir;
+  SynthOptions o;
+  o.shape = {24, 32, 32};
+  o.frames = 2;
+  o.radius_um = 2.5;
+  const SynthSummary s = WriteSynthCampaign(o, dir / "c.h5", {}, false, ProgressStyle::kOff);
+  NetworkRunOptions n;
+  n.frames = {1};
+  n.network.progress = ProgressStyle::kOff;
+  n.out_dir = dir / "net";
+  const std::vector<NetworkRunRow> rows = RunNetwork(dir / "c.h5", n);  // grey frames: multi-Otsu, pore role
+  REQUIRE(rows.size() == 1);
+  REQUIRE(rows[0].frame == 1);
+  REQUIRE(rows[0].files.size() == 5);
+  const ResultTable& sum = rows[0].summary;
+  REQUIRE(sum.Find("nodes")->values[0] > 0);
+  REQUIRE(sum.Find("graph_loops")->values[0] == sum.Find("pore_loops")->values[0]);
+  {
+    const FrameStore st = FrameStore::OpenRead(dir / "c.h5");
+    REQUIRE(st.ListFrameTables(1) == std::vector<std::string>{"network_pores", "network_summary", "network_throat_paths",
+                                                              "network_throats"});
+    REQUIRE(st.ReadFrameTable(1, "network_pores").rows() == std::size_t(sum.Find("nodes")->values[0]));
+    REQUIRE(st.ReadTableProvenance(FrameResultsGroup(1) + "/network_throats").find("\"segment\":\"multi-otsu\"") !=
+            std::string::npos);
+    REQUIRE(st.ListFrameTables(0).empty());
+  }
+  for (const std::string& f : rows[0].files) REQUIRE(std::ifstream(f).good());
+  // The truth store holds labels: the pore is the value 0.
+  n.pore_value = 0;
+  n.out_dir.clear();
+  const std::vector<NetworkRunRow> truth = RunNetwork(s.truth_path, n);
+  REQUIRE(truth[0].summary.Find("graph_loops")->values[0] == truth[0].summary.Find("pore_loops")->values[0]);
+  n.frames = {5};
+  REQUIRE_THROWS_WITH(RunNetwork(dir / "c.h5", n), Catch::Contains("frame 5 is not in"));
+  n.frames = {0};
+  n.pore_value = 300;
+  REQUIRE_THROWS_WITH(RunNetwork(s.truth_path, n), Catch::Contains("pore value 300"));
 }

@@ -2,6 +2,7 @@
 // (in the campaign store, as CSV, in reports).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,16 @@ struct ResultTable {
     return nullptr;
   }
   std::size_t rows() const { return columns.empty() ? 0 : columns[0].values.size(); }
+};
+
+// A named array of rows x cols values with a unit, for exports whose readers expect matrices (an
+// N x 3 coordinate array, an N x 2 connection list). Row-major.
+struct NamedArray {
+  std::string name;
+  std::string unit;
+  std::int64_t rows = 0, cols = 1;
+  bool integer = false;  // write as int64 (indices, counts, labels)
+  std::vector<double> values;
 };
 
 }  // namespace op4d

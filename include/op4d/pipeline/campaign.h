@@ -88,6 +88,10 @@ struct QuickLookRow {
   std::string status;              // how the segmentation ended (the mixture's convergence report)
 };
 
+// Segments one grey frame the way the quick look does (options.method, class_labels, phases);
+// `report`, if given, receives the thresholds or means and the status line.
+PhaseVolume SegmentFrame(const AnyVolume& grey, const QuickLookOptions& options, QuickLookRow* report = nullptr);
+
 // Segments every frame (multi-Otsu by default, or a Gaussian mixture), computes phase
 // volume fractions, writes table "quicklook_fractions" into each frame's results (with provenance),
 // and returns one row per frame.

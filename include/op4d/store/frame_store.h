@@ -94,6 +94,9 @@ class FrameStore {
   static FrameStore OpenReadWrite(const std::string& path);
   // Opens for reading; works while a writer appends (SWMR). Call Refresh() to see new frames.
   static FrameStore OpenRead(const std::string& path);
+  // True for an HDF5 file with op4d's format marker (false for other HDF5 files, any other file,
+  // or a missing one); never throws.
+  static bool IsCampaignStore(const std::string& path);
 
   FrameStore(FrameStore&&) noexcept;
   FrameStore& operator=(FrameStore&&) noexcept;

@@ -1,0 +1,44 @@
+// The pore-network step: a frame of the store (labels, or grey values segmented as the quick look
+// does) → pore network → tables in the frame's results, and files for ParaView and OpenPNM.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "op4d/frame/network/pore_network.h"
+#include "op4d/pipeline/campaign.h"
+
+namespace op4d {
+
+struct NetworkRunOptions {
+  std::vector<std::int64_t> frames;  // frames to analyse; empty = all
+  // >= 0: the frames hold labels and the pore is where the value equals pore_value (an imported
+  // segmentation); < 0: the frames are grey values, segmented with `segment`, and the pore is the
+  // phase with the pore role.
+  int pore_value = -1;
+  QuickLookOptions segment;
+  NetworkOptions network;
+  std::string out_dir;  // if set: per frame <stem>_pores.csv, _throats.csv, _summary.csv, .vtp, _openpnm.h5
+};
+
+struct NetworkRunRow {
+  std::int64_t frame = 0;
+  ResultTable summary;             // PoreNetwork::SummaryTable()
+  std::vector<std::string> files;  // files written
+};
+
+// Extracts the network of each frame and writes tables network_pores, network_throats,
+// network_throat_paths and network_summary into the frame's results (with provenance).
+std::vector<NetworkRunRow> RunNetwork(const std::string& store_path, const NetworkRunOptions& options);
+
+// The network's files: <out_dir>/<stem>_pores.csv, _throats.csv, _summary.csv, <stem>.vtp (nodes
+// and throats along their skeleton paths, radius per point, throat properties per line) and
+// <stem>_openpnm.h5 (PoreNetwork::OpenPnmArrays). Returns the paths written.
+std::vector<std::string> WriteNetworkFiles(const PoreNetwork& net, const std::string& out_dir, const std::string& stem);
+
+// The pore mask of a label volume: 1 where the value equals pore_value. Throws InvalidArgument for
+// a float volume or a value out of the type's range.
+Volume<std::uint8_t> PoreMaskFromLabels(const AnyVolume& labels, int pore_value);
+
+}  // namespace op4d

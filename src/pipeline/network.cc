@@ -1,0 +1,149 @@
+#include "op4d/pipeline/network.h"
+
+#include <filesystem>
+#include <limits>
+#include <type_traits>
+#include <variant>
+#include <nlohmann/json.hpp>
+
+#include "op4d/core/error.h"
+#include "op4d/core/version.h"
+#include "op4d/io/export.h"
+#include "op4d/store/frame_store.h"
+
+namespace op4d {
+
+Volume<std::uint8_t> PoreMaskFromLabels(const AnyVolume& labels, int pore_value) {
+  return std::visit(
+      [&](const auto& v) -> Volume<std::uint8_t> {
+        using T = typename std::decay_t<decltype(v)>::value_type;
+        if constexpr (std::is_floating_point_v<T>) {
+          throw InvalidArgument("pore value: the frame holds float32 grey values, not labels (segment it instead)");
+        } else {
+          if (pore_value < 0 || pore_value > int(std::numeric_limits<T>::max()))
+            throw InvalidArgument("pore value " + std::to_string(pore_value) + " is outside the range of the frame's type");
+          Volume<std::uint8_t> m(v.geometry(), 0);
+          for (std::int64_t i = 0; i < v.size(); ++i) m[i] = v[i] == T(pore_value);
+          return m;
+        }
+      },
+      labels);
+}
+
+std::vector<std::string> WriteNetworkFiles(const PoreNetwork& net, const std::string& out_dir, const std::string& stem) {
+  std::error_code ec;
+  std::filesystem::create_directories(out_dir, ec);
+  if (ec) throw IoError(out_dir, "", "cannot create directory: " + ec.message());
+  const std::string base = out_dir + "/" + stem;
+  std::vector<std::string> files{base + "_pores.csv", base + "_throats.csv", base + "_summary.csv", base + ".vtp",
+                                 base + "_openpnm.h5"};
+  WriteCsv(files[0], net.NodeTable());
+  WriteCsv(files[1], net.ThroatTable());
+  WriteCsv(files[2], net.SummaryTable());
+
+  // ParaView: node points, then the skeleton voxels of every throat; one polyline per throat.
+  PolyData pd;
+  NamedArray radius{"radius", "um", 0, 1, false, {}}, node{"node", "1", 0, 1, true, {}},
+      coordination{"coordination", "1", 0, 1, true, {}};
+  for (std::size_t n = 0; n < net.nodes.size(); ++n) {
+    pd.points.push_back(net.nodes[n].position_um);
+    radius.values.push_back(net.nodes[n].radius_um);
+    node.values.push_back(double(n));
+    coordination.values.push_back(net.nodes[n].coordination);
+  }
+  const Geometry& g = net.geometry;
+  NamedArray min_r{"min_radius", "um", 0, 1, false, {}}, mean_r{"mean_radius", "um", 0, 1, false, {}},
+      length{"length", "um", 0, 1, false, {}}, throat{"throat", "1", 0, 1, true, {}};
+  for (std::size_t t = 0; t < net.throats.size(); ++t) {
+    const PoreThroat& h = net.throats[t];
+    std::vector<std::int64_t> line{h.a};
+    for (std::int64_t p = h.path_begin; p < h.path_end; ++p) {
+      const std::int64_t i = net.path[std::size_t(p)];
+      const std::int64_t z = i / (g.shape[1] * g.shape[2]), y = i / g.shape[2] % g.shape[1], x = i % g.shape[2];
+      line.push_back(std::int64_t(pd.points.size()));
+      pd.points.push_back({g.origin_um[0] + double(z) * g.spacing_um[0], g.origin_um[1] + double(y) * g.spacing_um[1],
+                           g.origin_um[2] + double(x) * g.spacing_um[2]});
+      radius.values.push_back(net.path_radius_um[std::size_t(p)]);
+      node.values.push_back(-1);
+      coordination.values.push_back(2);
+    }
+    line.push_back(h.b);
+    pd.lines.push_back(std::move(line));
+    min_r.values.push_back(h.min_radius_um);
+    mean_r.values.push_back(h.mean_radius_um);
+    length.values.push_back(h.length_um);
+    throat.values.push_back(double(t));
+  }
+  for (NamedArray* a : {&radius, &node, &coordination}) a->rows = std::int64_t(pd.points.size());
+  for (NamedArray* a : {&min_r, &mean_r, &length, &throat}) a->rows = std::int64_t(pd.lines.size());
+  pd.point_data = {radius, node, coordination};
+  pd.cell_data = {throat, min_r, mean_r, length};
+  WriteVtp(files[3], pd);
+
+  WriteNamedArraysHdf5(files[4], net.OpenPnmArrays(),
+                       {{"creator", std::string("op4d ") + Version()},
+                        {"layout", "OpenPNM/PoreSpy network dictionary: pore.coords is Np x 3 (x, y, z) in m, "
+                                   "throat.conns is Nt x 2; load with {k: f[k][()] for k in f} and "
+                                   "openpnm.io.network_from_porespy"}});
+  return files;
+}
+
+std::vector<NetworkRunRow> RunNetwork(const std::string& store_path, const NetworkRunOptions& options) {
+  FrameStore store = FrameStore::OpenReadWrite(store_path);
+  if (store.frame_count() == 0) throw IoError(store_path, "/frames/volume", "the campaign has no frames");
+  std::vector<std::int64_t> frames = options.frames;
+  if (frames.empty())
+    for (std::int64_t k = 0; k < store.frame_count(); ++k) frames.push_back(k);
+  for (std::int64_t k : frames)
+    if (k < 0 || k >= store.frame_count())
+      throw ConfigError("frames", "frame " + std::to_string(k) + " is not in " + store_path + " (it has " +
+                                      std::to_string(store.frame_count()) + " frames)");
+  std::uint8_t pore_phase = 0;
+  if (options.pore_value < 0) {
+    const std::vector<Phase> pores = options.segment.phases.WithRole(PhaseRole::kPore);
+    if (pores.size() != 1)
+      throw ConfigError("phases", "the network needs exactly one phase with the pore role, got " + std::to_string(pores.size()));
+    pore_phase = pores.front().label;
+  }
+  nlohmann::json j;
+  j["prune_length_um"] = options.network.skeleton.prune_length_um;
+  j["trim_inside_ball"] = options.network.skeleton.trim_inside_ball;
+  j["fill_cavities"] = options.network.fill_cavities;
+  j["simple_graph"] = options.network.simple_graph;
+  j["connectivity"] = "pore 26, solid 6";
+  if (options.pore_value >= 0) {
+    j["pore_value"] = options.pore_value;
+  } else {
+    j["segment"] = ToString(options.segment.method);
+  }
+  std::vector<NetworkRunRow> rows;
+  Progress progress("network (frames)", std::int64_t(frames.size()), options.network.progress);
+  for (std::int64_t k : frames) {
+    const AnyVolume frame = store.ReadFrame(k, options.network.threads);
+    Volume<std::uint8_t> pore;
+    if (options.pore_value >= 0) {
+      pore = PoreMaskFromLabels(frame, options.pore_value);
+    } else {
+      const PhaseVolume phases = SegmentFrame(frame, options.segment);
+      pore = Volume<std::uint8_t>(phases.geometry(), 0);
+      for (std::int64_t i = 0; i < pore.size(); ++i) pore[i] = phases[i] == pore_phase;
+    }
+    NetworkOptions no = options.network;
+    if (frames.size() > 1) no.progress = ProgressStyle::kOff;  // one line per frame is enough
+    const PoreNetwork net = ExtractPoreNetwork(pore, no);
+    const Provenance prov{"network", "frame " + std::to_string(k), j.dump(), ""};
+    for (const ResultTable& t : {net.NodeTable(), net.ThroatTable(), net.PathTable(), net.SummaryTable()})
+      store.WriteFrameTable(k, t, prov);
+    NetworkRunRow row{k, net.SummaryTable(), {}};
+    if (!options.out_dir.empty()) {
+      char stem[32];
+      std::snprintf(stem, sizeof stem, "frame_%06lld", static_cast<long long>(k));
+      row.files = WriteNetworkFiles(net, options.out_dir, stem);
+    }
+    rows.push_back(std::move(row));
+    progress.Advance();
+  }
+  return rows;
+}
+
+}  // namespace op4d
