@@ -181,11 +181,19 @@ void WriteNamedArraysHdf5(const std::string& path, const std::vector<NamedArray>
     for (const NamedArray& a : arrays) {
       const hsize_t dims[2] = {hsize_t(a.rows), hsize_t(a.cols)};
       h5::Id space(H5Screate_simple(a.cols == 1 ? 1 : 2, dims, nullptr));
-      h5::Id ds(H5Dcreate2(file, a.name.c_str(), a.integer ? H5T_STD_I64LE : H5T_IEEE_F64LE, space, H5P_DEFAULT,
-                           H5P_DEFAULT, H5P_DEFAULT));
+      h5::Id boolean(H5Tenum_create(H5T_NATIVE_INT8));  // h5py's bool: enum {FALSE = 0, TRUE = 1}
+      const std::int8_t no = 0, yes = 1;
+      H5Tenum_insert(boolean, "FALSE", &no);
+      H5Tenum_insert(boolean, "TRUE", &yes);
+      const hid_t type = a.boolean ? hid_t(boolean) : a.integer ? H5T_STD_I64LE : H5T_IEEE_F64LE;
+      h5::Id ds(H5Dcreate2(file, a.name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
       herr_t status = ds.valid() ? 0 : -1;
       if (ds.valid() && !a.values.empty()) {
-        if (a.integer) {
+        if (a.boolean) {
+          std::vector<std::int8_t> v(a.values.size());
+          for (std::size_t k = 0; k < v.size(); ++k) v[k] = a.values[k] != 0;
+          status = H5Dwrite(ds, boolean, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data());
+        } else if (a.integer) {
           std::vector<long long> v(a.values.begin(), a.values.end());
           status = H5Dwrite(ds, H5T_NATIVE_LLONG, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data());
         } else {

@@ -89,7 +89,18 @@ TEST_CASE("network on a labelled volume and on a store frame", "[cli][network]")
   INFO(out);
   REQUIRE(out.find("topology kept") != std::string::npos);
   REQUIRE(std::ifstream(dir / "net/labels.vtp").good());
-  REQUIRE(std::ifstream(dir / "net/labels_openpnm.h5").good());
+  // The OpenPNM dictionary as h5py (and so OpenPNM) sees it.
+  std::ofstream(dir / "pnm.py") << "import h5py, sys\n"
+                                   "f = h5py.File(sys.argv[1], 'r')\n"
+                                   "d = {k: f[k][()] for k in f}\n"
+                                   "np_, nt = d['pore.coords'].shape[0], d['throat.conns'].shape[0]\n"
+                                   "assert d['pore.coords'].shape == (np_, 3) and d['throat.conns'].shape == (nt, 2)\n"
+                                   "assert d['throat.conns'].dtype.kind == 'i' and d['throat.conns'].max() < np_\n"
+                                   "assert d['pore.xmin'].dtype == bool and d['throat.diameter'].shape == (nt,)\n"
+                                   "assert f['pore.coords'].attrs['unit'] == 'm' and d['pore.coords'].max() < 1e-4\n"
+                                   "print('openpnm keys ok', np_, nt)\n";
+  REQUIRE(op4d::test::RunCommand("/usr/bin/python3 " + (dir / "pnm.py") + " " + (dir / "net/labels_openpnm.h5"), &out) == 0);
+  REQUIRE(out.find("openpnm keys ok") == 0);
   REQUIRE(Run("network " + store + " --frames 1 --quiet", &out) == 0);
   REQUIRE(out.find("frame 1: ") == 0);
   REQUIRE(Run("info " + store, &out) == 0);

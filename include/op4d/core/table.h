@@ -33,6 +33,7 @@ struct NamedArray {
   std::int64_t rows = 0, cols = 1;
   bool integer = false;  // write as int64 (indices, counts, labels)
   std::vector<double> values;
+  bool boolean = false;  // a label (0/1): HDF5 writes h5py's boolean enum, so numpy reads dtype bool
 };
 
 }  // namespace op4d

@@ -36,7 +36,8 @@ struct PolyData {
 // whose size does not match or a line that refers to a missing point.
 void WriteVtp(const std::string& path, const PolyData& data);
 
-// Every array as a dataset named by the array (rows x cols; float64, or int64 when integer) at the
+// Every array as a dataset named by the array (rows x cols; float64, int64 when integer, h5py's
+// boolean enum when boolean) at the
 // root of a new HDF5 file, with a "unit" attribute, and the given string attributes on the root.
 // Names may contain dots ("pore.coords"): a reader gets {name: array} with h5py in one line.
 void WriteNamedArraysHdf5(const std::string& path, const std::vector<NamedArray>& arrays,

@@ -573,7 +573,10 @@ std::vector<NamedArray> PoreNetwork::OpenPnmArrays() const {
   NamedArray tcoords = column("throat.coords", "m", nt, 3, false);
   std::vector<NamedArray> faces;
   const char* face_names[] = {"pore.zmin", "pore.zmax", "pore.ymin", "pore.ymax", "pore.xmin", "pore.xmax"};
-  for (const char* f : face_names) faces.push_back(column(f, "1", np, 1, true));
+  for (const char* f : face_names) {
+    faces.push_back(column(f, "1", np, 1, true));
+    faces.back().boolean = true;  // OpenPNM labels are boolean arrays
+  }
   constexpr double kM = 1e-6, kM3 = 1e-18;  // µm → m, µm³ → m³
   for (const PoreNode& n : nodes) {
     for (int a = 2; a >= 0; --a) coords.values.push_back(n.position_um[a] * kM);  // x, y, z
