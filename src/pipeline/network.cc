@@ -51,18 +51,14 @@ std::vector<std::string> WriteNetworkFiles(const PoreNetwork& net, const std::st
     node.values.push_back(double(n));
     coordination.values.push_back(net.nodes[n].coordination);
   }
-  const Geometry& g = net.geometry;
   NamedArray min_r{"min_radius", "um", 0, 1, false, {}}, mean_r{"mean_radius", "um", 0, 1, false, {}},
       length{"length", "um", 0, 1, false, {}}, throat{"throat", "1", 0, 1, true, {}};
   for (std::size_t t = 0; t < net.throats.size(); ++t) {
     const PoreThroat& h = net.throats[t];
     std::vector<std::int64_t> line{h.a};
     for (std::int64_t p = h.path_begin; p < h.path_end; ++p) {
-      const std::int64_t i = net.path[std::size_t(p)];
-      const std::int64_t z = i / (g.shape[1] * g.shape[2]), y = i / g.shape[2] % g.shape[1], x = i % g.shape[2];
       line.push_back(std::int64_t(pd.points.size()));
-      pd.points.push_back({g.origin_um[0] + double(z) * g.spacing_um[0], g.origin_um[1] + double(y) * g.spacing_um[1],
-                           g.origin_um[2] + double(x) * g.spacing_um[2]});
+      pd.points.push_back(net.VoxelPosition(net.path[std::size_t(p)]));
       radius.values.push_back(net.path_radius_um[std::size_t(p)]);
       node.values.push_back(-1);
       coordination.values.push_back(2);

@@ -487,6 +487,8 @@ PoreNetwork ExtractPoreNetwork(const Volume<std::uint8_t>& pore_mask, const Netw
   return net;
 }
 
+Vec3 PoreNetwork::VoxelPosition(std::int64_t i) const { return Position(geometry, SkeletonGrid(geometry), i); }
+
 ResultTable PoreNetwork::NodeTable() const {
   ResultTable t{"network_pores", {{"node", "1", {}}, {"z_um", "um", {}}, {"y_um", "um", {}}, {"x_um", "um", {}},
                                   {"radius_um", "um", {}}, {"region_volume_um3", "um^3", {}}, {"region_voxels", "1", {}},

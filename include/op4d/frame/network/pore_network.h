@@ -70,6 +70,9 @@ struct PoreNetwork {
   std::int64_t spurs_removed = 0;
   std::int64_t nodes_inserted = 0;
 
+  // Centre (µm, z y x) of a voxel given by its linear index (path and bottleneck voxels).
+  Vec3 VoxelPosition(std::int64_t linear_index) const;
+
   // Node (pore) table: node, z_um, y_um, x_um, radius_um, region_volume_um3, region_voxels,
   // coordination, skeleton_voxels, inserted, touches_zmin … touches_xmax (0/1).
   ResultTable NodeTable() const;
