@@ -9,12 +9,12 @@
 #include <cstring>
 #include <optional>
 #include <string>
-#include <variant>
 
 #include "op4d/frame/network/distance_transform.h"
 #include "op4d/frame/network/pore_network.h"
 #include "op4d/frame/network/skeleton.h"
 #include "op4d/io/import.h"
+#include "op4d/pipeline/network.h"
 
 #include "bench_util.h"
 
@@ -27,15 +27,7 @@ double Since(Clock::time_point t0) { return std::chrono::duration<double>(Clock:
 Volume<std::uint8_t> LoadPore(const std::string& path, int pore_value, const std::optional<Vec3>& spacing) {
   ImportOptions io;
   io.spacing_um = spacing;
-  const AnyVolume v = OpenInput(path, io)->ReadFrame(0);
-  const Volume<std::uint8_t>* labels = std::get_if<Volume<std::uint8_t>>(&v);
-  if (!labels) {
-    std::fprintf(stderr, "%s: expected uint8 labels\n", path.c_str());
-    std::exit(1);
-  }
-  Volume<std::uint8_t> pore(labels->geometry(), 0);
-  for (std::int64_t i = 0; i < pore.size(); ++i) pore[i] = (*labels)[i] == pore_value;
-  return pore;
+  return PoreMaskFromLabels(OpenInput(path, io)->ReadFrame(0), pore_value);
 }
 }  // namespace
 

@@ -178,13 +178,13 @@ void WriteNamedArraysHdf5(const std::string& path, const std::vector<NamedArray>
     h5::Id file(H5Fcreate(tmp.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT));
     if (!file.valid()) throw IoError(path, "", "cannot create HDF5 file (" + h5::LastError() + ")");
     for (const auto& [key, value] : root_attributes) h5::WriteStringAttr(file, key, value);
+    h5::Id boolean(H5Tenum_create(H5T_NATIVE_INT8));  // h5py's bool: enum {FALSE = 0, TRUE = 1}
+    const std::int8_t no = 0, yes = 1;
+    H5Tenum_insert(boolean, "FALSE", &no);
+    H5Tenum_insert(boolean, "TRUE", &yes);
     for (const NamedArray& a : arrays) {
       const hsize_t dims[2] = {hsize_t(a.rows), hsize_t(a.cols)};
       h5::Id space(H5Screate_simple(a.cols == 1 ? 1 : 2, dims, nullptr));
-      h5::Id boolean(H5Tenum_create(H5T_NATIVE_INT8));  // h5py's bool: enum {FALSE = 0, TRUE = 1}
-      const std::int8_t no = 0, yes = 1;
-      H5Tenum_insert(boolean, "FALSE", &no);
-      H5Tenum_insert(boolean, "TRUE", &yes);
       const hid_t type = a.boolean ? hid_t(boolean) : a.integer ? H5T_STD_I64LE : H5T_IEEE_F64LE;
       h5::Id ds(H5Dcreate2(file, a.name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
       herr_t status = ds.valid() ? 0 : -1;

@@ -5,12 +5,12 @@
 #include <deque>
 #include <limits>
 #include <map>
-#include <numeric>
 #include <unordered_map>
 #include <utility>
 
 #include "op4d/core/error.h"
 #include "op4d/core/progress.h"
+#include "op4d/core/union_find.h"
 #include "op4d/frame/network/distance_transform.h"
 #include "op4d/frame/segment/connectivity.h"
 #include "skeleton_grid.h"
@@ -31,8 +31,7 @@ std::int64_t FillCavities(Volume<std::uint8_t>& m) {
       queue.pop_back();
       const Index3 c = g.Coords(i);
       for (int b : {4, 10, 12, 14, 16, 22}) {  // the 6 face neighbours
-        const std::int64_t z = c[0] + b / 9 - 1, y = c[1] + b / 3 % 3 - 1, x = c[2] + b % 3 - 1;
-        if (z < 0 || y < 0 || x < 0 || z >= g.nz || y >= g.ny || x >= g.nx) continue;
+        if (!g.InBounds(c, b)) continue;
         const std::int64_t n = i + g.offset[b];
         if (m[n] == from) {
           m[n] = to;
@@ -53,8 +52,9 @@ std::int64_t FillCavities(Volume<std::uint8_t>& m) {
   return cavities;
 }
 
-Vec3 Position(const Geometry& geo, const SkeletonGrid& g, std::int64_t i) {
-  const Index3 c = g.Coords(i);
+Vec3 Position(const Geometry& geo, std::int64_t i) {
+  const std::int64_t nyx = geo.shape[1] * geo.shape[2];
+  const Index3 c{i / nyx, i / geo.shape[2] % geo.shape[1], i % geo.shape[2]};
   return {geo.origin_um[0] + c[0] * geo.spacing_um[0], geo.origin_um[1] + c[1] * geo.spacing_um[1],
           geo.origin_um[2] + c[2] * geo.spacing_um[2]};
 }
@@ -92,7 +92,7 @@ class GraphBuilder {
       if (skel_[i]) voxels.push_back(i);
     // Node clusters: 26-connected groups of skeleton voxels that do not have exactly two neighbours.
     for (std::int64_t v : voxels)
-      if (!IsPathVoxel(v) && owner_[v] == 0) NewCluster(v, net);
+      if (!IsPathVoxel(v) && owner_[v] == 0) NewCluster(v);
     // Branches from every cluster to the next cluster.
     for (std::size_t n = 0; n < clusters_.size(); ++n)
       for (std::int64_t v : clusters_[n])
@@ -117,7 +117,7 @@ class GraphBuilder {
  private:
   bool IsPathVoxel(std::int64_t v) const { return __builtin_popcount(g_.Gather(skel_.values(), v, 1)) == 2; }
 
-  void NewCluster(std::int64_t seed, PoreNetwork&) {
+  void NewCluster(std::int64_t seed) {
     const std::int32_t id = std::int32_t(clusters_.size()) + 1;
     std::vector<std::int64_t> members{seed};
     owner_[seed] = id;
@@ -260,15 +260,15 @@ class GraphBuilder {
       PoreNode& node = net.nodes[n];
       Vec3 centroid{0, 0, 0};
       for (std::int64_t v : clusters_[n]) {
-        const Vec3 p = Position(skel_.geometry(), g_, v);
+        const Vec3 p = Position(skel_.geometry(), v);
         for (int a = 0; a < 3; ++a) centroid[a] += p[a] / double(clusters_[n].size());
         node.radius_um = std::max(node.radius_um, double(dist_[v]));
         node.faces |= FaceBits(g_, v);
       }
       node.voxel = clusters_[n][0];
       for (std::int64_t v : clusters_[n])
-        if (Distance(Position(skel_.geometry(), g_, v), centroid) <
-            Distance(Position(skel_.geometry(), g_, node.voxel), centroid))
+        if (Distance(Position(skel_.geometry(), v), centroid) <
+            Distance(Position(skel_.geometry(), node.voxel), centroid))
           node.voxel = v;
       node.position_um = centroid;
       node.skeleton_voxels = std::int64_t(clusters_[n].size());
@@ -383,20 +383,13 @@ void Partition(const Volume<std::uint8_t>& pore, Volume<std::int32_t>& owner) {
 }
 
 std::int64_t GraphComponents(std::size_t nodes, const std::vector<PoreThroat>& throats) {
-  std::vector<std::int32_t> parent(nodes);
-  std::iota(parent.begin(), parent.end(), 0);
-  auto find = [&](std::int32_t x) {
-    while (parent[x] != x) x = parent[x] = parent[parent[x]];
-    return x;
-  };
+  UnionFind sets(static_cast<std::int64_t>(nodes));
   std::int64_t components = std::int64_t(nodes);
-  for (const PoreThroat& t : throats) {
-    const std::int32_t ra = find(t.a), rb = find(t.b);
-    if (ra != rb) {
-      parent[std::max(ra, rb)] = std::min(ra, rb);
+  for (const PoreThroat& t : throats)
+    if (sets.Find(t.a) != sets.Find(t.b)) {
+      sets.Union(t.a, t.b);
       --components;
     }
-  }
   return components;
 }
 
@@ -406,7 +399,6 @@ PoreNetwork ExtractPoreNetwork(const Volume<std::uint8_t>& pore_mask, const Netw
   Progress progress("pore network (steps)", 5, options.progress);
   PoreNetwork net;
   net.geometry = pore_mask.geometry();
-  const SkeletonGrid g(net.geometry);
   Volume<std::uint8_t> pore(pore_mask.geometry());
   for (std::int64_t i = 0; i < pore.size(); ++i) pore[i] = pore_mask[i] != 0;
   if (options.fill_cavities) net.cavities_filled = FillCavities(pore);
@@ -427,7 +419,7 @@ PoreNetwork ExtractPoreNetwork(const Volume<std::uint8_t>& pore_mask, const Netw
   skeleton.voxels = Volume<std::uint8_t>();
   for (PoreNode& node : net.nodes)
     if (node.inserted) {
-      node.position_um = Position(net.geometry, g, node.voxel);
+      node.position_um = Position(net.geometry, node.voxel);
       node.radius_um = distance[node.voxel];
     }
   // Throats, and the owners of branch voxels (split at the bottleneck) for the partition.
@@ -437,9 +429,9 @@ PoreNetwork ExtractPoreNetwork(const Volume<std::uint8_t>& pore_mask, const Netw
     t.a = flip ? br.b : br.a;
     t.b = flip ? br.a : br.b;
     // Node a's centre, the end voxels, the branch, node b's centre.
-    std::vector<Vec3> chain{net.nodes[br.a].position_um, Position(net.geometry, g, br.end_a)};
-    for (std::int64_t v : br.voxels) chain.push_back(Position(net.geometry, g, v));
-    chain.push_back(Position(net.geometry, g, br.end_b));
+    std::vector<Vec3> chain{net.nodes[br.a].position_um, Position(net.geometry, br.end_a)};
+    for (std::int64_t v : br.voxels) chain.push_back(Position(net.geometry, v));
+    chain.push_back(Position(net.geometry, br.end_b));
     chain.push_back(net.nodes[br.b].position_um);
     for (std::size_t k = 1; k < chain.size(); ++k) t.length_um += Distance(chain[k - 1], chain[k]);
     t.direct_length_um = Distance(net.nodes[br.a].position_um, net.nodes[br.b].position_um);
@@ -456,7 +448,7 @@ PoreNetwork ExtractPoreNetwork(const Volume<std::uint8_t>& pore_mask, const Netw
     t.min_radius_um = distance[along[kmin]];
     t.mean_radius_um = sum / double(along.size());
     t.bottleneck_voxel = along[kmin];
-    t.bottleneck_um = Position(net.geometry, g, t.bottleneck_voxel);
+    t.bottleneck_um = Position(net.geometry, t.bottleneck_voxel);
     t.path_begin = std::int64_t(net.path.size());
     if (flip) {
       for (auto it = br.voxels.rbegin(); it != br.voxels.rend(); ++it) net.path.push_back(*it);
@@ -487,7 +479,7 @@ PoreNetwork ExtractPoreNetwork(const Volume<std::uint8_t>& pore_mask, const Netw
   return net;
 }
 
-Vec3 PoreNetwork::VoxelPosition(std::int64_t i) const { return Position(geometry, SkeletonGrid(geometry), i); }
+Vec3 PoreNetwork::VoxelPosition(std::int64_t i) const { return Position(geometry, i); }
 
 ResultTable PoreNetwork::NodeTable() const {
   ResultTable t{"network_pores", {{"node", "1", {}}, {"z_um", "um", {}}, {"y_um", "um", {}}, {"x_um", "um", {}},

@@ -83,23 +83,17 @@ constexpr std::uint8_t kIn = 1, kQueued = 2;
 bool IsMaximalBall(const SkeletonGrid& g, const Volume<float>& distance, std::int64_t i) {
   const Index3 c = g.Coords(i);
   const double di = distance[i], slack = 0.6 * g.min_spacing;
-  for (int b = 0; b < 27; ++b) {
-    if (b == 13) continue;
-    const std::int64_t z = c[0] + b / 9 - 1, y = c[1] + b / 3 % 3 - 1, x = c[2] + b % 3 - 1;
-    if (z < 0 || y < 0 || x < 0 || z >= g.nz || y >= g.ny || x >= g.nx) continue;
-    if (distance[i + g.offset[b]] >= di + g.step_um[b] - slack) return false;
-  }
+  for (int b = 0; b < 27; ++b)
+    if (b != 13 && g.InBounds(c, b) && distance[i + g.offset[b]] >= di + g.step_um[b] - slack) return false;
   return true;
 }
 
 // Ordered thinning of the voxels with state & kIn, starting from the voxels in `seeds`: a voxel is
 // examined in order of its distance bucket, removed when it is a simple point and not a curve end,
 // and its remaining neighbours are (re)examined. Returns the number of simple-point tests.
-std::int64_t Thin(std::vector<std::uint8_t>& state, const SkeletonGrid& g, const Volume<float>& distance,
+// dmax: the largest finite distance in the set (voxels deeper than the seeds are queued later).
+std::int64_t Thin(std::vector<std::uint8_t>& state, const SkeletonGrid& g, const Volume<float>& distance, double dmax,
                   const std::vector<std::int64_t>& seeds, SimpleTable& simple, Progress* progress) {
-  double dmax = 0;  // over the whole set: voxels deeper than the seeds are queued later
-  for (std::int64_t i = 0; i < distance.size(); ++i)
-    if ((state[std::size_t(i)] & kIn) && std::isfinite(distance[i])) dmax = std::max(dmax, double(distance[i]));
   const double q = g.min_spacing / 4;  // bucket width: a quarter of the finest voxel size
   const std::size_t nb = std::min<std::size_t>(std::size_t(dmax / q) + 2, std::size_t(1) << 22);
   auto bucket_of = [&](std::int64_t i) {
@@ -211,10 +205,12 @@ Skeleton Skeletonize(const Volume<std::uint8_t>& mask, const Volume<float>& dist
   std::vector<std::uint8_t> state(std::size_t(mask.size()), 0);
   std::vector<std::int64_t> seeds;
   std::int64_t in_count = 0;
+  double dmax = 0;
   for (std::int64_t i = 0; i < mask.size(); ++i) {
     if (!mask[i]) continue;
     state[i] = kIn;
     ++in_count;
+    if (std::isfinite(distance[i])) dmax = std::max(dmax, double(distance[i]));
   }
   // Seeds: voxels of the set with a face neighbour outside it (or on a face of the volume).
   for (std::int64_t i = 0; i < mask.size(); ++i)
@@ -225,7 +221,7 @@ Skeleton Skeletonize(const Volume<std::uint8_t>& mask, const Volume<float>& dist
   SimpleTable simple;
   {
     Progress progress("skeleton: thinning (voxels removed, at most)", in_count, options.progress);
-    out.simple_tests += Thin(state, g, distance, seeds, simple, &progress);
+    out.simple_tests += Thin(state, g, distance, dmax, seeds, simple, &progress);
   }
   std::vector<std::int64_t> skeleton;
   for (std::int64_t i = 0; i < mask.size(); ++i)
@@ -235,7 +231,7 @@ Skeleton Skeletonize(const Volume<std::uint8_t>& mask, const Volume<float>& dist
     const std::int64_t removed = Trim(state, g, distance, options, skeleton);
     out.spurs_removed += removed;
     if (removed == 0) break;
-    out.simple_tests += Thin(state, g, distance, skeleton, simple, nullptr);
+    out.simple_tests += Thin(state, g, distance, dmax, skeleton, simple, nullptr);
     skeleton.erase(std::remove_if(skeleton.begin(), skeleton.end(), [&](std::int64_t v) { return !(state[v] & kIn); }),
                    skeleton.end());
   }

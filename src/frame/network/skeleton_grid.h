@@ -33,6 +33,11 @@ struct SkeletonGrid {
     const Index3 c = Coords(i);
     return c[0] == 0 || c[1] == 0 || c[2] == 0 || c[0] == nz - 1 || c[1] == ny - 1 || c[2] == nx - 1;
   }
+  // Whether neighbour bit b of the voxel at c lies inside the volume.
+  bool InBounds(const Index3& c, int b) const {
+    const std::int64_t z = c[0] + b / 9 - 1, y = c[1] + b / 3 % 3 - 1, x = c[2] + b % 3 - 1;
+    return z >= 0 && y >= 0 && x >= 0 && z < nz && y < ny && x < nx;
+  }
   // Bits of the 26 neighbours v of i (inside the volume) with (value[v] & flag) != 0.
   template <class Vec>
   std::uint32_t Gather(const Vec& value, std::int64_t i, std::uint8_t flag) const {
@@ -43,12 +48,8 @@ struct SkeletonGrid {
         if (b != 13 && (value[i + offset[b]] & flag)) m |= 1u << b;
       return m;
     }
-    for (int b = 0; b < 27; ++b) {
-      if (b == 13) continue;
-      const std::int64_t z = c[0] + b / 9 - 1, y = c[1] + b / 3 % 3 - 1, x = c[2] + b % 3 - 1;
-      if (z < 0 || y < 0 || x < 0 || z >= nz || y >= ny || x >= nx) continue;
-      if (value[i + offset[b]] & flag) m |= 1u << b;
-    }
+    for (int b = 0; b < 27; ++b)
+      if (b != 13 && InBounds(c, b) && (value[i + offset[b]] & flag)) m |= 1u << b;
     return m;
   }
 };

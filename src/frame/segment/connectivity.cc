@@ -4,6 +4,8 @@
 // scan order of each component's first run, so they are the same for any thread count.
 #include "op4d/frame/segment/connectivity.h"
 
+#include "op4d/core/union_find.h"
+
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
 
@@ -34,24 +36,6 @@ std::vector<RowOffset> PreviousRows(Connectivity c) {
   return {};
 }
 
-struct UnionFind {
-  std::vector<std::int64_t> parent;
-  std::int64_t Find(std::int64_t a) {
-    while (parent[std::size_t(a)] != a) {
-      parent[std::size_t(a)] = parent[std::size_t(parent[std::size_t(a)])];
-      a = parent[std::size_t(a)];
-    }
-    return a;
-  }
-  // Union by smaller index: the root of a component is its first run in scan order.
-  void Union(std::int64_t a, std::int64_t b) {
-    a = Find(a);
-    b = Find(b);
-    if (a == b) return;
-    if (a < b) parent[std::size_t(b)] = a;
-    else parent[std::size_t(a)] = b;
-  }
-};
 
 }  // namespace
 
@@ -132,9 +116,7 @@ ComponentLabels LabelComponents(const Volume<std::uint8_t>& mask, const Componen
   std::vector<std::int64_t> start(std::size_t(rows) + 1, 0);
   for (std::int64_t i = 0; i < rows; ++i) start[std::size_t(i) + 1] = start[std::size_t(i)] + std::int64_t(row_runs[std::size_t(i)].size());
   const std::int64_t nruns = start.back();
-  UnionFind uf;
-  uf.parent.resize(std::size_t(nruns));
-  for (std::int64_t i = 0; i < nruns; ++i) uf.parent[std::size_t(i)] = i;
+  UnionFind uf(nruns);
   const std::vector<RowOffset> prev = PreviousRows(options.connectivity);
   // Joins the runs of row (z, y) to those of its earlier neighbour rows; with `only_dz` set, only
   // neighbours in slice z + only_dz (the slab boundary pass).

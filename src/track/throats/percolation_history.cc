@@ -9,6 +9,7 @@
 #include <numeric>
 
 #include "op4d/core/error.h"
+#include "op4d/core/union_find.h"
 
 namespace op4d {
 namespace {
@@ -21,34 +22,21 @@ std::string Num(double v) {
   return b;
 }
 
-// Union–find over nodes with per-root inlet/outlet flags (bit 0 inlet, bit 1 outlet) and sizes.
+// Sets of nodes joined by throats, with inlet/outlet flags (bit 0 inlet, bit 1 outlet) per set.
 class Clusters {
  public:
-  explicit Clusters(const ThroatGraph& g) : parent_(std::size_t(g.nodes)), size_(std::size_t(g.nodes), 1), flags_(std::size_t(g.nodes), 0) {
-    std::iota(parent_.begin(), parent_.end(), 0);
+  explicit Clusters(const ThroatGraph& g) : sets_(g.nodes), flags_(std::size_t(g.nodes), 0) {
     for (std::size_t n = 0; n < flags_.size(); ++n) flags_[n] = std::uint8_t((g.inlet[n] ? 1 : 0) | (g.outlet[n] ? 2 : 0));
   }
-  std::int32_t Find(std::int32_t x) {
-    while (parent_[std::size_t(x)] != x) x = parent_[std::size_t(x)] = parent_[std::size_t(parent_[std::size_t(x)])];
-    return x;
-  }
-  // Joins the clusters of a and b; returns the flags of the joined cluster.
+  // Joins the sets of a and b; returns the flags of the joined set.
   std::uint8_t Union(std::int32_t a, std::int32_t b) {
-    a = Find(a);
-    b = Find(b);
-    if (a != b) {
-      if (size_[std::size_t(a)] < size_[std::size_t(b)]) std::swap(a, b);
-      parent_[std::size_t(b)] = a;
-      size_[std::size_t(a)] += size_[std::size_t(b)];
-      flags_[std::size_t(a)] |= flags_[std::size_t(b)];
-    }
-    return flags_[std::size_t(a)];
+    const std::uint8_t f = std::uint8_t(flags_[std::size_t(sets_.Find(a))] | flags_[std::size_t(sets_.Find(b))]);
+    return flags_[std::size_t(sets_.Union(a, b))] = f;
   }
-  std::uint8_t Flags(std::int32_t x) { return flags_[std::size_t(Find(x))]; }
+  std::uint8_t Flags(std::int32_t x) { return flags_[std::size_t(sets_.Find(x))]; }
 
  private:
-  std::vector<std::int32_t> parent_;
-  std::vector<std::int64_t> size_;
+  UnionFind sets_;
   std::vector<std::uint8_t> flags_;
 };
 
@@ -73,8 +61,6 @@ void AnalyseFrame(const ThroatGraph& g, const ThroatSeries& s, const YoungLaplac
     }
     if (r[t] > law.r_min_um) candidates.push_back({EntryPressurePa(r[t], law), std::int32_t(t)});
   }
-  std::vector<std::int64_t> size_of_root(std::size_t(g.nodes), 0);
-  for (std::int32_t n = 0; n < std::int32_t(g.nodes); ++n) ++size_of_root[std::size_t(c.Find(n))];
   for (std::int32_t n = 0; n < std::int32_t(g.nodes); ++n) {
     const std::uint8_t fl = c.Flags(n);
     if (fl == 3) {
