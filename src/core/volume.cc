@@ -107,4 +107,16 @@ void* RawData(AnyVolume& v) {
   return std::visit([](auto& vol) -> void* { return vol.data(); }, v);
 }
 
+Volume<float> ToFloat(const AnyVolume& v) {
+  return std::visit(
+      [](const auto& vol) {
+        Volume<float> f(vol.geometry());
+        const auto* in = vol.data();
+        float* out = f.data();
+        for (std::int64_t i = 0, n = vol.size(); i < n; ++i) out[i] = static_cast<float>(in[i]);
+        return f;
+      },
+      v);
+}
+
 }  // namespace op4d

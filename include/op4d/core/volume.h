@@ -146,6 +146,7 @@ const Geometry& GeometryOf(const AnyVolume& v);
 void SetGeometry(AnyVolume& v, const Geometry& g);  // spacing/origin only; shape must match
 AnyVolume MakeVolume(DataType t, const Geometry& g);
 const void* RawData(const AnyVolume& v);
+Volume<float> ToFloat(const AnyVolume& v);  // float copy of a volume of any stored type
 void* RawData(AnyVolume& v);
 
 template <class T>

@@ -35,23 +35,6 @@ inline float ExpNeg(float a) {
 }
 
 template <class T>
-void CopyToFloat(const Volume<T>& v, float* out) {
-  const T* in = v.data();
-  for (std::int64_t i = 0, n = v.size(); i < n; ++i) out[i] = static_cast<float>(in[i]);
-}
-
-// Float copy of any volume.
-Volume<float> ToFloat(const AnyVolume& any) {
-  return std::visit(
-      [](const auto& v) {
-        Volume<float> f(v.geometry());
-        CopyToFloat(v, f.data());
-        return f;
-      },
-      any);
-}
-
-template <class T>
 T FromFloat(float x) {
   if constexpr (std::is_same_v<T, float>) {
     return x;

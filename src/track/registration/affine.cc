@@ -1,0 +1,195 @@
+// Affine maps, warps and the affine registration driver (the ITK part is itk_affine.cc).
+#include "op4d/track/registration/affine.h"
+
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+#include <tbb/parallel_reduce.h>
+
+#include <Eigen/Dense>
+#include <algorithm>
+#include <cmath>
+#include <sstream>
+
+#include "op4d/core/error.h"
+#include "op4d/core/interpolate.h"
+#include "itk_affine.h"
+
+namespace op4d {
+
+AffineMap AffineMap::Inverse() const {
+  const double det = F.determinant();
+  if (!(det > 0) || !std::isfinite(det))
+    throw InvalidArgument("affine map is not invertible (det F = " + std::to_string(det) + ")");
+  AffineMap inv;
+  inv.F = F.inverse();
+  inv.t = -inv.F * t;
+  return inv;
+}
+
+AffineMap AffineMap::Then(const AffineMap& next) const {
+  AffineMap out;
+  out.F = next.F * F;
+  out.t = next.F * t + next.t;
+  return out;
+}
+
+AffineMap AffineMap::AboutCentre(const Eigen::Matrix3d& F, const Eigen::Vector3d& c,
+                                 const Eigen::Vector3d& translation) {
+  AffineMap m;
+  m.F = F;
+  m.t = c - F * c + translation;
+  return m;
+}
+
+Eigen::Matrix3d RotationZYX(const Eigen::Vector3d& axis, double angle_deg) {
+  return Eigen::AngleAxisd(angle_deg * M_PI / 180.0, axis.normalized()).toRotationMatrix();
+}
+
+Eigen::Vector3d GridCentre(const Geometry& g) {
+  Eigen::Vector3d c;
+  for (int a = 0; a < 3; ++a) c[a] = g.origin_um[a] + 0.5 * double(g.shape[a] - 1) * g.spacing_um[a];
+  return c;
+}
+
+namespace {
+
+// out(X) = in(map(X)) for X on out_grid.
+Volume<float> Pull(const Volume<float>& in, const AffineMap& map, const Geometry& out_grid,
+                   float outside, ThreadBudget threads) {
+  Volume<float> out(out_grid);
+  const Geometry& gi = in.geometry();
+  return RunInArena(threads, [&] {
+    tbb::parallel_for(tbb::blocked_range<std::int64_t>(0, out.nz()), [&](const auto& r) {
+      for (std::int64_t z = r.begin(); z < r.end(); ++z)
+        for (std::int64_t y = 0; y < out.ny(); ++y)
+          for (std::int64_t x = 0; x < out.nx(); ++x) {
+            const Eigen::Vector3d X(out_grid.origin_um[0] + double(z) * out_grid.spacing_um[0],
+                                    out_grid.origin_um[1] + double(y) * out_grid.spacing_um[1],
+                                    out_grid.origin_um[2] + double(x) * out_grid.spacing_um[2]);
+            const Eigen::Vector3d p = map.Apply(X);
+            out(z, y, x) = SampleLinear(in, (p[0] - gi.origin_um[0]) / gi.spacing_um[0],
+                                        (p[1] - gi.origin_um[1]) / gi.spacing_um[1],
+                                        (p[2] - gi.origin_um[2]) / gi.spacing_um[2], outside);
+          }
+    });
+    return std::move(out);
+  });
+}
+
+struct Residual {
+  double sum2 = 0;
+  std::int64_t n = 0;
+};
+
+// RMS of current(map(X)) - reference(X) over mask voxels whose image lies inside `current`.
+Residual Rms(const Volume<float>& reference, const Volume<float>& current, const AffineMap& map,
+             const Volume<std::uint8_t>* mask) {
+  const Geometry& gr = reference.geometry();
+  const Geometry& gc = current.geometry();
+  return tbb::parallel_reduce(
+      tbb::blocked_range<std::int64_t>(0, reference.nz()), Residual{},
+      [&](const auto& r, Residual acc) {
+        for (std::int64_t z = r.begin(); z < r.end(); ++z)
+          for (std::int64_t y = 0; y < reference.ny(); ++y)
+            for (std::int64_t x = 0; x < reference.nx(); ++x) {
+              if (mask && !(*mask)(z, y, x)) continue;
+              const Eigen::Vector3d X(gr.origin_um[0] + double(z) * gr.spacing_um[0],
+                                      gr.origin_um[1] + double(y) * gr.spacing_um[1],
+                                      gr.origin_um[2] + double(x) * gr.spacing_um[2]);
+              const Eigen::Vector3d p = map.Apply(X);
+              const float v = SampleLinear(current, (p[0] - gc.origin_um[0]) / gc.spacing_um[0],
+                                           (p[1] - gc.origin_um[1]) / gc.spacing_um[1],
+                                           (p[2] - gc.origin_um[2]) / gc.spacing_um[2], NAN);
+              if (std::isnan(v)) continue;
+              const double d = double(v) - double(reference(z, y, x));
+              acc.sum2 += d * d;
+              ++acc.n;
+            }
+        return acc;
+      },
+      [](Residual a, const Residual& b) {
+        a.sum2 += b.sum2;
+        a.n += b.n;
+        return a;
+      });
+}
+
+}  // namespace
+
+bool AffineRegistrationOptions::IsValid(std::string* why) const {
+  auto fail = [&](const std::string& m) {
+    if (why) *why = m;
+    return false;
+  };
+  if (levels < 1 || levels > 6) return fail("levels must be in 1..6, got " + std::to_string(levels));
+  if (iterations < 1) return fail("iterations must be >= 1, got " + std::to_string(iterations));
+  if (!(min_step > 0) || !(max_step > min_step))
+    return fail("steps must satisfy 0 < min_step < max_step");
+  if (mattes_bins < 8) return fail("mattes_bins must be >= 8, got " + std::to_string(mattes_bins));
+  if (!(sampling_fraction > 0 && sampling_fraction <= 1))
+    return fail("sampling_fraction must be in (0, 1], got " + std::to_string(sampling_fraction));
+  return true;
+}
+
+Volume<float> WarpAffine(const Volume<float>& in, const AffineMap& map, const Geometry& out_grid,
+                         float outside, ThreadBudget threads) {
+  return Pull(in, map.Inverse(), out_grid, outside, threads);
+}
+
+Volume<float> ResampleOnReference(const Volume<float>& current, const AffineMap& map,
+                                  const Geometry& reference_grid, float outside, ThreadBudget threads) {
+  return Pull(current, map, reference_grid, outside, threads);
+}
+
+AffineRegistrationResult RegisterAffine(const Volume<float>& reference, const Volume<float>& current,
+                                        const AffineRegistrationOptions& options,
+                                        const Volume<std::uint8_t>* reference_mask) {
+  std::string why;
+  if (!options.IsValid(&why)) throw InvalidArgument("affine registration options: " + why);
+  for (int a = 0; a < 3; ++a)
+    if (std::abs(reference.spacing_um()[a] - current.spacing_um()[a]) >
+        1e-6 * reference.spacing_um()[a])
+      throw InvalidArgument("frames to register have different spacings: reference " +
+                            reference.geometry().ToString() + ", current " +
+                            current.geometry().ToString());
+  if (reference_mask) {
+    if (reference_mask->shape() != reference.shape())
+      throw InvalidArgument("registration mask shape differs from the reference frame");
+    if (std::none_of(reference_mask->data(), reference_mask->data() + reference_mask->size(),
+                     [](std::uint8_t m) { return m != 0; }))
+      throw InvalidArgument("registration mask is empty");
+  }
+
+  const ItkAffineRun run = RunItkAffine(reference, current, reference_mask, options,
+                                       GridCentre(reference.geometry()).data());
+  AffineRegistrationResult result;
+  for (int i = 0; i < 3; ++i) {
+    for (int j = 0; j < 3; ++j) result.map.F(i, j) = run.F[i][j];
+    result.map.t[i] = run.t[i];
+  }
+  result.stages = run.stages;
+  result.converged = run.converged;
+
+  RunInArena(options.threads, [&] {
+    const Residual before = Rms(reference, current, AffineMap{}, reference_mask);
+    const Residual after = Rms(reference, current, result.map, reference_mask);
+    result.rms_before = before.n ? std::sqrt(before.sum2 / double(before.n)) : NAN;
+    result.rms_after = after.n ? std::sqrt(after.sum2 / double(after.n)) : NAN;
+    result.overlap_voxels = after.n;
+  });
+  std::ostringstream s;
+  const AffineStageReport& last = result.stages.back();
+  if (result.overlap_voxels == 0) {
+    result.converged = false;
+    s << "no overlap between the frames after registration";
+  } else if (result.converged) {
+    s << "converged (" << last.stage << ": " << last.stop_condition << ")";
+  } else {
+    s << "not converged: " << last.stage << " stage stopped on '" << last.stop_condition << "' after "
+      << options.iterations << " iterations at full resolution";
+  }
+  result.status = s.str();
+  return result;
+}
+
+}  // namespace op4d
