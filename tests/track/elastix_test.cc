@@ -1,0 +1,123 @@
+#include "op4d/track/registration/elastix.h"
+
+#include <Eigen/Dense>
+#include <filesystem>
+
+#include "registration_cases.h"
+#include "test_util.h"
+
+using namespace op4d;
+
+namespace {
+
+// Mean |J - J_true| and mean (J - J_true) over samples at least margin_um inside the grid.
+std::pair<double, double> JError(const StrainField& s, double J_true, double margin_um) {
+  double abs_sum = 0, sum = 0;
+  std::int64_t n = 0;
+  const Geometry& g = s.grid;
+  for (std::int64_t z = 0; z < g.shape[0]; ++z)
+    for (std::int64_t y = 0; y < g.shape[1]; ++y)
+      for (std::int64_t x = 0; x < g.shape[2]; ++x) {
+        const std::int64_t i[3] = {z, y, x};
+        bool inside = true;
+        for (int a = 0; a < 3; ++a)
+          inside = inside && double(i[a]) * g.spacing_um[a] >= margin_um &&
+                   double(g.shape[a] - 1 - i[a]) * g.spacing_um[a] >= margin_um;
+        if (!inside) continue;
+        abs_sum += std::abs(s.J(z, y, x) - J_true);
+        sum += s.J(z, y, x) - J_true;
+        ++n;
+      }
+  return {abs_sum / double(n), sum / double(n)};
+}
+
+bool HaveElastix() {
+  if (ProgramAvailable("elastix") && ProgramAvailable("transformix")) return true;
+  WARN("elastix/transformix not installed: skipped (scripts/setup.sh installs them)");
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("elastix parameter files carry the options", "[track][registration][elastix]") {
+  ElastixOptions o;
+  o.grid_spacing_um = 6.5;
+  o.resolutions = 2;
+  o.bending_energy_weight = 0.01;
+  const std::string b = ElastixParameterText(ElastixTransform::kBSpline, o);
+  REQUIRE(b.find("(Transform \"BSplineTransform\")") != std::string::npos);
+  REQUIRE(b.find("(FinalGridSpacingInPhysicalUnits 6.5 6.5 6.5)") != std::string::npos);
+  REQUIRE(b.find("(GridSpacingSchedule 2 1)") != std::string::npos);
+  REQUIRE(b.find("\"TransformBendingEnergyPenalty\"") != std::string::npos);
+  const std::string a = ElastixParameterText(ElastixTransform::kAffine, o);
+  REQUIRE(a.find("(Transform \"AffineTransform\")") != std::string::npos);
+  REQUIRE(a.find("BendingEnergy") == std::string::npos);
+  o.sampler = "Everything";
+  std::string why;
+  REQUIRE_FALSE(o.IsValid(&why));
+  REQUIRE(why.find("'Everything'") != std::string::npos);
+}
+
+TEST_CASE("elastix affine + B-spline recovers the known motion: J in the interior within 5e-3",
+          "[track][registration][elastix]") {
+  if (!HaveElastix()) return;
+  const KnownMotionCase c = MakeSyntheticMotionCase(KnownMotion(), 10.0, 7);
+  ElastixOptions o;
+  const ElastixResult r = RegisterElastix(c.reference, c.current, o);
+  REQUIRE(r.linear_stages.size() == 1);
+  REQUIRE(r.parameter_files.size() == 2);
+  INFO("affine stage F\n" << r.linear_stages[0].F << "\ntruth\n" << c.truth.F);
+  REQUIRE((r.linear_stages[0].F - c.truth.F).norm() < 5e-3);
+  const StrainField s = ComputeStrainField(r.displacement);
+  const auto [mean_abs, bias] = JError(s, c.truth.F.determinant(), 4.0);
+  INFO("mean |dJ| " << mean_abs << ", mean dJ " << bias << ", " << r.seconds << " s");
+  REQUIRE(mean_abs <= 5e-3);
+  REQUIRE(std::abs(bias) <= mean_abs);
+  // The displacement at the centre is the motion's (the direction is converted, not inverted).
+  const Eigen::Vector3d centre = GridCentre(c.reference.geometry());
+  REQUIRE((r.displacement.At(centre) - (c.truth.Apply(centre) - centre)).norm() < 0.1 * 0.5);
+}
+
+TEST_CASE("elastix: an expansion of the current frame gives J > 1", "[track][registration][elastix]") {
+  if (!HaveElastix()) return;
+  AffineMap expansion;
+  expansion.F = 1.01 * Eigen::Matrix3d::Identity();
+  const KnownMotionCase c = MakeSyntheticMotionCase(expansion, 10.0, 3);
+  ElastixOptions o;
+  o.stages = {ElastixTransform::kAffine};
+  const ElastixResult r = RegisterElastix(c.reference, c.current, o);
+  const StrainField s = ComputeStrainField(r.displacement);
+  REQUIRE(s.J(32, 40, 40) > 1.0);
+  REQUIRE(s.J(32, 40, 40) == Approx(std::pow(1.01, 3)).margin(3e-3));
+}
+
+TEST_CASE("elastix missing or failing gives a clear error", "[track][registration][elastix]") {
+  Geometry g;
+  g.shape = {16, 16, 16};
+  Volume<float> a(g, 1.0f);
+  ElastixOptions o;
+  o.elastix = "/nonexistent/elastix";
+  REQUIRE_THROWS_WITH(RegisterElastix(a, a, o), Catch::Contains("/nonexistent/elastix: not found"));
+  o.elastix = "false";  // a program that exists and fails
+  test::TempDir tmp;
+  o.work_dir = tmp.path();
+  REQUIRE_THROWS_WITH(RegisterElastix(a, a, o), Catch::Contains("elastix failed (exit status 1"));
+  REQUIRE(std::filesystem::is_empty(tmp.path()));  // the private working directory is removed
+  if (!HaveElastix()) return;
+  // A real elastix failure: frames that do not overlap at all (the current frame's origin 1 mm away),
+  // so every sample maps outside the moving image.
+  const KnownMotionCase c = MakeSyntheticMotionCase(AffineMap{}, 0.0, 3, 64);
+  Volume<float> far = c.current;
+  far.set_origin_um({1000.0, 1000.0, 1000.0});
+  o.elastix = "elastix";
+  o.stages = {ElastixTransform::kBSpline};  // no automatic centring (the linear stages align centres)
+  try {
+    RegisterElastix(c.reference, far, o);
+    FAIL("elastix registered frames that do not overlap");
+  } catch (const IoError& e) {
+    INFO(e.what());
+    REQUIRE(std::string(e.what()).find("elastix failed") != std::string::npos);
+    REQUIRE(std::string(e.what()).find("  | Description:") != std::string::npos);  // the log excerpt
+  }
+  REQUIRE(std::filesystem::is_empty(tmp.path()));
+}
