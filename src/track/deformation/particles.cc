@@ -1,0 +1,284 @@
+#include "op4d/track/deformation/particles.h"
+
+#include <tbb/blocked_range.h>
+#include <tbb/parallel_for.h>
+
+#include <Eigen/Dense>
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <sstream>
+
+#include "op4d/core/error.h"
+#include "op4d/core/interpolate.h"
+
+namespace op4d {
+
+bool ParticleFitOptions::IsValid(std::string* why) const {
+  auto fail = [&](const std::string& m) {
+    if (why) *why = m;
+    return false;
+  };
+  if (!(margin_um >= 0)) return fail("margin_um must be >= 0");
+  if (translation_iterations < 0 || max_iterations < 1) return fail("iteration counts must be >= 0 and >= 1");
+  if (!(tolerance > 0)) return fail("tolerance must be > 0");
+  if (min_voxels < 1) return fail("min_voxels must be >= 1");
+  return true;
+}
+
+namespace {
+
+struct LabelStats {
+  std::int64_t voxels = 0;
+  Index3 lo{INT64_MAX, INT64_MAX, INT64_MAX}, hi{-1, -1, -1};
+  Eigen::Vector3d sum = Eigen::Vector3d::Zero();
+};
+
+std::map<int, LabelStats> CollectLabels(const LabelVolume& labels) {
+  std::map<int, LabelStats> out;
+  const Geometry& g = labels.geometry();
+  for (std::int64_t z = 0; z < labels.nz(); ++z)
+    for (std::int64_t y = 0; y < labels.ny(); ++y)
+      for (std::int64_t x = 0; x < labels.nx(); ++x) {
+        const int l = labels(z, y, x);
+        if (l <= 0) continue;
+        LabelStats& s = out[l];
+        ++s.voxels;
+        const std::int64_t i[3] = {z, y, x};
+        for (int a = 0; a < 3; ++a) {
+          s.lo[a] = std::min(s.lo[a], i[a]);
+          s.hi[a] = std::max(s.hi[a], i[a]);
+          s.sum[a] += g.origin_um[a] + double(i[a]) * g.spacing_um[a];
+        }
+      }
+  return out;
+}
+
+// Voxel offsets within radius_um (ellipsoidal in voxels on an anisotropic grid); empty for radius 0.
+std::vector<Index3> BallOffsets(const Geometry& g, double radius_um) {
+  std::vector<Index3> out;
+  if (!(radius_um > 0)) return out;
+  std::int64_t m[3];
+  for (int a = 0; a < 3; ++a) m[a] = std::int64_t(std::floor(radius_um / g.spacing_um[a]));
+  for (std::int64_t dz = -m[0]; dz <= m[0]; ++dz)
+    for (std::int64_t dy = -m[1]; dy <= m[1]; ++dy)
+      for (std::int64_t dx = -m[2]; dx <= m[2]; ++dx) {
+        const double r2 = std::pow(double(dz) * g.spacing_um[0], 2) + std::pow(double(dy) * g.spacing_um[1], 2) +
+                          std::pow(double(dx) * g.spacing_um[2], 2);
+        if (r2 <= radius_um * radius_um + 1e-9 && (dz || dy || dx)) out.push_back({dz, dy, dx});
+      }
+  return out;
+}
+
+struct Sample {
+  Eigen::Vector3d dX;  // X - c (µm)
+  float ref;
+};
+
+// Grey value and physical gradient of v at a physical point (NaN outside).
+inline float ValueAndGradient(const Volume<float>& v, const Eigen::Vector3d& p, Eigen::Vector3d* grad) {
+  const Geometry& g = v.geometry();
+  const double c[3] = {(p[0] - g.origin_um[0]) / g.spacing_um[0], (p[1] - g.origin_um[1]) / g.spacing_um[1],
+                       (p[2] - g.origin_um[2]) / g.spacing_um[2]};
+  const float f = SampleLinear(v, c[0], c[1], c[2], NAN);
+  if (std::isnan(f)) return f;
+  for (int a = 0; a < 3; ++a) {
+    double lo[3] = {c[0], c[1], c[2]}, hi[3] = {c[0], c[1], c[2]};
+    lo[a] -= 0.5;
+    hi[a] += 0.5;
+    const float fl = SampleLinear(v, lo[0], lo[1], lo[2], f), fh = SampleLinear(v, hi[0], hi[1], hi[2], f);
+    const double h = (hi[a] - lo[a]) * g.spacing_um[a];
+    (*grad)[a] = (double(fh) - double(fl)) / h;
+  }
+  return f;
+}
+
+// Sum of squared residuals over the samples for the map (F, t) about c; count of samples inside.
+double Ssd(const Volume<float>& current, const std::vector<Sample>& samples, const Eigen::Vector3d& c,
+           const Eigen::Matrix3d& F, const Eigen::Vector3d& t, std::int64_t* inside) {
+  double s = 0;
+  *inside = 0;
+  Eigen::Vector3d grad;
+  for (const Sample& q : samples) {
+    const float v = ValueAndGradient(current, c + t + F * q.dX, &grad);
+    if (std::isnan(v)) continue;
+    s += (double(v) - q.ref) * (double(v) - q.ref);
+    ++*inside;
+  }
+  return s;
+}
+
+void FitOne(const Volume<float>& reference, const Volume<float>& current, const LabelVolume& labels, int label,
+            const LabelStats& st, const AffineMap& initial, const ParticleFitOptions& o, ParticleKinematics* out) {
+  const Geometry& g = reference.geometry();
+  ParticleKinematics& k = *out;
+  k.label = label;
+  k.voxels = st.voxels;
+  k.centroid_ref_um = st.sum / double(st.voxels);
+  for (int a = 0; a < 3; ++a) k.touches_border = k.touches_border || st.lo[a] == 0 || st.hi[a] == g.shape[a] - 1;
+  const Eigen::Vector3d& c = k.centroid_ref_um;
+  k.F = initial.F;
+  Eigen::Vector3d t = initial.Apply(c) - c;
+  k.centroid_um = c + t;
+  if (st.voxels < o.min_voxels) {
+    k.status = "skipped: " + std::to_string(st.voxels) + " voxels < min_voxels " + std::to_string(o.min_voxels);
+    return;
+  }
+  // Mask: the particle dilated by margin_um.
+  const std::vector<Index3> grow = BallOffsets(g, o.margin_um);
+  auto near = [&](std::int64_t z, std::int64_t y, std::int64_t x, const std::vector<Index3>& ball, auto pred) {
+    for (const Index3& d : ball) {
+      const std::int64_t zz = z + d[0], yy = y + d[1], xx = x + d[2];
+      if (zz < 0 || yy < 0 || xx < 0 || zz >= g.shape[0] || yy >= g.shape[1] || xx >= g.shape[2]) continue;
+      if (pred(labels(zz, yy, xx))) return true;
+    }
+    return false;
+  };
+  std::int64_t m[3];
+  for (int a = 0; a < 3; ++a) m[a] = std::int64_t(std::floor(o.margin_um / g.spacing_um[a]));
+  std::vector<Sample> samples;
+  for (std::int64_t z = std::max<std::int64_t>(0, st.lo[0] - m[0]); z <= std::min(g.shape[0] - 1, st.hi[0] + m[0]); ++z)
+    for (std::int64_t y = std::max<std::int64_t>(0, st.lo[1] - m[1]); y <= std::min(g.shape[1] - 1, st.hi[1] + m[1]); ++y)
+      for (std::int64_t x = std::max<std::int64_t>(0, st.lo[2] - m[2]); x <= std::min(g.shape[2] - 1, st.hi[2] + m[2]); ++x) {
+        const int l = labels(z, y, x);
+        bool use = l == label || (l == 0 && near(z, y, x, grow, [label](int v) { return v == label; }));
+        if (!use) continue;
+        const Eigen::Vector3d X(g.origin_um[0] + double(z) * g.spacing_um[0], g.origin_um[1] + double(y) * g.spacing_um[1],
+                                g.origin_um[2] + double(x) * g.spacing_um[2]);
+        samples.push_back({X - c, reference(z, y, x)});
+      }
+  k.mask_voxels = std::int64_t(samples.size());
+  const double h = std::min({g.spacing_um[0], g.spacing_um[1], g.spacing_um[2]});
+  std::int64_t inside = 0;
+  k.rms_before = std::sqrt(Ssd(current, samples, c, k.F, t, &inside) / double(std::max<std::int64_t>(inside, 1)));
+
+  // Gauss–Newton: translation only, then the 12 affine parameters (F row-major, then t).
+  auto iterate = [&](bool affine, int max_it, int* done) {
+    const int n = affine ? 12 : 3;
+    for (int it = 0; it < max_it; ++it) {
+      Eigen::Matrix<double, 12, 12> H = Eigen::Matrix<double, 12, 12>::Zero();
+      Eigen::Matrix<double, 12, 1> b = Eigen::Matrix<double, 12, 1>::Zero();
+      Eigen::Matrix<double, 12, 1> J;
+      Eigen::Vector3d grad;
+      std::int64_t used = 0;
+      for (const Sample& q : samples) {
+        const float v = ValueAndGradient(current, c + t + k.F * q.dX, &grad);
+        if (std::isnan(v)) continue;
+        const double r = double(v) - q.ref;
+        if (affine) {
+          for (int a = 0; a < 3; ++a)
+            for (int bb = 0; bb < 3; ++bb) J[3 * a + bb] = grad[a] * q.dX[bb];
+          J.segment<3>(9) = grad;
+        } else {
+          J.head<3>() = grad;
+        }
+        H.topLeftCorner(n, n).noalias() += J.head(n) * J.head(n).transpose();
+        b.head(n) += J.head(n) * r;
+        ++used;
+      }
+      ++*done;
+      if (used < std::int64_t(n) * 4) return false;
+      const Eigen::VectorXd step = H.topLeftCorner(n, n).ldlt().solve(-b.head(n));
+      if (!step.allFinite()) return false;
+      double change = 0;
+      if (affine) {
+        for (int i = 0; i < 9; ++i) k.F(i / 3, i % 3) += step[i];
+        t += step.segment<3>(9);
+        change = std::max(step.head<9>().cwiseAbs().maxCoeff(), step.segment<3>(9).cwiseAbs().maxCoeff() / h);
+      } else {
+        t += step.head<3>();
+        change = step.head<3>().cwiseAbs().maxCoeff() / h;
+      }
+      if (change < o.tolerance) return true;
+    }
+    return false;
+  };
+  int iterations = 0;
+  iterate(false, o.translation_iterations, &iterations);
+  const bool converged = iterate(true, o.max_iterations, &iterations);
+  k.iterations = iterations;
+  k.J = k.F.determinant();
+  k.eps_v = k.J - 1;
+  k.centroid_um = c + t;
+  k.rms_after = std::sqrt(Ssd(current, samples, c, k.F, t, &inside) / double(std::max<std::int64_t>(inside, 1)));
+  const double shift = (k.centroid_um - initial.Apply(c)).norm();
+  std::ostringstream s;
+  if (!(k.J > 0) || !k.F.allFinite()) {
+    s << "failed: det F = " << k.J;
+  } else if (inside < k.mask_voxels / 2) {
+    s << "failed: only " << inside << " of " << k.mask_voxels << " mask voxels map inside the current frame";
+  } else if (o.max_shift_um > 0 && shift > o.max_shift_um) {
+    s << "failed: moved " << shift << " µm from the start (max_shift_um " << o.max_shift_um << ")";
+  } else if (!converged) {
+    s << "not converged after " << o.max_iterations << " affine iterations";
+  } else {
+    k.converged = true;
+    s << "converged";
+  }
+  k.status = s.str();
+}
+
+}  // namespace
+
+std::vector<ParticleKinematics> FitParticleKinematics(const Volume<float>& reference, const Volume<float>& current,
+                                                      const LabelVolume& labels, const AffineMap& initial,
+                                                      const ParticleFitOptions& options) {
+  std::string why;
+  if (!options.IsValid(&why)) throw InvalidArgument("particle fit options: " + why);
+  if (labels.shape() != reference.shape())
+    throw InvalidArgument("particle labels " + labels.geometry().ToString() + " are not on the reference grid " +
+                          reference.geometry().ToString());
+  for (int a = 0; a < 3; ++a)
+    if (std::abs(reference.spacing_um()[a] - current.spacing_um()[a]) > 1e-6 * reference.spacing_um()[a])
+      throw InvalidArgument("frames have different spacings: reference " + reference.geometry().ToString() +
+                            ", current " + current.geometry().ToString());
+  const std::map<int, LabelStats> stats = CollectLabels(labels);
+  std::vector<std::pair<int, const LabelStats*>> list;
+  for (const auto& [l, s] : stats) list.push_back({l, &s});
+  std::vector<ParticleKinematics> out(list.size());
+  RunInArena(options.threads, [&] {
+    tbb::parallel_for(tbb::blocked_range<std::size_t>(0, list.size(), 1), [&](const auto& r) {
+      for (std::size_t i = r.begin(); i < r.end(); ++i)
+        FitOne(reference, current, labels, list[i].first, *list[i].second, initial, options, &out[i]);
+    });
+  });
+  return out;
+}
+
+ResultTable ParticleKinematicsTable(const std::vector<ParticleKinematics>& ps) {
+  ResultTable t;
+  t.name = "particle_kinematics";
+  auto col = [&](const std::string& name, const std::string& unit, auto get) {
+    ResultColumn c{name, unit, {}};
+    for (const ParticleKinematics& p : ps) c.values.push_back(double(get(p)));
+    t.columns.push_back(std::move(c));
+  };
+  col("label", "1", [](const auto& p) { return p.label; });
+  col("voxels", "1", [](const auto& p) { return p.voxels; });
+  const char* axes = "zyx";
+  for (int a = 0; a < 3; ++a)
+    col(std::string("centroid_ref_") + axes[a], "um", [a](const auto& p) { return p.centroid_ref_um[a]; });
+  for (int a = 0; a < 3; ++a)
+    col(std::string("centroid_") + axes[a], "um", [a](const auto& p) { return p.centroid_um[a]; });
+  for (int i = 0; i < 9; ++i)
+    col(std::string("F_") + axes[i / 3] + axes[i % 3], "1", [i](const auto& p) { return p.F(i / 3, i % 3); });
+  col("J", "1", [](const auto& p) { return p.J; });
+  col("eps_v", "1", [](const auto& p) { return p.eps_v; });
+  col("rms_before", "grey", [](const auto& p) { return p.rms_before; });
+  col("rms_after", "grey", [](const auto& p) { return p.rms_after; });
+  col("iterations", "1", [](const auto& p) { return p.iterations; });
+  col("converged", "1", [](const auto& p) { return p.converged ? 1 : 0; });
+  col("touches_border", "1", [](const auto& p) { return p.touches_border ? 1 : 0; });
+  return t;
+}
+
+void LabelCentroids(const LabelVolume& labels, std::vector<int>* ids, std::vector<Eigen::Vector3d>* centroids) {
+  ids->clear();
+  centroids->clear();
+  for (const auto& [l, s] : CollectLabels(labels)) {
+    ids->push_back(l);
+    centroids->push_back(s.sum / double(s.voxels));
+  }
+}
+
+}  // namespace op4d

