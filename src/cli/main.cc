@@ -15,6 +15,7 @@
 #include "op4d/pipeline/campaign.h"
 #include "op4d/pipeline/manifest.h"
 #include "op4d/pipeline/network.h"
+#include "op4d/pipeline/register.h"
 
 using namespace op4d;
 using cli::Args;
@@ -34,6 +35,7 @@ const char* kUsage =
     "  export     write a frame, result volume or table to TIFF/MHA/NRRD/NIfTI/VTK/CSV\n"
     "  quicklook  segment every frame (Gaussian mixture or multi-Otsu) and report phase volume fractions\n"
     "  network    extract the pore network (skeleton, nodes, throats) of frames or of a labelled volume\n"
+    "  register   register frames to the reference (rigid/affine in-process, non-rigid with elastix): F, J, strain\n"
     "  version    print op4d's version\n";
 
 const std::map<std::string, std::string> kHelp = {
@@ -115,11 +117,47 @@ const std::map<std::string, std::string> kHelp = {
      "  --out DIR                write CSV tables, DIR/<stem>.vtp (ParaView) and <stem>_openpnm.h5 (OpenPNM keys)\n"
      "  --threads N              worker threads\n"
      "  --quiet                  no progress output\n"},
+    {"register",
+     "usage: op4d register CAMPAIGN.h5 [options]\n"
+     "Registers frames to the reference frame and stores the motion in each frame's results: table\n"
+     "registration (F, t, det F, grey residual before/after, converged), and with elastix the J = det F\n"
+     "field (volume J) and table strain_summary; series table registration_series. F maps the\n"
+     "reference to frame k (J > 1 = expansion).\n"
+     "  --method M               rigid, affine (default; ITK, in-process) or elastix (affine + B-spline)\n"
+     "  --strategy S             total (each frame to the reference, default) or incremental (k to k-1, composed)\n"
+     "  --reference K            reference frame (default 0)\n"
+     "  --frames A:B             frames A..B-1 (default all); or a single frame K\n"
+     "  --grid-spacing UM        elastix B-spline control-point spacing in um (default 8)\n"
+     "  --iterations N           iterations per resolution (default: 200 rigid/affine, 500 elastix)\n"
+     "  --metric M               mean-squares (default) or mutual-information\n"
+     "  --stride N               store the J field every N voxels (default 2)\n"
+     "  --particles              also fit an affine F per particle (reference segmented, watershed),\n"
+     "                           table particle_kinematics per frame\n"
+     "  --out DIR                write DIR/frame_<k>_J.vti (ParaView) and DIR/registration_series.csv\n"
+     "  --threads N              worker threads\n"
+     "  --quiet                  no progress output\n"},
     {"demo",
      "usage: op4d demo [--dir DIR] [--frames N] [--threads N] [--quiet]\n"
      "The main job on the built-in example: writes a synthetic campaign to DIR (default\n"
      "op4d-example), analyses every frame (quicklook) and prints the result table beside the truth.\n"},
 };
+
+// --frames K or A:B (A..B-1); empty when absent.
+std::vector<std::int64_t> Frames(const Args& a) {
+  std::vector<std::int64_t> frames;
+  if (!a.Has("frames")) return frames;
+  const std::string f = a.String("frames");
+  const auto colon = f.find(':');
+  try {
+    const long long lo = std::stoll(f.substr(0, colon));
+    const long long hi = colon == std::string::npos ? lo + 1 : std::stoll(f.substr(colon + 1));
+    if (hi <= lo) throw std::invalid_argument("empty");
+    for (long long k = lo; k < hi; ++k) frames.push_back(k);
+  } catch (const std::exception&) {
+    throw ConfigError("--frames", "'" + f + "' is not a frame K or a range A:B with A < B");
+  }
+  return frames;
+}
 
 ProgressStyle Style(const Args& a) { return a.Has("quiet") ? ProgressStyle::kOff : ProgressStyle::kAuto; }
 
@@ -394,18 +432,7 @@ int CmdNetwork(int argc, char** argv) {
   o.out_dir = a.String("out");
   if (FrameStore::IsCampaignStore(input)) {
     if (a.Has("spacing")) throw ConfigError("--spacing", "a store keeps its spacing; --spacing is for volume inputs");
-    if (a.Has("frames")) {
-      const std::string f = a.String("frames");
-      const auto colon = f.find(':');
-      try {
-        const long long lo = std::stoll(f.substr(0, colon));
-        const long long hi = colon == std::string::npos ? lo + 1 : std::stoll(f.substr(colon + 1));
-        if (hi <= lo) throw std::invalid_argument("empty");
-        for (long long k = lo; k < hi; ++k) o.frames.push_back(k);
-      } catch (const std::exception&) {
-        throw ConfigError("--frames", "'" + f + "' is not a frame K or a range A:B with A < B");
-      }
-    }
+    o.frames = Frames(a);
     for (const NetworkRunRow& r : RunNetwork(input, o)) {
       PrintNetworkSummary("frame " + std::to_string(r.frame), r.summary);
       for (const std::string& f : r.files) std::printf("  wrote %s\n", f.c_str());
@@ -424,6 +451,65 @@ int CmdNetwork(int argc, char** argv) {
   if (!o.out_dir.empty())
     for (const std::string& f : WriteNetworkFiles(net, o.out_dir, std::filesystem::path(input).stem().string()))
       std::printf("  wrote %s\n", f.c_str());
+  return 0;
+}
+
+int CmdRegister(int argc, char** argv) {
+  Args a("register", argc, argv, 2,
+         {{"method", 1}, {"strategy", 1}, {"reference", 1}, {"frames", 1}, {"grid-spacing", 1}, {"iterations", 1},
+          {"metric", 1}, {"stride", 1}, {"particles", 0}, {"out", 1}, {"threads", 1}, {"quiet", 0}});
+  if (a.help()) return std::printf("%s", kHelp.at("register").c_str()), 0;
+  if (a.positional().size() != 1) throw ConfigError("CAMPAIGN", "give exactly one campaign store (see op4d register --help)");
+  RegisterRunOptions o;
+  try {
+    o.method = RegisterMethodFromString(a.String("method", "affine"));
+  } catch (const ConfigError& e) {
+    throw ConfigError("--method", e.what());
+  }
+  try {
+    o.strategy = RegisterStrategyFromString(a.String("strategy", "total"));
+  } catch (const ConfigError& e) {
+    throw ConfigError("--strategy", e.what());
+  }
+  o.reference = a.Int("reference", 0);
+  o.frames = Frames(a);
+  o.elastix.grid_spacing_um = a.Double("grid-spacing", o.elastix.grid_spacing_um);
+  if (!(o.elastix.grid_spacing_um > 0)) throw ConfigError("--grid-spacing", "must be > 0 um");
+  if (a.Has("iterations")) {
+    const long long it = a.Int("iterations", 0);
+    if (it < 1) throw ConfigError("--iterations", "must be >= 1");
+    o.affine.iterations = o.elastix.iterations = int(it);
+  }
+  const std::string metric = a.String("metric", "mean-squares");
+  if (metric == "mutual-information") {
+    o.affine.metric = RegistrationMetric::kMattesMutualInformation;
+    o.elastix.metric = "AdvancedMattesMutualInformation";
+  } else if (metric != "mean-squares") {
+    throw ConfigError("--metric", "'" + metric + "' is not mean-squares or mutual-information");
+  }
+  o.strain_stride = int(a.Int("stride", 2));
+  if (o.strain_stride < 1) throw ConfigError("--stride", "must be >= 1");
+  o.particles = a.Has("particles");
+  o.out_dir = a.String("out");
+  o.threads = Threads(a);
+  o.progress = Style(a);
+  const std::string store = a.positional()[0];
+  const std::vector<RegisterRunRow> rows = RunRegistration(store, o);
+  std::printf("%-6s %-10s %-10s %-10s %-9s %-9s %-9s %-9s %-11s %s\n", "frame", "t_z um", "t_y um", "t_x um",
+              "detF", "J mean", "J sd", "rms0", "rms", "status");
+  for (const RegisterRunRow& r : rows) {
+    auto sv = [&](const char* c) {
+      const ResultColumn* col = r.strain_summary.Find(c);
+      return col ? col->values[0] : NAN;
+    };
+    std::printf("%-6lld %-10.4f %-10.4f %-10.4f %-9.5f %-9.5f %-9.5f %-9.1f %-11.1f %s\n", static_cast<long long>(r.frame),
+                r.map.t[0], r.map.t[1], r.map.t[2], r.J_linear, sv("J_mean"), sv("J_sd"), r.rms_before, r.rms_after,
+                r.status.c_str());
+    if (o.particles)
+      std::printf("  particles: %lld fitted, %lld converged, median eps_v %.5f\n", static_cast<long long>(r.particles),
+                  static_cast<long long>(r.particles_converged), r.particle_eps_v_median);
+    for (const std::string& f : r.files) std::printf("  wrote %s\n", f.c_str());
+  }
   return 0;
 }
 
@@ -472,6 +558,7 @@ int main(int argc, char** argv) {
     if (cmd == "quicklook") return CmdQuickLook(argc, argv);
     if (cmd == "demo") return CmdDemo(argc, argv);
     if (cmd == "network") return CmdNetwork(argc, argv);
+    if (cmd == "register") return CmdRegister(argc, argv);
     if (cmd == "version" || cmd == "--version") return std::printf("op4d %s\n", Version()), 0;
     std::fprintf(stderr, "op4d: error: unknown command '%s' (see op4d --help)\n", cmd.c_str());
     return 2;

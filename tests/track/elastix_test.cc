@@ -121,3 +121,20 @@ TEST_CASE("elastix missing or failing gives a clear error", "[track][registratio
   }
   REQUIRE(std::filesystem::is_empty(tmp.path()));
 }
+
+// Four frames here (a CI-sized run); bench/registration.cc --case incremental runs the ten frames of
+// issue 7 with the same code and records the figure in bench/RESULTS.md.
+TEST_CASE("incremental composition agrees with total registration (interior mean J within 1e-3)",
+          "[track][registration][elastix]") {
+  if (!HaveElastix()) return;
+  std::vector<double> J_true;
+  const std::vector<Volume<float>> frames = ExpansionSeries(4, 0.004, &J_true);
+  ElastixOptions o;
+  o.resolutions = 2;
+  o.iterations = 300;
+  o.spatial_samples = 16384;
+  const IncrementalComparison c = CompareIncrementalTotal(frames, J_true, o, 6.0);
+  INFO("worst |J_inc - J_total| (interior means) " << c.worst_inc_vs_total << ", worst |J - J_true| " << c.worst_vs_truth);
+  REQUIRE(c.worst_inc_vs_total <= 1e-3);
+  REQUIRE(c.worst_vs_truth <= 3e-3);
+}

@@ -127,6 +127,34 @@ StrainField ComputeStrainField(const DisplacementField& d, const StrainFieldOpti
   return s;
 }
 
+double ResidualRms(const Volume<float>& reference, const Volume<float>& current, const DisplacementField& u,
+                   std::int64_t* samples, ThreadBudget threads) {
+  if (!u.empty() && u.geometry().shape != reference.shape())
+    throw InvalidArgument("residual: the displacement field is not on the reference grid");
+  const Geometry& gr = reference.geometry();
+  const Geometry& gc = current.geometry();
+  std::vector<double> sum2(std::size_t(gr.shape[0]), 0.0);
+  std::vector<std::int64_t> count(std::size_t(gr.shape[0]), 0);
+  ForEachVoxel(gr, threads, [&](std::int64_t z, std::int64_t y, std::int64_t x) {
+    Eigen::Vector3d p = Centre(gr, z, y, x);
+    if (!u.empty()) p += Eigen::Vector3d(u.u[0](z, y, x), u.u[1](z, y, x), u.u[2](z, y, x));
+    const float v = SampleLinear(current, (p[0] - gc.origin_um[0]) / gc.spacing_um[0],
+                                 (p[1] - gc.origin_um[1]) / gc.spacing_um[1], (p[2] - gc.origin_um[2]) / gc.spacing_um[2], NAN);
+    if (std::isnan(v)) return;
+    const double d = double(v) - double(reference(z, y, x));
+    sum2[std::size_t(z)] += d * d;  // one slice per task
+    ++count[std::size_t(z)];
+  });
+  double s2 = 0;
+  std::int64_t n = 0;
+  for (std::size_t i = 0; i < sum2.size(); ++i) {
+    s2 += sum2[i];
+    n += count[i];
+  }
+  if (samples) *samples = n;
+  return n ? std::sqrt(s2 / double(n)) : NAN;
+}
+
 ResultTable SummariseStrain(const StrainField& s, double margin_um) {
   std::vector<double> J;
   J.reserve(std::size_t(s.J.size()));

@@ -128,6 +128,7 @@ bool AffineRegistrationOptions::IsValid(std::string* why) const {
   if (mattes_bins < 8) return fail("mattes_bins must be >= 8, got " + std::to_string(mattes_bins));
   if (!(sampling_fraction > 0 && sampling_fraction <= 1))
     return fail("sampling_fraction must be in (0, 1], got " + std::to_string(sampling_fraction));
+  if (max_samples < 0) return fail("max_samples must be >= 0, got " + std::to_string(max_samples));
   return true;
 }
 

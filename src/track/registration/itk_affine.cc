@@ -12,6 +12,7 @@
 #include <itkTranslationTransform.h>
 
 #include <algorithm>
+#include <cmath>
 
 #include "itk_bridge.h"
 #include "op4d/core/error.h"
@@ -38,6 +39,10 @@ AffineStageReport RunStage(const char* name, typename T::Pointer transform, Imag
   }
   const int threads = o.threads.Resolve();
   metric->SetMaximumNumberOfWorkUnits(itk::ThreadIdType(threads));
+  // Image gradients by central differences where sampled, not as precomputed gradient images (three
+  // doubles per voxel per image: 800 MB at 256^3).
+  metric->SetUseFixedImageGradientFilter(false);
+  metric->SetUseMovingImageGradientFilter(false);
   if (mask) metric->SetFixedImageMask(mask);
 
   auto scales = itk::RegistrationParameterScalesFromPhysicalShift<Metric>::New();
@@ -61,7 +66,12 @@ AffineStageReport RunStage(const char* name, typename T::Pointer transform, Imag
   method->SetInitialTransform(transform);
   method->InPlaceOn();
   method->SetNumberOfWorkUnits(itk::ThreadIdType(threads));
-  const int levels = o.levels;
+  // No level coarser than 16 voxels along the smallest axis: a smaller image has too little structure
+  // and the coarse level's optimum can be a neighbouring particle's (a local minimum the finer levels
+  // do not leave).
+  const auto size = fixed->GetLargestPossibleRegion().GetSize();
+  const double smallest = double(std::min({size[0], size[1], size[2]}));
+  const int levels = std::max(1, std::min(o.levels, 1 + int(std::floor(std::log2(smallest / 16.0)))));
   typename Method::ShrinkFactorsArrayType shrink;
   shrink.SetSize(itk::SizeValueType(levels));
   typename Method::SmoothingSigmasArrayType sigmas;
@@ -75,9 +85,11 @@ AffineStageReport RunStage(const char* name, typename T::Pointer transform, Imag
   method->SetShrinkFactorsPerLevel(shrink);
   method->SetSmoothingSigmasPerLevel(sigmas);
   method->SetSmoothingSigmasAreSpecifiedInPhysicalUnits(false);
-  if (o.sampling_fraction < 1.0) {
+  const double voxels = double(fixed->GetLargestPossibleRegion().GetNumberOfPixels());
+  const double fraction = std::min(o.sampling_fraction, o.max_samples > 0 ? double(o.max_samples) / voxels : 1.0);
+  if (fraction < 1.0) {
     method->SetMetricSamplingStrategy(Method::MetricSamplingStrategyType::RANDOM);
-    method->SetMetricSamplingPercentage(o.sampling_fraction);
+    method->SetMetricSamplingPercentage(fraction);
     method->MetricSamplingReinitializeSeed(int(o.seed % 2147483647u));
   }
 

@@ -65,6 +65,11 @@ StrainField ComputeStrainField(const DisplacementField& u, const StrainFieldOpti
 Eigen::Matrix3d DeformationGradientAt(const DisplacementField& u, std::int64_t z, std::int64_t y,
                                       std::int64_t x);
 
+// RMS of current(X + u(X)) - reference(X) over the reference voxels whose image lies inside the
+// current frame (grey units); `samples` receives their count. An empty u means the identity.
+double ResidualRms(const Volume<float>& reference, const Volume<float>& current, const DisplacementField& u,
+                   std::int64_t* samples = nullptr, ThreadBudget threads = {});
+
 // Statistics of J over the samples at least `margin_um` inside the grid (the interior: B-spline and
 // finite-difference edge effects excluded): one-row table with mean, sd, p05, p50, p95 of J and
 // eps_v, and the count; units in the column unit fields.

@@ -16,12 +16,14 @@ enum class AffineModel { kTranslation, kRigid, kAffine };
 struct AffineRegistrationOptions {
   AffineModel model = AffineModel::kAffine;  // rigid first, then affine when kAffine
   RegistrationMetric metric = RegistrationMetric::kMeanSquares;  // MI for frames of different contrast
-  int levels = 3;                     // multi-resolution levels (shrink 2^(levels-1) ... 1)
+  int levels = 3;                     // multi-resolution levels (shrink 2^(levels-1) ... 1); fewer when the
+                                      // coarsest would be under 16 voxels along an axis
   int iterations = 200;               // per level and stage (upper bound)
   double min_step = 1e-6;             // optimiser stops when the step falls below (scaled units)
   double max_step = 1.0;              // first step (scaled units ~ voxels of physical shift)
   int mattes_bins = 50;               // histogram bins for Mattes MI
   double sampling_fraction = 1.0;     // share of reference voxels used by the metric (1 = all)
+  std::int64_t max_samples = 1 << 19; // and at most this many random samples per level (0 = no cap)
   std::uint64_t seed = 1;             // sampler seed when sampling_fraction < 1
   ThreadBudget threads;
 

@@ -1,0 +1,169 @@
+// Registration and deformation benchmarks (issue 7), one case per run so peak memory is the case's own:
+//   op4d_bench_registration --case rigid       [--edge 256] [--threads T]   ITK rigid, known motion
+//   op4d_bench_registration --case nonrigid    [--edge 256] [--threads T]   elastix affine + B-spline
+//   op4d_bench_registration --case particles   [--particles 1000] [--threads T]  per-particle F
+//   op4d_bench_registration --case ffield      [--edge 512] [--threads T]   F field from a displacement field
+//   op4d_bench_registration --case incremental [--frames 10] [--threads T]  incremental vs total (elastix)
+// Prints seconds, accuracy against the known motion, and the peak resident memory of the step.
+#include <Eigen/Dense>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <random>
+#include <string>
+
+#include "bench_util.h"
+#include "op4d/synth/campaign.h"
+#include "op4d/track/deformation/field.h"
+#include "op4d/track/deformation/particles.h"
+#include "op4d/track/registration/affine.h"
+#include "op4d/track/registration/elastix.h"
+#include "registration_cases.h"
+
+using namespace op4d;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+double Since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+double MiB(long kib) { return double(kib) / 1024.0; }
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string which = "rigid";
+  std::int64_t edge = 0;
+  int threads = 0, particles = 1000, frames = 10;
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--case") && i + 1 < argc) which = argv[++i];
+    else if (!std::strcmp(argv[i], "--edge") && i + 1 < argc) edge = std::atoll(argv[++i]);
+    else if (!std::strcmp(argv[i], "--threads") && i + 1 < argc) threads = std::atoi(argv[++i]);
+    else if (!std::strcmp(argv[i], "--particles") && i + 1 < argc) particles = std::atoi(argv[++i]);
+    else if (!std::strcmp(argv[i], "--frames") && i + 1 < argc) frames = std::atoi(argv[++i]);
+  }
+  const ThreadBudget budget{threads};
+  std::printf("case %s, %d threads\n", which.c_str(), budget.Resolve());
+
+  if (which == "rigid" || which == "nonrigid") {
+    if (edge == 0) edge = 256;
+    // A clean (edge + 32)^3 synthetic world, moved and cropped to edge^3, noise SNR 10.
+    AffineMap motion = KnownMotion();
+    if (which == "rigid") motion.F = RotationZYX(Eigen::Vector3d::UnitX(), 3.0);
+    const KnownMotionCase c = MakeSyntheticMotionCase(motion, 10.0, 7, edge + 32);
+    const double voxels = double(c.reference.size());
+    bench::ResetPeakRss();
+    const long base = bench::StatusKiB("VmRSS:");
+    const auto t0 = Clock::now();
+    if (which == "rigid") {
+      AffineRegistrationOptions o;
+      o.model = AffineModel::kRigid;
+      o.threads = budget;
+      const AffineRegistrationResult r = RegisterAffine(c.reference, c.current, o);
+      const double s = Since(t0);
+      std::printf("rigid %lld^3: %.2f s, |F - F_true| %.2e, centre error %.3f um, %s\n", static_cast<long long>(edge), s,
+                  (r.map.F - c.truth.F).norm(),
+                  (r.map.Apply(GridCentre(c.reference.geometry())) - c.truth.Apply(GridCentre(c.reference.geometry()))).norm(),
+                  r.status.c_str());
+    } else {
+      ElastixOptions o;
+      o.threads = budget;
+      const ElastixResult r = RegisterElastix(c.reference, c.current, o);
+      const double s = Since(t0);
+      const StrainField f = ComputeStrainField(r.displacement, {1, false, budget});
+      const double Jm = SummariseStrain(f, 8.0).Find("J_mean")->values[0];
+      std::printf("non-rigid %lld^3 (affine + B-spline, 8 um grid, 3 x 500 iterations): %.1f s (elastix + transformix "
+                  "%.1f s), interior J mean %.5f (true %.5f)\n",
+                  static_cast<long long>(edge), s, r.seconds, Jm, c.truth.F.determinant());
+    }
+    std::printf("peak memory above the two frames: %.0f MiB (%.1f B/voxel; elastix runs in its own process)\n",
+                MiB(bench::PeakRssKiB() - base), double(bench::PeakRssKiB() - base) * 1024.0 / voxels);
+    return 0;
+  }
+
+  if (which == "particles") {
+    // A campaign box holding about `particles` particles (424 in 64 x 96 x 96 at the default radius).
+    SynthOptions so;
+    so.seed = 4;
+    so.snr = 10;
+    so.dtype = DataType::kFloat32;
+    const double scale = std::cbrt(double(particles) / 424.0);
+    so.shape = {std::int64_t(64 * scale), std::int64_t(96 * scale), std::int64_t(96 * scale)};
+    const SynthCampaign campaign(so);
+    const SynthFrame f0 = campaign.Render(0, budget), f4 = campaign.Render(4, budget);
+    LabelVolume labels(f0.particle_labels.geometry());
+    for (std::int64_t i = 0; i < labels.size(); ++i) labels[i] = f0.particle_labels[i];
+    AffineMap start;
+    for (int a = 0; a < 3; ++a) start.t[a] = f4.drift_um[a];
+    ParticleFitOptions po;
+    po.threads = budget;
+    bench::ResetPeakRss();
+    const long base = bench::StatusKiB("VmRSS:");
+    const auto t0 = Clock::now();
+    const std::vector<ParticleKinematics> fits =
+        FitParticleKinematics(std::get<Volume<float>>(f0.grey), std::get<Volume<float>>(f4.grey), labels, start, po);
+    const double s = Since(t0);
+    std::map<int, const SynthParticle*> truth;
+    for (const SynthParticle& p : campaign.particles()) truth[p.id] = &p;
+    double sum2 = 0;
+    int n = 0, converged = 0;
+    for (const ParticleKinematics& p : fits) {
+      converged += p.converged;
+      if (p.touches_border || p.voxels < 400 || !p.converged) continue;
+      const double e = p.eps_v - campaign.ParticleStrain(*truth.at(p.label), campaign.FrameTime(4));
+      sum2 += e * e;
+      ++n;
+    }
+    std::printf("per-particle F, %zu particles in %lldx%lldx%lld: %.2f s, %d converged; eps_v RMS error %.4f over %d "
+                "interior particles (SNR 10, frame 4 vs 0); peak memory above the frames %.0f MiB\n",
+                fits.size(), static_cast<long long>(so.shape[0]), static_cast<long long>(so.shape[1]),
+                static_cast<long long>(so.shape[2]), s, converged, std::sqrt(sum2 / n), n, MiB(bench::PeakRssKiB() - base));
+    return 0;
+  }
+
+  if (which == "ffield") {
+    if (edge == 0) edge = 512;
+    Geometry g;
+    g.shape = {edge, edge, edge};
+    g.spacing_um = {0.5, 0.5, 0.5};
+    const AffineMap m = AffineMap::AboutCentre(KnownMotion().F, GridCentre(g), Eigen::Vector3d(0.3, 0.2, 0.1));
+    const DisplacementField u = DisplacementFromAffine(m, g, budget);
+    const double field_mib = double(u.bytes()) / 1048576.0;
+    for (int stride : {1, 4}) {
+      bench::ResetPeakRss();
+      const long base = bench::StatusKiB("VmRSS:");
+      const auto t0 = Clock::now();
+      StrainFieldOptions o;
+      o.stride = stride;
+      o.tensors = stride > 1;
+      o.threads = budget;
+      const StrainField s = ComputeStrainField(u, o);
+      const double sec = Since(t0);
+      const double extra = MiB(bench::PeakRssKiB() - base);
+      std::printf("F field of a %lld^3 displacement field (%.0f MiB), stride %d%s: %.2f s, J(centre) error %.1e, peak "
+                  "memory of the step %.0f MiB = %.2f x the displacement field\n",
+                  static_cast<long long>(edge), field_mib, stride, o.tensors ? " with F, E, stretches" : " (J)", sec,
+                  std::abs(s.J(s.grid.shape[0] / 2, s.grid.shape[1] / 2, s.grid.shape[2] / 2) - m.F.determinant()), extra,
+                  extra / field_mib);
+    }
+    return 0;
+  }
+
+  if (which == "incremental") {
+    std::vector<double> J_true;
+    const std::vector<Volume<float>> series = ExpansionSeries(frames, 0.002, &J_true);
+    ElastixOptions o;
+    o.resolutions = 2;
+    o.iterations = 300;
+    o.spatial_samples = 16384;
+    o.threads = budget;
+    const auto t0 = Clock::now();
+    const IncrementalComparison c = CompareIncrementalTotal(series, J_true, o, 6.0);
+    std::printf("incremental vs total over %d frames (64^3, expansion 0.2 %%/frame, SNR 10): worst |J_inc - J_total| "
+                "%.2e, worst |J - J_true| %.2e (interior means); %.0f s (elastix %.0f s)\n",
+                frames, c.worst_inc_vs_total, c.worst_vs_truth, Since(t0), c.seconds);
+    return 0;
+  }
+  std::fprintf(stderr, "unknown --case %s\n", which.c_str());
+  return 2;
+}

@@ -1,0 +1,71 @@
+// The registration step over a campaign store: every frame registered to the reference frame
+// (total) or to its predecessor and composed (incremental), rigid/affine in-process with ITK or
+// non-rigid through elastix; the motion turned into F, J and volumetric strain and written back.
+//
+// Written per frame k (frame k's results): table `registration` (F, t, det F of the linear part, grey
+// residual before/after, converged, status code) and, for the non-rigid method, the J field on the
+// coarse grid (`J`, float32) and table `strain_summary` (interior statistics of J and eps_v).
+// With particles: table `particle_kinematics` (one row per reference particle: centroids, F, J, eps_v,
+// residuals, status). Written once: series table `registration_series` (one row per frame, time in s).
+// A frame's results are written only after its registration finished, so a failure (elastix missing
+// or failing) leaves everything already stored as it was.
+#pragma once
+
+#include <cstdint>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "op4d/core/progress.h"
+#include "op4d/frame/segment/watershed.h"
+#include "op4d/pipeline/campaign.h"
+#include "op4d/track/deformation/particles.h"
+#include "op4d/track/registration/affine.h"
+#include "op4d/track/registration/elastix.h"
+
+namespace op4d {
+
+enum class RegisterMethod { kRigid, kAffine, kElastix };
+enum class RegisterStrategy { kTotal, kIncremental };
+RegisterMethod RegisterMethodFromString(const std::string& s);      // "rigid", "affine", "elastix"
+RegisterStrategy RegisterStrategyFromString(const std::string& s);  // "total", "incremental"
+const char* ToString(RegisterMethod m);
+const char* ToString(RegisterStrategy s);
+
+struct RegisterRunOptions {
+  std::int64_t reference = 0;         // the reference configuration (DESIGN.md: frame 0 by default)
+  std::vector<std::int64_t> frames;   // frames to register; empty = all (the reference gets identity)
+  RegisterMethod method = RegisterMethod::kAffine;
+  RegisterStrategy strategy = RegisterStrategy::kTotal;
+  AffineRegistrationOptions affine;   // rigid/affine method
+  ElastixOptions elastix;             // elastix method
+  int strain_stride = 2;              // J field stored every stride voxels
+  double interior_margin_um = -1;     // summaries skip this margin; < 0: 10 % of the smallest extent
+  std::string out_dir;                // if set: frame_<k>_J.vti (ParaView) and registration_series.csv
+  // Per-particle kinematics: the reference frame is segmented (`segment`), its active phase split into
+  // particles (`watershed`), and every particle's affine F fitted in each frame (started from the
+  // frame's linear motion): table particle_kinematics in each frame's results.
+  bool particles = false;
+  QuickLookOptions segment;
+  WatershedOptions watershed;
+  ParticleFitOptions particle_fit;
+  ThreadBudget threads;
+  ProgressStyle progress = ProgressStyle::kAuto;
+};
+
+struct RegisterRunRow {
+  std::int64_t frame = 0;
+  AffineMap map;                      // linear part, reference -> frame k
+  bool converged = true;
+  std::string status;
+  double rms_before = 0, rms_after = 0;
+  double J_linear = 1;                // det F of the linear part
+  ResultTable strain_summary;         // elastix method only
+  std::int64_t particles = 0, particles_converged = 0;  // with options.particles
+  double particle_eps_v_median = NAN;                    // over converged particles
+  std::vector<std::string> files;
+};
+
+std::vector<RegisterRunRow> RunRegistration(const std::string& store_path, const RegisterRunOptions& options);
+
+}  // namespace op4d

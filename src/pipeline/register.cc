@@ -1,0 +1,288 @@
+#include "op4d/pipeline/register.h"
+
+#include <Eigen/Dense>
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "op4d/core/error.h"
+#include "op4d/io/export.h"
+#include "op4d/store/frame_store.h"
+#include "op4d/track/deformation/field.h"
+
+namespace op4d {
+
+RegisterMethod RegisterMethodFromString(const std::string& s) {
+  if (s == "rigid") return RegisterMethod::kRigid;
+  if (s == "affine") return RegisterMethod::kAffine;
+  if (s == "elastix") return RegisterMethod::kElastix;
+  throw ConfigError("method", "'" + s + "' is not one of rigid, affine, elastix");
+}
+RegisterStrategy RegisterStrategyFromString(const std::string& s) {
+  if (s == "total") return RegisterStrategy::kTotal;
+  if (s == "incremental") return RegisterStrategy::kIncremental;
+  throw ConfigError("strategy", "'" + s + "' is not one of total, incremental");
+}
+const char* ToString(RegisterMethod m) {
+  switch (m) {
+    case RegisterMethod::kRigid: return "rigid";
+    case RegisterMethod::kAffine: return "affine";
+    case RegisterMethod::kElastix: return "elastix";
+  }
+  return "?";
+}
+const char* ToString(RegisterStrategy s) { return s == RegisterStrategy::kTotal ? "total" : "incremental"; }
+
+namespace {
+
+// One registration of `moving` onto `fixed`: the linear map and, for elastix, the displacement field.
+struct PairResult {
+  AffineMap map;
+  DisplacementField u;  // elastix only
+  bool converged = true;
+  std::string status;
+};
+
+PairResult RegisterPair(const Volume<float>& fixed, const Volume<float>& moving, const RegisterRunOptions& o) {
+  PairResult p;
+  if (o.method == RegisterMethod::kElastix) {
+    ElastixOptions eo = o.elastix;
+    eo.threads = o.threads;
+    ElastixResult r = RegisterElastix(fixed, moving, eo);
+    if (!r.linear_stages.empty()) p.map = r.linear_stages.back();
+    p.u = std::move(r.displacement);
+    p.status = "elastix finished in " + std::to_string(r.seconds) + " s";
+    return p;
+  }
+  AffineRegistrationOptions ao = o.affine;
+  ao.model = o.method == RegisterMethod::kRigid ? AffineModel::kRigid : AffineModel::kAffine;
+  ao.threads = o.threads;
+  const AffineRegistrationResult r = RegisterAffine(fixed, moving, ao);
+  p.map = r.map;
+  p.converged = r.converged;
+  p.status = r.status;
+  return p;
+}
+
+ResultTable RowTable(const RegisterRunRow& r) {
+  ResultTable t;
+  t.name = "registration";
+  const char* axes = "zyx";
+  for (int i = 0; i < 9; ++i)
+    t.columns.push_back({std::string("F_") + axes[i / 3] + axes[i % 3], "1", {r.map.F(i / 3, i % 3)}});
+  for (int a = 0; a < 3; ++a) t.columns.push_back({std::string("t_") + axes[a], "um", {r.map.t[a]}});
+  t.columns.push_back({"J_linear", "1", {r.J_linear}});
+  t.columns.push_back({"rms_before", "grey", {r.rms_before}});
+  t.columns.push_back({"rms_after", "grey", {r.rms_after}});
+  t.columns.push_back({"converged", "1", {r.converged ? 1.0 : 0.0}});
+  return t;
+}
+
+}  // namespace
+
+std::vector<RegisterRunRow> RunRegistration(const std::string& store_path, const RegisterRunOptions& o) {
+  FrameStore store = FrameStore::OpenReadWrite(store_path);
+  const std::int64_t n = store.frame_count();
+  if (n == 0) throw IoError(store_path, "/frames/volume", "the campaign has no frames");
+  if (o.reference < 0 || o.reference >= n)
+    throw ConfigError("reference", "frame " + std::to_string(o.reference) + " is not in " + store_path + " (it has " +
+                                       std::to_string(n) + " frames)");
+  std::vector<std::int64_t> frames = o.frames;
+  if (frames.empty())
+    for (std::int64_t k = 0; k < n; ++k) frames.push_back(k);
+  std::sort(frames.begin(), frames.end());
+  frames.erase(std::unique(frames.begin(), frames.end()), frames.end());
+  for (std::int64_t k : frames) {
+    if (k < 0 || k >= n)
+      throw ConfigError("frames", "frame " + std::to_string(k) + " is not in " + store_path + " (it has " +
+                                      std::to_string(n) + " frames)");
+    if (o.strategy == RegisterStrategy::kIncremental && k < o.reference)
+      throw ConfigError("frames", "the incremental strategy runs forward from the reference frame " +
+                                      std::to_string(o.reference) + "; frame " + std::to_string(k) + " is before it");
+  }
+  if (o.strain_stride < 1) throw ConfigError("strain_stride", "must be >= 1");
+
+  nlohmann::json j;
+  j["method"] = ToString(o.method);
+  j["strategy"] = ToString(o.strategy);
+  j["reference"] = o.reference;
+  j["convention"] = "F = dx/dX from the reference frame to frame k; reference = fixed image, frame k = moving";
+  if (o.method == RegisterMethod::kElastix) {
+    j["elastix"] = {{"metric", o.elastix.metric}, {"resolutions", o.elastix.resolutions},
+                    {"iterations", o.elastix.iterations}, {"grid_spacing_um", o.elastix.grid_spacing_um},
+                    {"spatial_samples", o.elastix.spatial_samples}, {"sampler", o.elastix.sampler}};
+    j["strain_stride"] = o.strain_stride;
+  } else {
+    j["affine"] = {{"levels", o.affine.levels}, {"iterations", o.affine.iterations},
+                   {"metric", o.affine.metric == RegistrationMetric::kMeanSquares ? "mean squares" : "Mattes MI"}};
+  }
+  const AnyVolume reference_frame = store.ReadFrame(o.reference, o.threads);
+  const Volume<float> reference = ToFloat(reference_frame);
+  LabelVolume particle_labels;
+  if (o.particles) {
+    QuickLookOptions so = o.segment;
+    so.threads = o.threads;
+    so.progress = ProgressStyle::kOff;
+    const PhaseVolume phases = SegmentFrame(reference_frame, so);
+    const std::vector<Phase> active = so.phases.WithRole(PhaseRole::kActive);
+    if (active.size() != 1)
+      throw ConfigError("phases", "per-particle kinematics needs exactly one phase with the active role, got " +
+                                      std::to_string(active.size()));
+    Volume<std::uint8_t> mask(phases.geometry(), 0);
+    for (std::int64_t i = 0; i < mask.size(); ++i) mask[i] = phases[i] == active.front().label;
+    WatershedOptions wo = o.watershed;
+    wo.threads = o.threads;
+    particle_labels = SeparateParticles(mask, wo).labels;
+    j["particles"] = {{"segment", ToString(so.method)}, {"watershed_h_um", wo.h_um},
+                      {"margin_um", o.particle_fit.margin_um}, {"max_iterations", o.particle_fit.max_iterations}};
+  }
+  double margin = o.interior_margin_um;
+  if (margin < 0) {
+    double extent = INFINITY;
+    for (int a = 0; a < 3; ++a) extent = std::min(extent, double(reference.shape()[a]) * reference.spacing_um()[a]);
+    margin = 0.1 * extent;
+  }
+  j["interior_margin_um"] = margin;
+  const TimeTable times = store.ReadTimeTable();
+  const std::vector<double>* time_s = times.Find("time_s");
+
+  if (!o.out_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(o.out_dir, ec);
+    if (ec) throw IoError(o.out_dir, "", "cannot create directory: " + ec.message());
+  }
+
+  std::vector<RegisterRunRow> rows;
+  Progress progress(std::string("register (") + ToString(o.method) + ", " + ToString(o.strategy) + ")",
+                    std::int64_t(frames.size()), o.progress);
+  // Incremental state: the previous frame and the composed motion reference -> previous.
+  Volume<float> previous = reference;
+  PairResult composed;  // identity
+  auto finish = [&](std::int64_t k, const Volume<float>& current, const PairResult& motion) {
+    RegisterRunRow row;
+    row.frame = k;
+    row.map = motion.map;
+    row.converged = motion.converged;
+    row.status = motion.status;
+    row.J_linear = motion.map.F.determinant();
+    row.rms_before = ResidualRms(reference, current, DisplacementField{}, nullptr, o.threads);
+    if (o.method == RegisterMethod::kElastix) {
+      row.rms_after = ResidualRms(reference, current, motion.u, nullptr, o.threads);
+    } else {
+      row.rms_after = ResidualRms(reference, current, DisplacementFromAffine(motion.map, reference.geometry(), o.threads),
+                                  nullptr, o.threads);
+    }
+    const Provenance prov{"register", "frame " + std::to_string(k) + " onto frame " + std::to_string(o.reference),
+                          j.dump(), ""};
+    Volume<float> J;
+    if (o.method == RegisterMethod::kElastix) {
+      StrainFieldOptions so;
+      so.stride = o.strain_stride;
+      so.threads = o.threads;
+      StrainField s = ComputeStrainField(motion.u, so);
+      row.strain_summary = SummariseStrain(s, margin);
+      J = std::move(s.J);
+    }
+    ResultTable particle_table;
+    if (o.particles) {
+      ParticleFitOptions po = o.particle_fit;
+      po.threads = o.threads;
+      const std::vector<ParticleKinematics> fits = FitParticleKinematics(reference, current, particle_labels, motion.map, po);
+      std::vector<double> eps;
+      for (const ParticleKinematics& p : fits)
+        if (p.converged) eps.push_back(p.eps_v);
+      row.particles = std::int64_t(fits.size());
+      row.particles_converged = std::int64_t(eps.size());
+      if (!eps.empty()) {
+        std::nth_element(eps.begin(), eps.begin() + std::ptrdiff_t(eps.size() / 2), eps.end());
+        row.particle_eps_v_median = eps[eps.size() / 2];
+      }
+      particle_table = ParticleKinematicsTable(fits);
+    }
+    // Everything is computed: now write (a failure above leaves the store as it was).
+    store.WriteFrameTable(k, RowTable(row), prov);
+    if (o.particles) store.WriteFrameTable(k, particle_table, prov);
+    if (!J.empty()) {
+      store.WriteFrameVolume(k, "J", J, prov);
+      store.WriteFrameTable(k, row.strain_summary, prov);
+      if (!o.out_dir.empty()) {
+        char name[64];
+        std::snprintf(name, sizeof name, "/frame_%06lld_J.vti", static_cast<long long>(k));
+        row.files.push_back(o.out_dir + name);
+        WriteVti(row.files.back(), J, "J");
+      }
+    }
+    rows.push_back(std::move(row));
+    progress.Advance();
+  };
+
+  const std::int64_t last = frames.back();
+  std::size_t next = 0;
+  if (o.strategy == RegisterStrategy::kTotal) {
+    for (std::int64_t k : frames) {
+      if (k == o.reference) {
+        PairResult identity;
+        identity.status = "reference frame";
+        if (o.method == RegisterMethod::kElastix) identity.u = DisplacementFromAffine(AffineMap{}, reference.geometry());
+        finish(k, reference, identity);
+        continue;
+      }
+      const Volume<float> current = ToFloat(store.ReadFrame(k, o.threads));
+      finish(k, current, RegisterPair(reference, current, o));
+    }
+  } else {
+    if (o.method == RegisterMethod::kElastix) composed.u = DisplacementFromAffine(AffineMap{}, reference.geometry());
+    composed.status = "reference frame";
+    for (std::int64_t k = o.reference; k <= last; ++k) {
+      Volume<float> current = k == o.reference ? reference : ToFloat(store.ReadFrame(k, o.threads));
+      if (k != o.reference) {
+        PairResult step = RegisterPair(previous, current, o);
+        composed.map = composed.map.Then(step.map);
+        if (o.method == RegisterMethod::kElastix) composed.u = Compose(composed.u, step.u, o.threads);
+        composed.converged = composed.converged && step.converged;
+        composed.status = "composed over frames " + std::to_string(o.reference) + ".." + std::to_string(k) +
+                          "; last step: " + step.status;
+      }
+      while (next < frames.size() && frames[next] < k) ++next;
+      if (next < frames.size() && frames[next] == k) finish(k, current, composed);
+      previous = std::move(current);
+    }
+  }
+
+  // Series table (all frames registered by this run).
+  ResultTable series;
+  series.name = "registration_series";
+  auto col = [&](const std::string& name, const std::string& unit, auto get) {
+    ResultColumn c{name, unit, {}};
+    for (const RegisterRunRow& r : rows) c.values.push_back(get(r));
+    series.columns.push_back(std::move(c));
+  };
+  col("frame", "1", [](const RegisterRunRow& r) { return double(r.frame); });
+  col("time_s", "s", [&](const RegisterRunRow& r) {
+    return time_s && r.frame < std::int64_t(time_s->size()) ? (*time_s)[std::size_t(r.frame)] : NAN;
+  });
+  const char* axes = "zyx";
+  for (int a = 0; a < 3; ++a) col(std::string("t_") + axes[a], "um", [a](const RegisterRunRow& r) { return r.map.t[a]; });
+  col("J_linear", "1", [](const RegisterRunRow& r) { return r.J_linear; });
+  auto summary = [](const RegisterRunRow& r, const char* c) {
+    const ResultColumn* col = r.strain_summary.Find(c);
+    return col ? col->values[0] : NAN;
+  };
+  col("J_mean", "1", [&](const RegisterRunRow& r) { return summary(r, "J_mean"); });
+  col("J_sd", "1", [&](const RegisterRunRow& r) { return summary(r, "J_sd"); });
+  col("rms_before", "grey", [](const RegisterRunRow& r) { return r.rms_before; });
+  col("rms_after", "grey", [](const RegisterRunRow& r) { return r.rms_after; });
+  col("converged", "1", [](const RegisterRunRow& r) { return r.converged ? 1.0 : 0.0; });
+  if (o.particles) {
+    col("particles", "1", [](const RegisterRunRow& r) { return double(r.particles); });
+    col("particles_converged", "1", [](const RegisterRunRow& r) { return double(r.particles_converged); });
+    col("particle_eps_v_median", "1", [](const RegisterRunRow& r) { return r.particle_eps_v_median; });
+  }
+  store.WriteSeriesTable(series, Provenance{"register", "frames of " + store_path, j.dump(), ""});
+  if (!o.out_dir.empty()) WriteCsv(o.out_dir + "/registration_series.csv", series);
+  return rows;
+}
+
+}  // namespace op4d

@@ -1,0 +1,127 @@
+#include "op4d/pipeline/register.h"
+
+#include <Eigen/Dense>
+#include <algorithm>
+#include <filesystem>
+
+#include "op4d/pipeline/campaign.h"
+#include "op4d/store/frame_store.h"
+#include "test_util.h"
+
+using namespace op4d;
+
+namespace {
+
+// A small synthetic campaign (drift and swelling) in a store; returns the generator's options.
+SynthOptions MakeStore(const std::string& path, int frames) {
+  SynthOptions o;
+  o.seed = 5;
+  o.frames = frames;
+  o.shape = {48, 64, 64};
+  o.snr = 10;
+  StoreOptions so;
+  WriteSynthCampaign(o, path, so, true, ProgressStyle::kOff);
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("register: every frame of a store onto the reference, drift recovered and stored",
+          "[pipeline][registration]") {
+  test::TempDir dir;
+  const SynthOptions synth = MakeStore(dir / "c.h5", 3);
+  const SynthCampaign truth(synth);
+  RegisterRunOptions o;
+  o.method = RegisterMethod::kRigid;
+  o.progress = ProgressStyle::kOff;
+  o.out_dir = dir / "out";
+  const std::vector<RegisterRunRow> rows = RunRegistration(dir / "c.h5", o);
+  REQUIRE(rows.size() == 3);
+  const Geometry grid = FrameStore::OpenRead(dir / "c.h5").layout()->geometry;
+  REQUIRE(rows[0].J_linear == 1.0);
+  for (int k = 1; k < 3; ++k) {
+    const Vec3 d = truth.Drift(k);
+    const Eigen::Vector3d c = GridCentre(grid);
+    INFO("frame " << k << ": " << rows[k].status << " centre moves by " << (rows[k].map.Apply(c) - c).transpose()
+                  << "\nF\n" << rows[k].map.F);
+    REQUIRE((rows[k].map.Apply(c) - c - Eigen::Vector3d(d[0], d[1], d[2])).norm() < 0.1);
+    REQUIRE(rows[k].rms_after < rows[k].rms_before);
+  }
+  const FrameStore store = FrameStore::OpenRead(dir / "c.h5");
+  const ResultTable t = store.ReadFrameTable(2, "registration");
+  REQUIRE(t.Find("t_x")->unit == "um");
+  REQUIRE(t.Find("t_x")->values[0] == Approx(rows[2].map.t[2]));
+  const ResultTable s = store.ReadSeriesTable("registration_series");
+  REQUIRE(s.rows() == 3);
+  REQUIRE(s.Find("time_s")->values[2] == Approx(truth.FrameTime(2)));
+  REQUIRE(std::filesystem::exists(dir / "out/registration_series.csv"));
+}
+
+TEST_CASE("register --particles: per-particle kinematics of the segmented, separated reference frame",
+          "[pipeline][registration][particles]") {
+  test::TempDir dir;
+  const SynthOptions synth = MakeStore(dir / "c.h5", 3);
+  const SynthCampaign truth(synth);
+  RegisterRunOptions o;
+  o.method = RegisterMethod::kRigid;
+  o.frames = {0, 2};
+  o.particles = true;
+  o.progress = ProgressStyle::kOff;
+  const std::vector<RegisterRunRow> rows = RunRegistration(dir / "c.h5", o);
+  REQUIRE(rows.size() == 2);
+  std::vector<double> eps_true;
+  for (const SynthParticle& p : truth.particles()) eps_true.push_back(truth.ParticleStrain(p, truth.FrameTime(2)));
+  std::sort(eps_true.begin(), eps_true.end());
+  const double median_true = eps_true[eps_true.size() / 2];
+  INFO(rows[1].particles << " particles, " << rows[1].particles_converged << " converged, median eps_v "
+                         << rows[1].particle_eps_v_median << " (truth " << median_true << ")");
+  REQUIRE(rows[1].particles >= 30);
+  REQUIRE(rows[1].particles_converged >= rows[1].particles * 2 / 5);  // watershed fragments under 64 voxels are skipped
+  // The local fits read swelling with a known bias (binder necks, see bench/RESULTS.md): sign and size.
+  REQUIRE(std::abs(rows[1].particle_eps_v_median - median_true) < 0.02);
+  const FrameStore store = FrameStore::OpenRead(dir / "c.h5");
+  const ResultTable t = store.ReadFrameTable(2, "particle_kinematics");
+  REQUIRE(std::int64_t(t.rows()) == rows[1].particles);
+  REQUIRE(store.ReadSeriesTable("registration_series").Find("particle_eps_v_median")->values[1] ==
+          Approx(rows[1].particle_eps_v_median));
+}
+
+TEST_CASE("register with elastix: J field and strain summary per frame; a failing elastix changes nothing",
+          "[pipeline][registration][elastix]") {
+  if (!ProgramAvailable("elastix") || !ProgramAvailable("transformix")) {
+    WARN("elastix not installed: skipped");
+    return;
+  }
+  test::TempDir dir;
+  const SynthOptions synth = MakeStore(dir / "c.h5", 2);
+  RegisterRunOptions o;
+  o.method = RegisterMethod::kElastix;
+  o.elastix.resolutions = 2;
+  o.elastix.iterations = 200;
+  o.progress = ProgressStyle::kOff;
+  o.out_dir = dir / "out";
+  const std::vector<RegisterRunRow> rows = RunRegistration(dir / "c.h5", o);
+  REQUIRE(rows.size() == 2);
+  // The generator's particles swell into the pores inside a fixed box: the sample's volume is kept,
+  // so the interior mean J is 1 within the B-spline noise; the drift is the affine stage's motion.
+  const double J = rows[1].strain_summary.Find("J_mean")->values[0];
+  const SynthCampaign truth(synth);
+  const Geometry grid = FrameStore::OpenRead(dir / "c.h5").layout()->geometry;
+  const Eigen::Vector3d c = GridCentre(grid), d(truth.Drift(1)[0], truth.Drift(1)[1], truth.Drift(1)[2]);
+  INFO("J_mean " << J << ", centre moves by " << (rows[1].map.Apply(c) - c).transpose());
+  REQUIRE(J == Approx(1.0).margin(0.01));
+  REQUIRE((rows[1].map.Apply(c) - c - d).norm() < 0.15);
+  REQUIRE(rows[1].rms_after < rows[1].rms_before);
+  REQUIRE(std::filesystem::exists(dir / "out/frame_000001_J.vti"));
+  {
+    const FrameStore store = FrameStore::OpenRead(dir / "c.h5");
+    const AnyVolume Jv = store.ReadFrameVolume(1, "J");
+    REQUIRE(GeometryOf(Jv).shape == Index3{24, 32, 32});  // stride 2
+    REQUIRE(store.ReadFrameTable(1, "strain_summary").Find("J_mean")->values[0] == Approx(J));
+  }
+  // elastix fails: the error names the program and the stored results are untouched.
+  o.elastix.elastix = "false";
+  REQUIRE_THROWS_WITH(RunRegistration(dir / "c.h5", o), Catch::Contains("elastix failed"));
+  const FrameStore store = FrameStore::OpenRead(dir / "c.h5");
+  REQUIRE(store.ReadFrameTable(1, "strain_summary").Find("J_mean")->values[0] == Approx(J));
+}
