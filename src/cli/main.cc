@@ -16,6 +16,7 @@
 #include "op4d/pipeline/manifest.h"
 #include "op4d/pipeline/network.h"
 #include "op4d/pipeline/register.h"
+#include "op4d/pipeline/throats.h"
 
 using namespace op4d;
 using cli::Args;
@@ -35,6 +36,7 @@ const char* kUsage =
     "  export     write a frame, result volume or table to TIFF/MHA/NRRD/NIfTI/VTK/CSV\n"
     "  quicklook  segment every frame (Gaussian mixture or multi-Otsu) and report phase volume fractions\n"
     "  network    extract the pore network (skeleton, nodes, throats) of frames or of a labelled volume\n"
+    "  throats    follow the reference network's throats through the frames: Young-Laplace open/closed, percolation history\n"
     "  register   register frames to the reference (rigid/affine in-process, non-rigid with elastix): F, J, strain\n"
     "  version    print op4d's version\n";
 
@@ -134,6 +136,23 @@ const std::map<std::string, std::string> kHelp = {
      "  --particles              also fit an affine F per particle (reference segmented, watershed),\n"
      "                           table particle_kinematics per frame\n"
      "  --out DIR                write DIR/frame_<k>_J.vti (ParaView) and DIR/registration_series.csv\n"
+     "  --threads N              worker threads\n"
+     "  --quiet                  no progress output\n"},
+    {"throats",
+     "usage: op4d throats CAMPAIGN.h5 --gamma N_PER_M [options]\n"
+     "Extracts the pore network of the reference frame, carries every throat into every frame with the\n"
+     "frame's registration (run op4d register first; identity otherwise), measures its radius on the\n"
+     "frame's distance transform and applies the Young-Laplace rule: open when r > r_min and\n"
+     "p_app < 2 gamma |cos theta| / r (p_app_Pa from the time table). Stores throat_frames,\n"
+     "throat_history, percolation_summary and throat_radii as series tables.\n"
+     "  --gamma N_PER_M          surface tension of the electrolyte, N/m (required)\n"
+     "  --theta DEG              contact angle, degrees (default 0)\n"
+     "  --r-min UM               throats this narrow or narrower are closed, um (default 0)\n"
+     "  --tolerance UM           search radius around each carried path point, um (default 0)\n"
+     "  --reference K            reference frame (default 0)\n"
+     "  --pore-value V           frames hold labels; pore = V (otherwise segmented, --method)\n"
+     "  --method M               multi-otsu (default), gmm, nlm+gmm\n"
+     "  --out DIR                CSV tables and DIR/throat_history.vtp (radius_<k>, open_<k> per frame)\n"
      "  --threads N              worker threads\n"
      "  --quiet                  no progress output\n"},
     {"demo",
@@ -513,6 +532,45 @@ int CmdRegister(int argc, char** argv) {
   return 0;
 }
 
+int CmdThroats(int argc, char** argv) {
+  Args a("throats", argc, argv, 2,
+         {{"gamma", 1}, {"theta", 1}, {"r-min", 1}, {"tolerance", 1}, {"reference", 1}, {"pore-value", 1},
+          {"method", 1}, {"out", 1}, {"threads", 1}, {"quiet", 0}});
+  if (a.help()) return std::printf("%s", kHelp.at("throats").c_str()), 0;
+  if (a.positional().size() != 1) throw ConfigError("CAMPAIGN", "give exactly one campaign store (see op4d throats --help)");
+  if (!a.Has("gamma")) throw ConfigError("--gamma", "the surface tension (N/m) is required");
+  ThroatRunOptions o;
+  o.law.surface_tension_N_per_m = a.Double("gamma", 0);
+  o.law.contact_angle_deg = a.Double("theta", 0);
+  o.law.r_min_um = a.Double("r-min", 0);
+  o.carry.search_tolerance_um = a.Double("tolerance", 0);
+  if (!(o.carry.search_tolerance_um >= 0)) throw ConfigError("--tolerance", "must be >= 0 um");
+  o.reference = a.Int("reference", 0);
+  o.pore_value = int(a.Int("pore-value", -1));
+  if (a.Has("pore-value") && o.pore_value < 0) throw ConfigError("--pore-value", "must be >= 0");
+  o.segment.method = SegmentMethodFromString(a.String("method", "multi-otsu"));
+  o.out_dir = a.String("out");
+  o.threads = Threads(a);
+  o.progress = Style(a);
+  const ThroatRunResult r = RunThroatHistory(a.positional()[0], o);
+  std::printf("reference network: %zu nodes, %zu throats; %lld of %zu frames carried by their registration\n",
+              r.network.nodes.size(), r.network.throats.size(), static_cast<long long>(r.frames_with_registration),
+              r.history.frames.size());
+  std::printf("%-6s %-10s %-11s %-8s %-6s %-11s %-13s\n", "frame", "time s", "p_app Pa", "open", "lost", "percolates",
+              "critical Pa");
+  for (std::size_t k = 0; k < r.history.frames.size(); ++k) {
+    const FramePercolation& f = r.history.frames[k];
+    std::printf("%-6zu %-10.1f %-11.1f %-8lld %-6lld %-11s %-13.1f\n", k, f.time_s, f.p_app_Pa,
+                static_cast<long long>(f.open_throats), static_cast<long long>(f.lost_throats),
+                f.percolates ? "yes" : "no", f.critical_pressure_Pa);
+  }
+  std::printf("percolation fraction %.4f, %lld reopen events, first loss %s\n", r.history.percolation_fraction,
+              static_cast<long long>(r.history.reopen_events),
+              r.history.ever_lost ? (std::to_string(r.history.first_loss_time_s) + " s").c_str() : "never");
+  for (const std::string& f : r.files) std::printf("  wrote %s\n", f.c_str());
+  return 0;
+}
+
 int CmdDemo(int argc, char** argv) {
   Args a("demo", argc, argv, 2, {{"dir", 1}, {"frames", 1}, {"threads", 1}, {"quiet", 0}});
   if (a.help()) return std::printf("%s", kHelp.at("demo").c_str()), 0;
@@ -559,6 +617,7 @@ int main(int argc, char** argv) {
     if (cmd == "demo") return CmdDemo(argc, argv);
     if (cmd == "network") return CmdNetwork(argc, argv);
     if (cmd == "register") return CmdRegister(argc, argv);
+    if (cmd == "throats") return CmdThroats(argc, argv);
     if (cmd == "version" || cmd == "--version") return std::printf("op4d %s\n", Version()), 0;
     std::fprintf(stderr, "op4d: error: unknown command '%s' (see op4d --help)\n", cmd.c_str());
     return 2;

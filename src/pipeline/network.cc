@@ -30,18 +30,7 @@ Volume<std::uint8_t> PoreMaskFromLabels(const AnyVolume& labels, int pore_value)
       labels);
 }
 
-std::vector<std::string> WriteNetworkFiles(const PoreNetwork& net, const std::string& out_dir, const std::string& stem) {
-  std::error_code ec;
-  std::filesystem::create_directories(out_dir, ec);
-  if (ec) throw IoError(out_dir, "", "cannot create directory: " + ec.message());
-  const std::string base = out_dir + "/" + stem;
-  std::vector<std::string> files{base + "_pores.csv", base + "_throats.csv", base + "_summary.csv", base + ".vtp",
-                                 base + "_openpnm.h5"};
-  WriteCsv(files[0], net.NodeTable());
-  WriteCsv(files[1], net.ThroatTable());
-  WriteCsv(files[2], net.SummaryTable());
-
-  // ParaView: node points, then the skeleton voxels of every throat; one polyline per throat.
+PolyData NetworkPolyData(const PoreNetwork& net) {
   PolyData pd;
   NamedArray radius{"radius", "um", 0, 1, false, {}}, node{"node", "1", 0, 1, true, {}},
       coordination{"coordination", "1", 0, 1, true, {}};
@@ -74,7 +63,21 @@ std::vector<std::string> WriteNetworkFiles(const PoreNetwork& net, const std::st
   for (NamedArray* a : {&min_r, &mean_r, &length, &throat}) a->rows = std::int64_t(pd.lines.size());
   pd.point_data = {radius, node, coordination};
   pd.cell_data = {throat, min_r, mean_r, length};
-  WriteVtp(files[3], pd);
+  return pd;
+}
+
+std::vector<std::string> WriteNetworkFiles(const PoreNetwork& net, const std::string& out_dir, const std::string& stem) {
+  std::error_code ec;
+  std::filesystem::create_directories(out_dir, ec);
+  if (ec) throw IoError(out_dir, "", "cannot create directory: " + ec.message());
+  const std::string base = out_dir + "/" + stem;
+  std::vector<std::string> files{base + "_pores.csv", base + "_throats.csv", base + "_summary.csv", base + ".vtp",
+                                 base + "_openpnm.h5"};
+  WriteCsv(files[0], net.NodeTable());
+  WriteCsv(files[1], net.ThroatTable());
+  WriteCsv(files[2], net.SummaryTable());
+
+  WriteVtp(files[3], NetworkPolyData(net));
 
   WriteNamedArraysHdf5(files[4], net.OpenPnmArrays(),
                        {{"creator", std::string("op4d ") + Version()},

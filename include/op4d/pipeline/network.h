@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "op4d/frame/network/pore_network.h"
+#include "op4d/io/export.h"
 #include "op4d/pipeline/campaign.h"
 
 namespace op4d {
@@ -36,6 +37,11 @@ std::vector<NetworkRunRow> RunNetwork(const std::string& store_path, const Netwo
 // and throats along their skeleton paths, radius per point, throat properties per line) and
 // <stem>_openpnm.h5 (PoreNetwork::OpenPnmArrays). Returns the paths written.
 std::vector<std::string> WriteNetworkFiles(const PoreNetwork& net, const std::string& out_dir, const std::string& stem);
+
+// ParaView polydata of a network: node points, then the skeleton voxels of every throat; one
+// polyline per throat (node a, its path, node b). Point data radius/node/coordination, cell data
+// throat/min_radius/mean_radius/length.
+PolyData NetworkPolyData(const PoreNetwork& net);
 
 // The pore mask of a label volume: 1 where the value equals pore_value. Throws InvalidArgument for
 // a float volume or a value out of the type's range.
