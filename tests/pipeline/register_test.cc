@@ -86,7 +86,7 @@ TEST_CASE("register --particles: per-particle kinematics of the segmented, separ
           Approx(rows[1].particle_eps_v_median));
 }
 
-TEST_CASE("register with elastix: J field and strain summary per frame; a failing elastix changes nothing",
+TEST_CASE("register with elastix: J field and strain summary per frame, a failing elastix changes nothing",
           "[pipeline][registration][elastix]") {
   if (!ProgramAvailable("elastix") || !ProgramAvailable("transformix")) {
     WARN("elastix not installed: skipped");

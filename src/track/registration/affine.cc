@@ -183,6 +183,10 @@ AffineRegistrationResult RegisterAffine(const Volume<float>& reference, const Vo
   if (result.overlap_voxels == 0) {
     result.converged = false;
     s << "no overlap between the frames after registration";
+  } else if (result.rms_after > result.rms_before) {
+    result.converged = false;
+    s << "failed: the grey residual rose from " << result.rms_before << " to " << result.rms_after
+      << " (a local minimum; try more levels, mutual information or a mask)";
   } else if (result.converged) {
     s << "converged (" << last.stage << ": " << last.stop_condition << ")";
   } else {

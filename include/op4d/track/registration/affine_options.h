@@ -23,7 +23,7 @@ struct AffineRegistrationOptions {
   double max_step = 1.0;              // first step (scaled units ~ voxels of physical shift)
   int mattes_bins = 50;               // histogram bins for Mattes MI
   double sampling_fraction = 1.0;     // share of reference voxels used by the metric (1 = all)
-  std::int64_t max_samples = 1 << 19; // and at most this many random samples per level (0 = no cap)
+  std::int64_t max_samples = 1 << 21; // and at most this many samples (a regular grid) per level (0 = no cap)
   std::uint64_t seed = 1;             // sampler seed when sampling_fraction < 1
   ThreadBudget threads;
 
