@@ -17,6 +17,7 @@
 #include "op4d/pipeline/network.h"
 #include "op4d/pipeline/register.h"
 #include "op4d/pipeline/throats.h"
+#include "op4d/pipeline/soc.h"
 
 using namespace op4d;
 using cli::Args;
@@ -37,6 +38,7 @@ const char* kUsage =
     "  quicklook  segment every frame (Gaussian mixture or multi-Otsu) and report phase volume fractions\n"
     "  network    extract the pore network (skeleton, nodes, throats) of frames or of a labelled volume\n"
     "  throats    follow the reference network's throats through the frames: Young-Laplace open/closed, percolation history\n"
+    "  soc        state of charge per particle from the register step's strains (law given or calibrated)\n"
     "  register   register frames to the reference (rigid/affine in-process, non-rigid with elastix): F, J, strain\n"
     "  version    print op4d's version\n";
 
@@ -155,6 +157,18 @@ const std::map<std::string, std::string> kHelp = {
      "  --out DIR                CSV tables and DIR/throat_history.vtp (radius_<k>, open_<k> per frame)\n"
      "  --threads N              worker threads\n"
      "  --quiet                  no progress output\n"},
+    {"soc",
+     "usage: op4d soc CAMPAIGN.h5 [options]   (after op4d register --particles)\n"
+     "SOC of every particle from its volumetric strain relative to the reference frame, with the\n"
+     "linear law eps_v = k (theta - theta_ref) calibrated on the frames' SOC (time-table soc_ref, or\n"
+     "coulomb counting of current_A), or given. Stores particle_soc and soc_summary per frame,\n"
+     "soc_series and soc_calibration.\n"
+     "  --k K                    use this k instead of calibrating\n"
+     "  --capacity AH            cell capacity for coulomb counting (when soc_ref is absent)\n"
+     "  --soc0 S                 SOC at the first log row for coulomb counting (default 0)\n"
+     "  --discharge-positive     the log's current is positive on discharge\n"
+     "  --eps-std E              per-particle strain uncertainty, 1 sigma (default 0.005)\n"
+     "  --reference K            reference frame (default 0)\n"},
     {"demo",
      "usage: op4d demo [--dir DIR] [--frames N] [--threads N] [--quiet]\n"
      "The main job on the built-in example: writes a synthetic campaign to DIR (default\n"
@@ -571,6 +585,34 @@ int CmdThroats(int argc, char** argv) {
   return 0;
 }
 
+int CmdSoc(int argc, char** argv) {
+  Args a("soc", argc, argv, 2,
+         {{"k", 1}, {"capacity", 1}, {"soc0", 1}, {"discharge-positive", 0}, {"eps-std", 1}, {"reference", 1}});
+  if (a.help()) return std::printf("%s", kHelp.at("soc").c_str()), 0;
+  if (a.positional().size() != 1) throw ConfigError("CAMPAIGN", "give exactly one campaign store (see op4d soc --help)");
+  SocRunOptions o;
+  if (a.Has("k")) {
+    o.calibrate = false;
+    o.k = a.Double("k", 0);
+  }
+  o.capacity_Ah = a.Double("capacity", 0);
+  o.soc0 = a.Double("soc0", 0);
+  o.charge_positive = !a.Has("discharge-positive");
+  o.eps_std = a.Double("eps-std", 0.005);
+  if (!(o.eps_std >= 0)) throw ConfigError("--eps-std", "must be >= 0");
+  o.reference = a.Int("reference", 0);
+  const SocRunResult r = RunSoc(a.positional()[0], o);
+  if (o.calibrate)
+    std::printf("calibrated k = %.5f +- %.5f over %d frames (rms residual %.2e)\n", r.calibration.k, r.calibration.k_std,
+                r.calibration.frames, r.calibration.rms_residual);
+  std::printf("%-6s %-10s %-9s %-9s %-9s %-9s\n", "frame", "particles", "soc", "sd", "p05", "p95");
+  for (std::size_t i = 0; i < r.frames.size(); ++i) {
+    const SocStatistics& s = r.frames[i];
+    std::printf("%-6zu %-10d %-9.4f %-9.4f %-9.4f %-9.4f\n", i, s.count, s.mean, s.sd, s.p05, s.p95);
+  }
+  return 0;
+}
+
 int CmdDemo(int argc, char** argv) {
   Args a("demo", argc, argv, 2, {{"dir", 1}, {"frames", 1}, {"threads", 1}, {"quiet", 0}});
   if (a.help()) return std::printf("%s", kHelp.at("demo").c_str()), 0;
@@ -618,6 +660,7 @@ int main(int argc, char** argv) {
     if (cmd == "network") return CmdNetwork(argc, argv);
     if (cmd == "register") return CmdRegister(argc, argv);
     if (cmd == "throats") return CmdThroats(argc, argv);
+    if (cmd == "soc") return CmdSoc(argc, argv);
     if (cmd == "version" || cmd == "--version") return std::printf("op4d %s\n", Version()), 0;
     std::fprintf(stderr, "op4d: error: unknown command '%s' (see op4d --help)\n", cmd.c_str());
     return 2;

@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "op4d/pipeline/campaign.h"
+#include "op4d/pipeline/soc.h"
 #include "op4d/store/frame_store.h"
 #include "test_util.h"
 
@@ -160,4 +161,34 @@ TEST_CASE("register the real 4D foam series: residuals fall, the flow shows as d
   INFO("rms " << flow[1].rms_before << " -> " << flow[1].rms_after << " (rigid " << rigid[1].rms_after << "), J sd " << J_sd);
   REQUIRE(flow[1].rms_after < rigid[1].rms_after);  // the non-rigid field explains more than a rigid drift
   REQUIRE(J_sd > 1e-3);                             // a flowing foam is not a rigid body: J varies
+}
+
+TEST_CASE("soc step: SOC from the register step's particle strains, calibrated against the cycler",
+          "[pipeline][soc]") {
+  test::TempDir dir;
+  const SynthOptions synth = MakeStore(dir / "c.h5", 3);
+  {  // no particle strains yet
+    SocRunOptions so;
+    REQUIRE_THROWS_WITH(RunSoc(dir / "c.h5", so), Catch::Contains("register --particles"));
+  }
+  RegisterRunOptions o;
+  o.method = RegisterMethod::kRigid;
+  o.particles = true;
+  o.progress = ProgressStyle::kOff;
+  RunRegistration(dir / "c.h5", o);
+  SocRunOptions so;
+  so.capacity_Ah = synth.capacity_Ah;  // the synthetic log has current_A; coulomb counting if soc_ref is absent
+  so.soc0 = synth.soc_start;
+  const SocRunResult r = RunSoc(dir / "c.h5", so);
+  const SynthCampaign truth(synth);
+  for (int k = 0; k < 3; ++k) REQUIRE(r.soc_cycler[std::size_t(k)] == Approx(truth.MeanSoc(truth.FrameTime(k))).margin(1e-6));
+  // The measured strains read swelling with a bias (bench/RESULTS.md), so k is checked for sign and size.
+  INFO("k = " << r.calibration.k << " +- " << r.calibration.k_std);
+  REQUIRE(r.calibration.k > 0.5 * synth.strain_per_soc);
+  REQUIRE(r.calibration.k < 2.0 * synth.strain_per_soc);
+  REQUIRE(r.frames.size() == 3);
+  REQUIRE(r.frames[2].mean == Approx(truth.MeanSoc(truth.FrameTime(2))).margin(0.1));
+  const FrameStore store = FrameStore::OpenRead(dir / "c.h5");
+  REQUIRE(store.ReadSeriesTable("soc_calibration").Find("k")->values[0] == Approx(r.calibration.k));
+  REQUIRE(store.ReadFrameTable(2, "particle_soc").rows() > 30);
 }

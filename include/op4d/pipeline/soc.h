@@ -1,0 +1,39 @@
+// The SOC step over a campaign store: per-particle strains from the register step (tables
+// particle_kinematics, `op4d register --particles`), the frames' SOC from the time table (soc_ref,
+// or coulomb counting of current_A with the cell capacity), the strain–SOC law (given or calibrated),
+// and per frame the particles' SOC with uncertainty and the heterogeneity statistics.
+//
+// Written per frame: tables particle_soc (label, depth, soc, soc_std, valid) and soc_summary; once:
+// series table soc_series (frame, time_s, soc_cycler, soc_mean, soc_sd, profile_slope, eps_v_mean)
+// and soc_calibration (k, k_std, rms_residual, frames) when calibrated.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "op4d/track/soc/soc.h"
+
+namespace op4d {
+
+struct SocRunOptions {
+  std::int64_t reference = 0;
+  bool calibrate = true;          // fit k from the frames' mean strain and SOC; else use `law`
+  double k = 0;                   // linear law when not calibrating and no table is given
+  std::vector<double> table_soc, table_eps;  // a tabulated law (not calibrated)
+  double capacity_Ah = 0;         // coulomb counting when soc_ref is absent (> 0 then)
+  double soc0 = 0;                // SOC at the first log row for coulomb counting
+  bool charge_positive = true;
+  double eps_std = 0.005;         // per-particle strain uncertainty (1 sigma) for the SOC uncertainty
+  int histogram_bins = 10, profile_bins = 5;
+};
+
+struct SocRunResult {
+  std::vector<double> soc_cycler;  // per frame
+  LinearCalibration calibration;   // when calibrated
+  std::vector<SocStatistics> frames;
+};
+
+SocRunResult RunSoc(const std::string& store_path, const SocRunOptions& options);
+
+}  // namespace op4d

@@ -1,0 +1,139 @@
+#include "op4d/pipeline/soc.h"
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "op4d/core/error.h"
+#include "op4d/store/frame_store.h"
+
+namespace op4d {
+
+SocRunResult RunSoc(const std::string& store_path, const SocRunOptions& o) {
+  FrameStore store = FrameStore::OpenReadWrite(store_path);
+  const std::int64_t n = store.frame_count();
+  if (n == 0) throw IoError(store_path, "/frames/volume", "the campaign has no frames");
+  if (o.reference < 0 || o.reference >= n) throw ConfigError("reference", "frame " + std::to_string(o.reference) + " is not in the store");
+  const TimeTable times = store.ReadTimeTable();
+  const std::vector<double>* time_s = times.Find("time_s");
+  SocRunResult result;
+  // The frames' SOC: the cycler's reference column, else coulomb counting.
+  const std::vector<double>* soc_ref = times.Find("soc_ref");
+  bool have_ref = soc_ref != nullptr;
+  if (have_ref)
+    for (double v : *soc_ref) have_ref = have_ref && std::isfinite(v);
+  std::string soc_source;
+  if (have_ref) {
+    result.soc_cycler = *soc_ref;
+    soc_source = "time table soc_ref";
+  } else {
+    const std::vector<double>* current = times.Find("current_A");
+    if (!current) throw IoError(store_path, "time table", "neither soc_ref nor current_A: no SOC for the frames");
+    if (!(o.capacity_Ah > 0))
+      throw ConfigError("capacity_Ah", "the time table has no complete soc_ref column: give the cell capacity (Ah) "
+                                       "for coulomb counting of current_A");
+    result.soc_cycler = CoulombCount(*time_s, *current, o.capacity_Ah, o.soc0, o.charge_positive);
+    soc_source = "coulomb counting of current_A";
+  }
+  const double theta_ref = result.soc_cycler[std::size_t(o.reference)];
+
+  // Per-particle strains (relative to the reference) and depths of every frame.
+  struct FrameData {
+    std::vector<double> label, eps, depth;
+    bool present = false;
+  };
+  std::vector<FrameData> data(static_cast<std::size_t>(n));
+  const Geometry grid = store.layout()->geometry;
+  const double z0 = grid.origin_um[0], zlen = double(grid.shape[0] - 1) * grid.spacing_um[0];
+  for (std::int64_t k = 0; k < n; ++k) {
+    bool has = false;
+    for (const std::string& t : store.ListFrameTables(k)) has = has || t == "particle_kinematics";
+    if (!has) continue;
+    const ResultTable t = store.ReadFrameTable(k, "particle_kinematics");
+    const ResultColumn *label = t.Find("label"), *eps = t.Find("eps_v"), *conv = t.Find("converged"),
+                       *z = t.Find("centroid_ref_z");
+    if (!label || !eps || !conv || !z)
+      throw IoError(store_path, "frame " + std::to_string(k) + " particle_kinematics", "missing label/eps_v/converged/centroid_ref_z");
+    FrameData& d = data[std::size_t(k)];
+    d.present = true;
+    for (std::size_t i = 0; i < t.rows(); ++i) {
+      if (conv->values[i] == 0) continue;
+      d.label.push_back(label->values[i]);
+      d.eps.push_back(eps->values[i]);
+      d.depth.push_back(zlen > 0 ? (z->values[i] - z0) / zlen : 0.0);
+    }
+  }
+  std::int64_t with_particles = 0;
+  for (const FrameData& d : data) with_particles += d.present;
+  if (with_particles == 0)
+    throw IoError(store_path, "particle_kinematics", "no frame has per-particle strains: run op4d register --particles first");
+
+  // The law.
+  StrainSocLaw law = StrainSocLaw::Linear(1.0);
+  nlohmann::json j;
+  j["reference"] = o.reference;
+  j["soc_source"] = soc_source;
+  j["eps_std"] = o.eps_std;
+  if (!o.table_soc.empty()) {
+    law = StrainSocLaw::Tabulated(o.table_soc, o.table_eps);
+    j["law"] = {{"tabulated", {{"soc", o.table_soc}, {"eps", o.table_eps}}}};
+  } else if (o.calibrate) {
+    std::vector<double> soc, eps;
+    for (std::int64_t k = 0; k < n; ++k) {
+      const FrameData& d = data[std::size_t(k)];
+      if (!d.present || d.eps.empty()) continue;
+      double sum = 0;
+      for (double e : d.eps) sum += e;
+      soc.push_back(result.soc_cycler[std::size_t(k)]);
+      eps.push_back(sum / double(d.eps.size()));
+    }
+    result.calibration = CalibrateLinearLaw(soc, eps, theta_ref);
+    law = StrainSocLaw::Linear(result.calibration.k);
+    j["law"] = {{"linear_calibrated", {{"k", result.calibration.k}, {"k_std", result.calibration.k_std}}}};
+  } else {
+    law = StrainSocLaw::Linear(o.k);
+    j["law"] = {{"linear", {{"k", o.k}}}};
+  }
+  const Provenance prov{"soc", "particle_kinematics of " + store_path, j.dump(), ""};
+
+  ResultTable series;
+  series.name = "soc_series";
+  for (const char* c : {"frame", "time_s", "soc_cycler", "soc_mean", "soc_sd", "profile_slope", "eps_v_mean", "particles"})
+    series.columns.push_back({c, std::string(c) == "time_s" ? "s" : "1", {}});
+  for (std::int64_t k = 0; k < n; ++k) {
+    const FrameData& d = data[std::size_t(k)];
+    if (!d.present) continue;
+    const std::vector<SocEstimate> est =
+        InferSoc(law, d.eps, std::vector<double>(d.eps.size(), o.eps_std), theta_ref);
+    const SocStatistics stats = SummariseSoc(est, d.depth, o.histogram_bins, o.profile_bins);
+    ResultTable pt;
+    pt.name = "particle_soc";
+    pt.columns = {{"label", "1", d.label}, {"depth", "1", d.depth}, {"soc", "1", {}}, {"soc_std", "1", {}}, {"valid", "1", {}}};
+    for (const SocEstimate& e : est) {
+      pt.columns[2].values.push_back(e.valid ? e.soc : NAN);
+      pt.columns[3].values.push_back(e.valid ? e.soc_std : NAN);
+      pt.columns[4].values.push_back(e.valid ? 1.0 : 0.0);
+    }
+    store.WriteFrameTable(k, pt, prov);
+    store.WriteFrameTable(k, stats.Table(), prov);
+    double eps_mean = 0;
+    for (double e : d.eps) eps_mean += e;
+    eps_mean = d.eps.empty() ? NAN : eps_mean / double(d.eps.size());
+    const double row[] = {double(k), (*time_s)[std::size_t(k)], result.soc_cycler[std::size_t(k)], stats.mean, stats.sd,
+                          stats.profile_slope, eps_mean, double(stats.count)};
+    for (std::size_t c = 0; c < series.columns.size(); ++c) series.columns[c].values.push_back(row[c]);
+    result.frames.push_back(stats);
+  }
+  store.WriteSeriesTable(series, prov);
+  if (o.calibrate && o.table_soc.empty()) {
+    ResultTable cal;
+    cal.name = "soc_calibration";
+    cal.columns = {{"k", "1", {result.calibration.k}},
+                   {"k_std", "1", {result.calibration.k_std}},
+                   {"rms_residual", "1", {result.calibration.rms_residual}},
+                   {"frames", "1", {double(result.calibration.frames)}}};
+    store.WriteSeriesTable(cal, prov);
+  }
+  return result;
+}
+
+}  // namespace op4d
