@@ -24,7 +24,8 @@ struct ParticleFitOptions {
   double margin_um = 1.0;     // mask = particle dilated by this (µm), other particles excluded
   int translation_iterations = 15;  // translation-only Gauss–Newton steps first (robust start)
   int max_iterations = 60;    // affine Gauss–Newton steps
-  double tolerance = 1e-7;    // stop when the update (F entries; translation in units of min spacing) is below
+  double tolerance = 1e-4;    // stop when the update (F entries; translation in units of min spacing) is below
+                              // (1e-7 left 58 of 346 fitted particles unconverged, 1e-4 27; eps_v RMS unchanged)
   std::int64_t min_voxels = 64;  // particles with fewer reference voxels are skipped (status says so)
   double max_shift_um = 0;    // > 0: fail a fit whose translation leaves the start by more than this
   ThreadBudget threads;
