@@ -167,13 +167,9 @@ std::vector<RegisterRunRow> RunRegistration(const std::string& store_path, const
     row.converged = motion.converged;
     row.status = motion.status;
     row.J_linear = motion.map.F.determinant();
-    row.rms_before = ResidualRms(reference, current, DisplacementField{}, nullptr, o.threads);
-    if (o.method == RegisterMethod::kElastix) {
-      row.rms_after = ResidualRms(reference, current, motion.u, nullptr, o.threads);
-    } else {
-      row.rms_after = ResidualRms(reference, current, DisplacementFromAffine(motion.map, reference.geometry(), o.threads),
-                                  nullptr, o.threads);
-    }
+    row.rms_before = ResidualRms(reference, current, AffineMap{}, nullptr, nullptr, o.threads);
+    row.rms_after = o.method == RegisterMethod::kElastix ? ResidualRms(reference, current, motion.u, nullptr, o.threads)
+                                                         : ResidualRms(reference, current, motion.map, nullptr, nullptr, o.threads);
     const Provenance prov{"register", "frame " + std::to_string(k) + " onto frame " + std::to_string(o.reference),
                           j.dump(), ""};
     Volume<float> J;

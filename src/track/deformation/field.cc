@@ -127,17 +127,19 @@ StrainField ComputeStrainField(const DisplacementField& d, const StrainFieldOpti
   return s;
 }
 
-double ResidualRms(const Volume<float>& reference, const Volume<float>& current, const DisplacementField& u,
-                   std::int64_t* samples, ThreadBudget threads) {
-  if (!u.empty() && u.geometry().shape != reference.shape())
-    throw InvalidArgument("residual: the displacement field is not on the reference grid");
+namespace {
+
+// RMS of current(motion(X)) - reference(X) over the voxels `use` accepts whose image lies inside.
+template <class Motion, class Use>
+double Residual(const Volume<float>& reference, const Volume<float>& current, Motion motion, Use use,
+                std::int64_t* samples, ThreadBudget threads) {
   const Geometry& gr = reference.geometry();
   const Geometry& gc = current.geometry();
   std::vector<double> sum2(std::size_t(gr.shape[0]), 0.0);
   std::vector<std::int64_t> count(std::size_t(gr.shape[0]), 0);
   ForEachVoxel(gr, threads, [&](std::int64_t z, std::int64_t y, std::int64_t x) {
-    Eigen::Vector3d p = Centre(gr, z, y, x);
-    if (!u.empty()) p += Eigen::Vector3d(u.u[0](z, y, x), u.u[1](z, y, x), u.u[2](z, y, x));
+    if (!use(z, y, x)) return;
+    const Eigen::Vector3d p = motion(z, y, x, Centre(gr, z, y, x));
     const float v = SampleLinear(current, (p[0] - gc.origin_um[0]) / gc.spacing_um[0],
                                  (p[1] - gc.origin_um[1]) / gc.spacing_um[1], (p[2] - gc.origin_um[2]) / gc.spacing_um[2], NAN);
     if (std::isnan(v)) return;
@@ -153,6 +155,30 @@ double ResidualRms(const Volume<float>& reference, const Volume<float>& current,
   }
   if (samples) *samples = n;
   return n ? std::sqrt(s2 / double(n)) : NAN;
+}
+
+}  // namespace
+
+double ResidualRms(const Volume<float>& reference, const Volume<float>& current, const DisplacementField& u,
+                   std::int64_t* samples, ThreadBudget threads) {
+  if (!u.empty() && u.geometry().shape != reference.shape())
+    throw InvalidArgument("residual: the displacement field is not on the reference grid");
+  return Residual(
+      reference, current,
+      [&](std::int64_t z, std::int64_t y, std::int64_t x, const Eigen::Vector3d& X) -> Eigen::Vector3d {
+        if (u.empty()) return X;
+        return X + Eigen::Vector3d(u.u[0](z, y, x), u.u[1](z, y, x), u.u[2](z, y, x));
+      },
+      [](std::int64_t, std::int64_t, std::int64_t) { return true; }, samples, threads);
+}
+
+double ResidualRms(const Volume<float>& reference, const Volume<float>& current, const AffineMap& map,
+                   const Volume<std::uint8_t>* mask, std::int64_t* samples, ThreadBudget threads) {
+  if (mask && mask->shape() != reference.shape()) throw InvalidArgument("residual: the mask is not on the reference grid");
+  return Residual(
+      reference, current,
+      [&](std::int64_t, std::int64_t, std::int64_t, const Eigen::Vector3d& X) -> Eigen::Vector3d { return map.Apply(X); },
+      [&](std::int64_t z, std::int64_t y, std::int64_t x) { return !mask || (*mask)(z, y, x) != 0; }, samples, threads);
 }
 
 ResultTable SummariseStrain(const StrainField& s, double margin_um) {

@@ -3,7 +3,6 @@
 
 #include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
-#include <tbb/parallel_reduce.h>
 
 #include <Eigen/Dense>
 #include <algorithm>
@@ -13,6 +12,7 @@
 #include "op4d/core/error.h"
 #include "op4d/core/interpolate.h"
 #include "itk_affine.h"
+#include "op4d/track/deformation/field.h"
 
 namespace op4d {
 
@@ -76,44 +76,6 @@ Volume<float> Pull(const Volume<float>& in, const AffineMap& map, const Geometry
   });
 }
 
-struct Residual {
-  double sum2 = 0;
-  std::int64_t n = 0;
-};
-
-// RMS of current(map(X)) - reference(X) over mask voxels whose image lies inside `current`.
-Residual Rms(const Volume<float>& reference, const Volume<float>& current, const AffineMap& map,
-             const Volume<std::uint8_t>* mask) {
-  const Geometry& gr = reference.geometry();
-  const Geometry& gc = current.geometry();
-  return tbb::parallel_reduce(
-      tbb::blocked_range<std::int64_t>(0, reference.nz()), Residual{},
-      [&](const auto& r, Residual acc) {
-        for (std::int64_t z = r.begin(); z < r.end(); ++z)
-          for (std::int64_t y = 0; y < reference.ny(); ++y)
-            for (std::int64_t x = 0; x < reference.nx(); ++x) {
-              if (mask && !(*mask)(z, y, x)) continue;
-              const Eigen::Vector3d X(gr.origin_um[0] + double(z) * gr.spacing_um[0],
-                                      gr.origin_um[1] + double(y) * gr.spacing_um[1],
-                                      gr.origin_um[2] + double(x) * gr.spacing_um[2]);
-              const Eigen::Vector3d p = map.Apply(X);
-              const float v = SampleLinear(current, (p[0] - gc.origin_um[0]) / gc.spacing_um[0],
-                                           (p[1] - gc.origin_um[1]) / gc.spacing_um[1],
-                                           (p[2] - gc.origin_um[2]) / gc.spacing_um[2], NAN);
-              if (std::isnan(v)) continue;
-              const double d = double(v) - double(reference(z, y, x));
-              acc.sum2 += d * d;
-              ++acc.n;
-            }
-        return acc;
-      },
-      [](Residual a, const Residual& b) {
-        a.sum2 += b.sum2;
-        a.n += b.n;
-        return a;
-      });
-}
-
 }  // namespace
 
 bool AffineRegistrationOptions::IsValid(std::string* why) const {
@@ -171,13 +133,8 @@ AffineRegistrationResult RegisterAffine(const Volume<float>& reference, const Vo
   result.stages = run.stages;
   result.converged = run.converged;
 
-  RunInArena(options.threads, [&] {
-    const Residual before = Rms(reference, current, AffineMap{}, reference_mask);
-    const Residual after = Rms(reference, current, result.map, reference_mask);
-    result.rms_before = before.n ? std::sqrt(before.sum2 / double(before.n)) : NAN;
-    result.rms_after = after.n ? std::sqrt(after.sum2 / double(after.n)) : NAN;
-    result.overlap_voxels = after.n;
-  });
+  result.rms_before = ResidualRms(reference, current, AffineMap{}, reference_mask, nullptr, options.threads);
+  result.rms_after = ResidualRms(reference, current, result.map, reference_mask, &result.overlap_voxels, options.threads);
   std::ostringstream s;
   const AffineStageReport& last = result.stages.back();
   if (result.overlap_voxels == 0) {

@@ -69,6 +69,10 @@ Eigen::Matrix3d DeformationGradientAt(const DisplacementField& u, std::int64_t z
 // current frame (grey units); `samples` receives their count. An empty u means the identity.
 double ResidualRms(const Volume<float>& reference, const Volume<float>& current, const DisplacementField& u,
                    std::int64_t* samples = nullptr, ThreadBudget threads = {});
+// The same for an affine motion, over the reference voxels where `mask` (optional) is nonzero.
+double ResidualRms(const Volume<float>& reference, const Volume<float>& current, const AffineMap& map,
+                   const Volume<std::uint8_t>* mask = nullptr, std::int64_t* samples = nullptr,
+                   ThreadBudget threads = {});
 
 // Statistics of J over the samples at least `margin_um` inside the grid (the interior: B-spline and
 // finite-difference edge effects excluded): one-row table with mean, sd, p05, p50, p95 of J and
