@@ -14,6 +14,7 @@
 #include "op4d/core/error.h"
 #include "op4d/io/export.h"
 #include "op4d/io/import.h"
+#include "itk/itk_bridge.h"
 
 namespace op4d {
 namespace {
@@ -40,15 +41,9 @@ AnyVolume ReadAs(const std::string& path, bool* non_identity_direction) {
   reader->SetFileName(path);
   reader->Update();
   typename Image::Pointer img = reader->GetOutput();
-  const auto size = img->GetLargestPossibleRegion().GetSize();
-  Geometry g;
-  g.shape = {std::int64_t(size[2]), std::int64_t(size[1]), std::int64_t(size[0])};
   // ITK is (x, y, z) with physical units of the file (MetaImage/NRRD/NIfTI conventionally mm for
   // medical data; tomography writers, op4d included, use µm). op4d keeps the numbers as µm.
-  for (int a = 0; a < 3; ++a) {
-    g.spacing_um[2 - a] = img->GetSpacing()[a];
-    g.origin_um[2 - a] = img->GetOrigin()[a];
-  }
+  const Geometry g = itk_bridge::GeometryOf(*img);
   const auto& dir = img->GetDirection();
   *non_identity_direction = false;
   for (int i = 0; i < 3; ++i)
@@ -62,20 +57,7 @@ AnyVolume ReadAs(const std::string& path, bool* non_identity_direction) {
 template <class T>
 void WriteAs(const std::string& path, ConstVolumeView v) {
   using Image = itk::Image<T, 3>;
-  auto img = Image::New();
-  typename Image::SizeType size;
-  typename Image::SpacingType spacing;
-  typename Image::PointType origin;
-  for (int a = 0; a < 3; ++a) {
-    size[a] = itk::SizeValueType(v.geometry().shape[2 - a]);
-    spacing[a] = v.geometry().spacing_um[2 - a];
-    origin[a] = v.geometry().origin_um[2 - a];
-  }
-  img->SetRegions(typename Image::RegionType(size));
-  img->SetSpacing(spacing);
-  img->SetOrigin(origin);
-  img->Allocate();
-  std::memcpy(img->GetBufferPointer(), v.data(), v.bytes());
+  typename Image::Pointer img = itk_bridge::ToItk(v.geometry(), static_cast<const T*>(v.data()));
   auto writer = itk::ImageFileWriter<Image>::New();
   writer->SetFileName(path);
   writer->SetInput(img);

@@ -14,7 +14,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "itk_bridge.h"
+#include "itk/itk_bridge.h"
 #include "op4d/core/error.h"
 
 namespace op4d {

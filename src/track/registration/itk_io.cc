@@ -5,7 +5,7 @@
 #include <itkMetaImageIO.h>
 #include <itkVector.h>
 
-#include "itk_bridge.h"
+#include "itk/itk_bridge.h"
 #include "op4d/core/error.h"
 
 namespace op4d {
