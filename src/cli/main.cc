@@ -135,6 +135,7 @@ const std::map<std::string, std::string> kHelp = {
      "  --iterations N           iterations per resolution (default: 200 rigid/affine, 500 elastix)\n"
      "  --metric M               mean-squares (default) or mutual-information\n"
      "  --stride N               store the J field every N voxels (default 2)\n"
+     "  --tensors                elastix: also store E_zz..E_yx (Green-Lagrange) and stretch_1..3 volumes\n"
      "  --particles              also fit an affine F per particle (reference segmented, watershed),\n"
      "                           table particle_kinematics per frame\n"
      "  --out DIR                write DIR/frame_<k>_J.vti (ParaView) and DIR/registration_series.csv\n"
@@ -490,7 +491,7 @@ int CmdNetwork(int argc, char** argv) {
 int CmdRegister(int argc, char** argv) {
   Args a("register", argc, argv, 2,
          {{"method", 1}, {"strategy", 1}, {"reference", 1}, {"frames", 1}, {"grid-spacing", 1}, {"iterations", 1},
-          {"metric", 1}, {"stride", 1}, {"particles", 0}, {"out", 1}, {"threads", 1}, {"quiet", 0}});
+          {"metric", 1}, {"stride", 1}, {"tensors", 0}, {"particles", 0}, {"out", 1}, {"threads", 1}, {"quiet", 0}});
   if (a.help()) return std::printf("%s", kHelp.at("register").c_str()), 0;
   if (a.positional().size() != 1) throw ConfigError("CAMPAIGN", "give exactly one campaign store (see op4d register --help)");
   RegisterRunOptions o;
@@ -523,6 +524,7 @@ int CmdRegister(int argc, char** argv) {
   o.strain_stride = int(a.Int("stride", 2));
   if (o.strain_stride < 1) throw ConfigError("--stride", "must be >= 1");
   o.particles = a.Has("particles");
+  o.tensors = a.Has("tensors");
   o.out_dir = a.String("out");
   o.threads = Threads(a);
   o.progress = Style(a);

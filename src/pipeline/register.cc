@@ -114,6 +114,7 @@ std::vector<RegisterRunRow> RunRegistration(const std::string& store_path, const
                     {"iterations", o.elastix.iterations}, {"grid_spacing_um", o.elastix.grid_spacing_um},
                     {"spatial_samples", o.elastix.spatial_samples}, {"sampler", o.elastix.sampler}};
     j["strain_stride"] = o.strain_stride;
+    j["tensors"] = o.tensors;
   } else {
     j["affine"] = {{"levels", o.affine.levels}, {"iterations", o.affine.iterations},
                    {"metric", o.affine.metric == RegistrationMetric::kMeanSquares ? "mean squares" : "Mattes MI"}};
@@ -172,15 +173,16 @@ std::vector<RegisterRunRow> RunRegistration(const std::string& store_path, const
                                                          : ResidualRms(reference, current, motion.map, nullptr, nullptr, o.threads);
     const Provenance prov{"register", "frame " + std::to_string(k) + " onto frame " + std::to_string(o.reference),
                           j.dump(), ""};
-    Volume<float> J;
+    StrainField strain;
     if (o.method == RegisterMethod::kElastix) {
       StrainFieldOptions so;
       so.stride = o.strain_stride;
+      so.tensors = o.tensors;
       so.threads = o.threads;
-      StrainField s = ComputeStrainField(motion.u, so);
-      row.strain_summary = SummariseStrain(s, margin);
-      J = std::move(s.J);
+      strain = ComputeStrainField(motion.u, so);
+      row.strain_summary = SummariseStrain(strain, margin);
     }
+    const Volume<float>& J = strain.J;
     ResultTable particle_table;
     if (o.particles) {
       ParticleFitOptions po = o.particle_fit;
@@ -202,6 +204,12 @@ std::vector<RegisterRunRow> RunRegistration(const std::string& store_path, const
     if (o.particles) store.WriteFrameTable(k, particle_table, prov);
     if (!J.empty()) {
       store.WriteFrameVolume(k, "J", J, prov);
+      if (o.tensors) {
+        static const char* kE[6] = {"E_zz", "E_yy", "E_xx", "E_zy", "E_zx", "E_yx"};
+        for (int i = 0; i < 6; ++i) store.WriteFrameVolume(k, kE[i], strain.E[std::size_t(i)], prov);
+        for (int i = 0; i < 3; ++i)
+          store.WriteFrameVolume(k, "stretch_" + std::to_string(i + 1), strain.stretch[std::size_t(i)], prov);
+      }
       store.WriteFrameTable(k, row.strain_summary, prov);
       if (!o.out_dir.empty()) {
         char name[64];

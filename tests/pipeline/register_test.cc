@@ -99,6 +99,7 @@ TEST_CASE("register with elastix: J field and strain summary per frame, a failin
   o.method = RegisterMethod::kElastix;
   o.elastix.resolutions = 2;
   o.elastix.iterations = 200;
+  o.tensors = true;
   o.progress = ProgressStyle::kOff;
   o.out_dir = dir / "out";
   const std::vector<RegisterRunRow> rows = RunRegistration(dir / "c.h5", o);
@@ -119,6 +120,20 @@ TEST_CASE("register with elastix: J field and strain summary per frame, a failin
     const AnyVolume Jv = store.ReadFrameVolume(1, "J");
     REQUIRE(GeometryOf(Jv).shape == Index3{24, 32, 32});  // stride 2
     REQUIRE(store.ReadFrameTable(1, "strain_summary").Find("J_mean")->values[0] == Approx(J));
+    // Tensor fields on the same coarse grid: the stretches are ordered and E_zz = (lambda_z^2 - 1) / 2 is
+    // small for this volume-keeping motion.
+    const auto E = std::get<Volume<float>>(store.ReadFrameVolume(1, "E_zz"));
+    const auto s1 = std::get<Volume<float>>(store.ReadFrameVolume(1, "stretch_1"));
+    const auto s3 = std::get<Volume<float>>(store.ReadFrameVolume(1, "stretch_3"));
+    REQUIRE(E.shape() == Index3{24, 32, 32});
+    double e_sum = 0;
+    std::int64_t unordered = 0;
+    for (std::int64_t i = 0; i < E.size(); ++i) {
+      unordered += s1[i] < s3[i];
+      e_sum += E[i];
+    }
+    REQUIRE(unordered == 0);
+    REQUIRE(std::abs(e_sum / double(E.size())) < 0.01);
   }
   // elastix fails: the error names the program and the stored results are untouched.
   o.elastix.elastix = "false";

@@ -40,6 +40,8 @@ struct RegisterRunOptions {
   AffineRegistrationOptions affine;   // rigid/affine method
   ElastixOptions elastix;             // elastix method
   int strain_stride = 2;              // J field stored every stride voxels
+  bool tensors = false;               // elastix: also store Green-Lagrange E (E_zz, E_yy, E_xx, E_zy, E_zx,
+                                      // E_yx) and principal stretches (stretch_1 >= stretch_2 >= stretch_3)
   double interior_margin_um = -1;     // summaries skip this margin; < 0: 10 % of the smallest extent
   std::string out_dir;                // if set: frame_<k>_J.vti (ParaView) and registration_series.csv
   // Per-particle kinematics: the reference frame is segmented (`segment`), its active phase split into
