@@ -119,4 +119,19 @@ Volume<float> ToFloat(const AnyVolume& v) {
       v);
 }
 
+std::vector<Index3> BallOffsets(const Geometry& g, double radius_um) {
+  std::vector<Index3> out{{0, 0, 0}};
+  if (!(radius_um > 0)) return out;
+  std::int64_t m[3];
+  for (int a = 0; a < 3; ++a) m[a] = std::int64_t(std::floor(radius_um / g.spacing_um[a]));
+  for (std::int64_t dz = -m[0]; dz <= m[0]; ++dz)
+    for (std::int64_t dy = -m[1]; dy <= m[1]; ++dy)
+      for (std::int64_t dx = -m[2]; dx <= m[2]; ++dx) {
+        const double r2 = std::pow(double(dz) * g.spacing_um[0], 2) + std::pow(double(dy) * g.spacing_um[1], 2) +
+                          std::pow(double(dx) * g.spacing_um[2], 2);
+        if ((dz || dy || dx) && r2 <= radius_um * radius_um + 1e-9) out.push_back({dz, dy, dx});
+      }
+  return out;
+}
+
 }  // namespace op4d

@@ -43,6 +43,7 @@ struct PairResult {
   DisplacementField u;  // elastix only
   bool converged = true;
   std::string status;
+  double rms_before = NAN, rms_after = NAN;  // against the reference, when the registration measured them
 };
 
 PairResult RegisterPair(const Volume<float>& fixed, const Volume<float>& moving, const RegisterRunOptions& o) {
@@ -63,6 +64,8 @@ PairResult RegisterPair(const Volume<float>& fixed, const Volume<float>& moving,
   p.map = r.map;
   p.converged = r.converged;
   p.status = r.status;
+  p.rms_before = r.rms_before;
+  p.rms_after = r.rms_after;
   return p;
 }
 
@@ -168,9 +171,16 @@ std::vector<RegisterRunRow> RunRegistration(const std::string& store_path, const
     row.converged = motion.converged;
     row.status = motion.status;
     row.J_linear = motion.map.F.determinant();
-    row.rms_before = ResidualRms(reference, current, AffineMap{}, nullptr, nullptr, o.threads);
-    row.rms_after = o.method == RegisterMethod::kElastix ? ResidualRms(reference, current, motion.u, nullptr, o.threads)
-                                                         : ResidualRms(reference, current, motion.map, nullptr, nullptr, o.threads);
+    // The affine registration of the total strategy measured both residuals already; the composed
+    // (incremental) and elastix motions are measured here against the reference.
+    row.rms_before = std::isnan(motion.rms_before) ? ResidualRms(reference, current, AffineMap{}, nullptr, nullptr, o.threads)
+                                                   : motion.rms_before;
+    if (!std::isnan(motion.rms_after))
+      row.rms_after = motion.rms_after;
+    else if (o.method == RegisterMethod::kElastix)
+      row.rms_after = ResidualRms(reference, current, motion.u, nullptr, o.threads);
+    else
+      row.rms_after = ResidualRms(reference, current, motion.map, nullptr, nullptr, o.threads);
     const Provenance prov{"register", "frame " + std::to_string(k) + " onto frame " + std::to_string(o.reference),
                           j.dump(), ""};
     StrainField strain;

@@ -91,7 +91,8 @@ ThroatRunResult RunThroatHistory(const std::string& store_path, const ThroatRunO
   NetworkOptions no = o.network;
   no.threads = o.threads;
   no.progress = ProgressStyle::kOff;
-  result.network = ExtractPoreNetwork(PoreOf(store.ReadFrame(o.reference, o.threads), o), no);
+  const Volume<std::uint8_t> reference_pore = PoreOf(store.ReadFrame(o.reference, o.threads), o);
+  result.network = ExtractPoreNetwork(reference_pore, no);
   const PoreNetwork& net = result.network;
   s.throats = std::int64_t(net.throats.size());
   s.radius_um.assign(std::size_t(n * s.throats), NAN);
@@ -102,7 +103,8 @@ ThroatRunResult RunThroatHistory(const std::string& store_path, const ThroatRunO
   for (std::int64_t k = 0; k < n; ++k) {
     AffineMap map;
     if (k != o.reference && StoredMotion(store, k, o.reference, &map)) ++result.frames_with_registration;
-    const Volume<float> edt = DistanceTransform(PoreOf(store.ReadFrame(k, o.threads), o), {o.threads});
+    const Volume<float> edt = DistanceTransform(
+        k == o.reference ? reference_pore : PoreOf(store.ReadFrame(k, o.threads), o), {o.threads});
     const std::vector<float> r = CarryThroatRadii(net, map, edt, co);
     std::copy(r.begin(), r.end(), s.radius_um.begin() + std::ptrdiff_t(k * s.throats));
     progress.Advance();

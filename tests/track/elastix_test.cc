@@ -59,7 +59,7 @@ TEST_CASE("elastix affine + B-spline recovers the known motion: J in the interio
   const auto [mean_abs, bias] = JError(s, c.truth.F.determinant(), 4.0);
   INFO("mean |dJ| " << mean_abs << ", mean dJ " << bias << ", " << r.seconds << " s");
   REQUIRE(mean_abs <= 5e-3);
-  REQUIRE(std::abs(bias) <= mean_abs);
+  REQUIRE(std::abs(bias) <= 2.5e-3);  // measured -1.7e-3: the B-spline shrinks the volume change a little
   // The displacement at the centre is the motion's (the direction is converted, not inverted).
   const Eigen::Vector3d centre = GridCentre(c.reference.geometry());
   REQUIRE((r.displacement.At(centre) - (c.truth.Apply(centre) - centre)).norm() < 0.1 * 0.5);

@@ -32,4 +32,13 @@ inline float SampleLinear(const Volume<T>& v, double z, double y, double x, floa
   return float(c0 * (1 - fz) + c1 * fz);
 }
 
+// Value at a physical point p_um (z, y, x in µm; any type indexable by 0..2), through the volume's
+// origin and spacing; `outside` beyond the hull of the voxel centres.
+template <class T, class P>
+inline float SampleLinearAt(const Volume<T>& v, const P& p_um, float outside) {
+  const Geometry& g = v.geometry();
+  return SampleLinear(v, (p_um[0] - g.origin_um[0]) / g.spacing_um[0], (p_um[1] - g.origin_um[1]) / g.spacing_um[1],
+                      (p_um[2] - g.origin_um[2]) / g.spacing_um[2], outside);
+}
+
 }  // namespace op4d

@@ -147,6 +147,10 @@ void SetGeometry(AnyVolume& v, const Geometry& g);  // spacing/origin only; shap
 AnyVolume MakeVolume(DataType t, const Geometry& g);
 const void* RawData(const AnyVolume& v);
 Volume<float> ToFloat(const AnyVolume& v);  // float copy of a volume of any stored type
+
+// Voxel offsets (dz, dy, dx) whose centres lie within radius_um of the origin voxel's centre on the
+// grid's (anisotropic) spacing, the origin offset (0, 0, 0) first; only it for radius 0.
+std::vector<Index3> BallOffsets(const Geometry& g, double radius_um);
 void* RawData(AnyVolume& v);
 
 template <class T>

@@ -1,8 +1,5 @@
 #include "op4d/track/deformation/field.h"
 
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
-
 #include <Eigen/Dense>
 #include <algorithm>
 #include <cmath>
@@ -10,6 +7,7 @@
 #include "op4d/core/error.h"
 #include "op4d/core/interpolate.h"
 #include "op4d/track/deformation/kinematics.h"
+#include "track/grid_loop.h"
 
 namespace op4d {
 
@@ -24,31 +22,10 @@ Eigen::Vector3d DisplacementField::At(const Eigen::Vector3d& X) const {
                          SampleLinear(u[2], c[0], c[1], c[2], 0.0f));
 }
 
-namespace {
-
-Eigen::Vector3d Centre(const Geometry& g, std::int64_t z, std::int64_t y, std::int64_t x) {
-  return Eigen::Vector3d(g.origin_um[0] + double(z) * g.spacing_um[0], g.origin_um[1] + double(y) * g.spacing_um[1],
-                         g.origin_um[2] + double(x) * g.spacing_um[2]);
-}
-
-// Runs f(z, y, x) over the grid, z-slices in parallel.
-template <class Fn>
-void ForEachVoxel(const Geometry& g, ThreadBudget threads, Fn&& f) {
-  RunInArena(threads, [&] {
-    tbb::parallel_for(tbb::blocked_range<std::int64_t>(0, g.shape[0]), [&](const auto& r) {
-      for (std::int64_t z = r.begin(); z < r.end(); ++z)
-        for (std::int64_t y = 0; y < g.shape[1]; ++y)
-          for (std::int64_t x = 0; x < g.shape[2]; ++x) f(z, y, x);
-    });
-  });
-}
-
-}  // namespace
-
 DisplacementField DisplacementFromAffine(const AffineMap& map, const Geometry& g, ThreadBudget threads) {
   DisplacementField d(g);
   ForEachVoxel(g, threads, [&](std::int64_t z, std::int64_t y, std::int64_t x) {
-    const Eigen::Vector3d X = Centre(g, z, y, x);
+    const Eigen::Vector3d X = VoxelCentre(g, z, y, x);
     const Eigen::Vector3d u = map.Apply(X) - X;
     for (int a = 0; a < 3; ++a) d.u[a](z, y, x) = float(u[a]);
   });
@@ -62,7 +39,7 @@ DisplacementField Compose(const DisplacementField& first, const DisplacementFiel
   DisplacementField d(g);
   ForEachVoxel(g, threads, [&](std::int64_t z, std::int64_t y, std::int64_t x) {
     const Eigen::Vector3d u1(first.u[0](z, y, x), first.u[1](z, y, x), first.u[2](z, y, x));
-    const Eigen::Vector3d u = u1 + second.At(Centre(g, z, y, x) + u1);
+    const Eigen::Vector3d u = u1 + second.At(VoxelCentre(g, z, y, x) + u1);
     for (int a = 0; a < 3; ++a) d.u[a](z, y, x) = float(u[a]);
   });
   return d;
@@ -134,14 +111,12 @@ template <class Motion, class Use>
 double Residual(const Volume<float>& reference, const Volume<float>& current, Motion motion, Use use,
                 std::int64_t* samples, ThreadBudget threads) {
   const Geometry& gr = reference.geometry();
-  const Geometry& gc = current.geometry();
   std::vector<double> sum2(std::size_t(gr.shape[0]), 0.0);
   std::vector<std::int64_t> count(std::size_t(gr.shape[0]), 0);
   ForEachVoxel(gr, threads, [&](std::int64_t z, std::int64_t y, std::int64_t x) {
     if (!use(z, y, x)) return;
-    const Eigen::Vector3d p = motion(z, y, x, Centre(gr, z, y, x));
-    const float v = SampleLinear(current, (p[0] - gc.origin_um[0]) / gc.spacing_um[0],
-                                 (p[1] - gc.origin_um[1]) / gc.spacing_um[1], (p[2] - gc.origin_um[2]) / gc.spacing_um[2], NAN);
+    const Eigen::Vector3d p = motion(z, y, x, VoxelCentre(gr, z, y, x));
+    const float v = SampleLinearAt(current, p, NAN);
     if (std::isnan(v)) return;
     const double d = double(v) - double(reference(z, y, x));
     sum2[std::size_t(z)] += d * d;  // one slice per task

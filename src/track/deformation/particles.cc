@@ -54,22 +54,6 @@ std::map<int, LabelStats> CollectLabels(const LabelVolume& labels) {
   return out;
 }
 
-// Voxel offsets within radius_um (ellipsoidal in voxels on an anisotropic grid); empty for radius 0.
-std::vector<Index3> BallOffsets(const Geometry& g, double radius_um) {
-  std::vector<Index3> out;
-  if (!(radius_um > 0)) return out;
-  std::int64_t m[3];
-  for (int a = 0; a < 3; ++a) m[a] = std::int64_t(std::floor(radius_um / g.spacing_um[a]));
-  for (std::int64_t dz = -m[0]; dz <= m[0]; ++dz)
-    for (std::int64_t dy = -m[1]; dy <= m[1]; ++dy)
-      for (std::int64_t dx = -m[2]; dx <= m[2]; ++dx) {
-        const double r2 = std::pow(double(dz) * g.spacing_um[0], 2) + std::pow(double(dy) * g.spacing_um[1], 2) +
-                          std::pow(double(dx) * g.spacing_um[2], 2);
-        if (r2 <= radius_um * radius_um + 1e-9 && (dz || dy || dx)) out.push_back({dz, dy, dx});
-      }
-  return out;
-}
-
 struct Sample {
   Eigen::Vector3d dX;  // X - c (µm)
   float ref;

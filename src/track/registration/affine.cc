@@ -1,8 +1,6 @@
 // Affine maps, warps and the affine registration driver (the ITK part is itk_affine.cc).
 #include "op4d/track/registration/affine.h"
 
-#include <tbb/blocked_range.h>
-#include <tbb/parallel_for.h>
 
 #include <Eigen/Dense>
 #include <algorithm>
@@ -13,6 +11,7 @@
 #include "op4d/core/interpolate.h"
 #include "itk_affine.h"
 #include "op4d/track/deformation/field.h"
+#include "track/grid_loop.h"
 
 namespace op4d {
 
@@ -54,26 +53,13 @@ Eigen::Vector3d GridCentre(const Geometry& g) {
 namespace {
 
 // out(X) = in(map(X)) for X on out_grid.
-Volume<float> Pull(const Volume<float>& in, const AffineMap& map, const Geometry& out_grid,
-                   float outside, ThreadBudget threads) {
+Volume<float> Pull(const Volume<float>& in, const AffineMap& map, const Geometry& out_grid, float outside,
+                   ThreadBudget threads) {
   Volume<float> out(out_grid);
-  const Geometry& gi = in.geometry();
-  return RunInArena(threads, [&] {
-    tbb::parallel_for(tbb::blocked_range<std::int64_t>(0, out.nz()), [&](const auto& r) {
-      for (std::int64_t z = r.begin(); z < r.end(); ++z)
-        for (std::int64_t y = 0; y < out.ny(); ++y)
-          for (std::int64_t x = 0; x < out.nx(); ++x) {
-            const Eigen::Vector3d X(out_grid.origin_um[0] + double(z) * out_grid.spacing_um[0],
-                                    out_grid.origin_um[1] + double(y) * out_grid.spacing_um[1],
-                                    out_grid.origin_um[2] + double(x) * out_grid.spacing_um[2]);
-            const Eigen::Vector3d p = map.Apply(X);
-            out(z, y, x) = SampleLinear(in, (p[0] - gi.origin_um[0]) / gi.spacing_um[0],
-                                        (p[1] - gi.origin_um[1]) / gi.spacing_um[1],
-                                        (p[2] - gi.origin_um[2]) / gi.spacing_um[2], outside);
-          }
-    });
-    return std::move(out);
+  ForEachVoxel(out_grid, threads, [&](std::int64_t z, std::int64_t y, std::int64_t x) {
+    out(z, y, x) = SampleLinearAt(in, map.Apply(VoxelCentre(out_grid, z, y, x)), outside);
   });
+  return out;
 }
 
 }  // namespace

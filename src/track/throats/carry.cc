@@ -15,17 +15,7 @@ std::vector<float> CarryThroatRadii(const PoreNetwork& net, const AffineMap& map
                                     const CarryOptions& o) {
   if (!(o.search_tolerance_um >= 0)) throw InvalidArgument("search_tolerance_um must be >= 0");
   const Geometry& g = edt.geometry();
-  // Offsets within the tolerance (ellipsoidal in voxels on an anisotropic grid).
-  std::vector<Index3> ball{{0, 0, 0}};
-  std::int64_t m[3];
-  for (int a = 0; a < 3; ++a) m[a] = std::int64_t(std::floor(o.search_tolerance_um / g.spacing_um[a]));
-  for (std::int64_t dz = -m[0]; dz <= m[0]; ++dz)
-    for (std::int64_t dy = -m[1]; dy <= m[1]; ++dy)
-      for (std::int64_t dx = -m[2]; dx <= m[2]; ++dx) {
-        const double r2 = std::pow(double(dz) * g.spacing_um[0], 2) + std::pow(double(dy) * g.spacing_um[1], 2) +
-                          std::pow(double(dx) * g.spacing_um[2], 2);
-        if ((dz || dy || dx) && r2 <= o.search_tolerance_um * o.search_tolerance_um + 1e-9) ball.push_back({dz, dy, dx});
-      }
+  const std::vector<Index3> ball = BallOffsets(g, o.search_tolerance_um);
   std::vector<float> out(net.throats.size(), NAN);
   RunInArena(o.threads, [&] {
     tbb::parallel_for(tbb::blocked_range<std::size_t>(0, net.throats.size()), [&](const auto& r) {
