@@ -18,6 +18,7 @@
 #include "op4d/pipeline/register.h"
 #include "op4d/pipeline/throats.h"
 #include "op4d/pipeline/soc.h"
+#include "op4d/pipeline/transport.h"
 
 using namespace op4d;
 using cli::Args;
@@ -37,6 +38,7 @@ const char* kUsage =
     "  export     write a frame, result volume or table to TIFF/MHA/NRRD/NIfTI/VTK/CSV\n"
     "  quicklook  segment every frame (Gaussian mixture or multi-Otsu) and report phase volume fractions\n"
     "  network    extract the pore network (skeleton, nodes, throats) of frames or of a labelled volume\n"
+    "  tortuosity tortuosity factor of a phase along z, y, x (finite volumes) for frames or a labelled volume\n"
     "  throats    follow the reference network's throats through the frames: Young-Laplace open/closed, percolation history\n"
     "  soc        state of charge per particle from the register step's strains (law given or calibrated)\n"
     "  register   register frames to the reference (rigid/affine in-process, non-rigid with elastix): F, J, strain\n"
@@ -119,6 +121,24 @@ const std::map<std::string, std::string> kHelp = {
      "  --prune UM               also remove spurs shorter than UM (default 0: only spurs inside a junction's ball)\n"
      "  --keep-cavities          do not fill enclosed solid before the skeleton\n"
      "  --out DIR                write CSV tables, DIR/<stem>.vtp (ParaView) and <stem>_openpnm.h5 (OpenPNM keys)\n"
+     "  --threads N              worker threads\n"
+     "  --quiet                  no progress output\n"},
+    {"tortuosity",
+     "usage: op4d tortuosity INPUT [options]\n"
+     "Steady diffusion through one phase by finite volumes (c = 1 and 0 on the two faces normal to each\n"
+     "axis, no flux elsewhere): D_eff/D_bulk and tau = eps D_bulk / D_eff per axis, eps the phase's total\n"
+     "volume fraction. INPUT is a campaign store (table tortuosity in each frame's results) or any volume\n"
+     "op4d imports (a labelled TIFF, MHA, ...).\n"
+     "  --value V                the input holds labels; the phase = voxels equal to V (e.g. 0 for pore)\n"
+     "  --phase NAME             otherwise segment grey frames and use this phase: pore (default), active, binder\n"
+     "  --method M               segmentation: multi-otsu (default), gmm, nlm+gmm\n"
+     "  --axes AXES              driving directions, any of z, y, x (default zyx)\n"
+     "  --tolerance T            relative residual of the solve (default 1e-8)\n"
+     "  --jacobi                 Jacobi-preconditioned CG instead of multigrid (the baseline)\n"
+     "  --frames A:B             store frames A..B-1 (default all); or a single frame K\n"
+     "  --spacing Z Y X          voxel size in um (volume input; overrides the file)\n"
+     "  --out DIR                write DIR/<stem>_tortuosity.csv\n"
+     "  --field                  and DIR/<stem>_c_<axis>.vti, the concentration field (ParaView; NaN outside the phase)\n"
      "  --threads N              worker threads\n"
      "  --quiet                  no progress output\n"},
     {"register",
@@ -445,6 +465,71 @@ void PrintNetworkSummary(const std::string& what, const ResultTable& s) {
               v("cavities_filled"), v("spurs_removed"), v("skeleton_voxels"));
 }
 
+void PrintTortuosity(const std::string& what, const ResultTable& t) {
+  static const char* kAxis[3] = {"z", "y", "x"};
+  for (std::size_t i = 0; i < t.rows(); ++i) {
+    auto v = [&](const char* c) { return t.Find(c)->values[i]; };
+    std::printf("%s: axis %s  eps %.4f  percolating %.4f  D_eff/D_bulk %.6f  tau %.5f  flux balance %.1e  %d iterations  %.2f s%s\n",
+                what.c_str(), kAxis[int(v("axis"))], v("volume_fraction"), v("percolating_fraction"), v("d_eff_over_d_bulk"),
+                v("tau"), v("flux_balance"), int(v("iterations")), v("seconds"), v("converged") > 0 ? "" : "  NOT CONVERGED");
+  }
+}
+
+int CmdTortuosity(int argc, char** argv) {
+  Args a("tortuosity", argc, argv, 2,
+         {{"value", 1}, {"phase", 1}, {"method", 1}, {"axes", 1}, {"tolerance", 1}, {"jacobi", 0}, {"frames", 1},
+          {"spacing", 3}, {"out", 1}, {"field", 0}, {"threads", 1}, {"quiet", 0}});
+  if (a.help()) return std::printf("%s", kHelp.at("tortuosity").c_str()), 0;
+  if (a.positional().size() != 1) throw ConfigError("INPUT", "give exactly one store or volume (see op4d tortuosity --help)");
+  const std::string input = a.positional()[0];
+  TransportRunOptions o;
+  o.value = int(a.Int("value", -1));
+  if (a.Has("value") && o.value < 0) throw ConfigError("--value", "must be >= 0");
+  o.phase = a.String("phase", "pore");
+  o.segment.method = SegmentMethodFromString(a.String("method", "multi-otsu"));
+  o.segment.threads = Threads(a);
+  o.segment.progress = ProgressStyle::kOff;
+  o.axes = a.String("axes", "zyx");
+  o.solver.tolerance = a.Double("tolerance", o.solver.tolerance);
+  if (a.Has("jacobi")) o.solver.preconditioner = Preconditioner::kJacobi;
+  o.solver.threads = Threads(a);
+  o.out_dir = a.String("out");
+  o.write_field = a.Has("field");
+  if (o.write_field && o.out_dir.empty()) throw ConfigError("--field", "needs --out DIR for the .vti files");
+  o.progress = Style(a);
+  if (FrameStore::IsCampaignStore(input)) {
+    if (a.Has("spacing")) throw ConfigError("--spacing", "a store keeps its spacing; --spacing is for volume inputs");
+    o.frames = Frames(a);
+    for (const TransportRunRow& r : RunTransport(input, o)) {
+      PrintTortuosity("frame " + std::to_string(r.frame), r.table);
+      for (const std::string& f : r.files) std::printf("  wrote %s\n", f.c_str());
+    }
+    return 0;
+  }
+  if (a.Has("frames")) throw ConfigError("--frames", "only for a store input");
+  if (o.value < 0) throw ConfigError("--value", "a volume input must be a labelled volume: give --value");
+  ImportOptions io;
+  io.spacing_um = a.Triple("spacing");
+  const std::unique_ptr<FrameSource> src = OpenInput(input, io);
+  const Volume<std::uint8_t> mask = PoreMaskFromLabels(src->ReadFrame(0), o.value);
+  std::printf("%s: %s, phase = value %d\n", input.c_str(), mask.geometry().ToString().c_str(), o.value);
+  std::vector<Volume<float>> fields;
+  const ResultTable t = TortuosityTable(mask, o.axes, o.solver, o.write_field ? &fields : nullptr, o.progress);
+  PrintTortuosity(input, t);
+  if (!o.out_dir.empty()) {
+    std::filesystem::create_directories(o.out_dir);
+    const std::string base = o.out_dir + "/" + std::filesystem::path(input).stem().string();
+    WriteCsv(base + "_tortuosity.csv", t);
+    std::printf("  wrote %s_tortuosity.csv\n", base.c_str());
+    for (std::size_t i = 0; i < fields.size(); ++i) {
+      const std::string f = base + "_c_" + o.axes[i] + ".vti";
+      WriteVti(f, fields[i], "concentration");
+      std::printf("  wrote %s\n", f.c_str());
+    }
+  }
+  return 0;
+}
+
 int CmdNetwork(int argc, char** argv) {
   Args a("network", argc, argv, 2,
          {{"pore-value", 1}, {"method", 1}, {"frames", 1}, {"spacing", 3}, {"prune", 1}, {"keep-cavities", 0},
@@ -660,6 +745,7 @@ int main(int argc, char** argv) {
     if (cmd == "quicklook") return CmdQuickLook(argc, argv);
     if (cmd == "demo") return CmdDemo(argc, argv);
     if (cmd == "network") return CmdNetwork(argc, argv);
+    if (cmd == "tortuosity") return CmdTortuosity(argc, argv);
     if (cmd == "register") return CmdRegister(argc, argv);
     if (cmd == "throats") return CmdThroats(argc, argv);
     if (cmd == "soc") return CmdSoc(argc, argv);

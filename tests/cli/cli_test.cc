@@ -13,7 +13,7 @@ TEST_CASE("every subcommand has --help", "[cli]") {
   std::string out;
   REQUIRE(Run("--help", &out) == 0);
   REQUIRE(out.find("commands:") != std::string::npos);
-  for (const std::string c : {"synth", "import", "info", "export", "quicklook", "network", "demo"}) {
+  for (const std::string c : {"synth", "import", "info", "export", "quicklook", "network", "tortuosity", "demo"}) {
     INFO(c);
     REQUIRE(Run(c + " --help", &out) == 0);
     REQUIRE(out.find("usage: op4d " + c) == 0);
@@ -109,4 +109,28 @@ TEST_CASE("network on a labelled volume and on a store frame", "[cli][network]")
   REQUIRE(out == "op4d: error: --pore-value: a volume input must be a labelled volume: give --pore-value\n");
   REQUIRE(Run("network " + store + " --frames 3:1", &out) == 2);
   REQUIRE(out == "op4d: error: --frames: '3:1' is not a frame K or a range A:B with A < B\n");
+}
+
+TEST_CASE("tortuosity on a labelled volume and on store frames", "[cli][transport]") {
+  op4d::test::TempDir dir;
+  std::string out;
+  const std::string store = dir / "c.h5";
+  REQUIRE(Run("synth --out " + store + " --frames 2 --shape 24 32 32 --quiet", &out) == 0);
+  REQUIRE(Run("export " + (dir / "c.truth.h5") + " --frame 1 --out " + (dir / "labels.tif"), &out) == 0);
+  REQUIRE(Run("tortuosity " + (dir / "labels.tif") + " --value 0 --axes zx --out " + (dir / "t") + " --field --quiet", &out) == 0);
+  INFO(out);
+  REQUIRE(out.find("labels.tif: axis z  eps ") != std::string::npos);
+  REQUIRE(out.find("labels.tif: axis x  eps ") != std::string::npos);
+  REQUIRE(out.find("NOT CONVERGED") == std::string::npos);
+  REQUIRE(std::ifstream(dir / "t/labels_tortuosity.csv").good());
+  REQUIRE(std::ifstream(dir / "t/labels_c_x.vti").good());
+  // Grey frames: segmented as the quick look does, the pore phase by default.
+  REQUIRE(Run("tortuosity " + store + " --frames 1 --axes z --quiet", &out) == 0);
+  REQUIRE(out.find("frame 1: axis z  eps ") == 0);
+  REQUIRE(Run("info " + store, &out) == 0);
+  REQUIRE(out.find("tortuosity") != std::string::npos);
+  REQUIRE(Run("tortuosity " + (dir / "labels.tif"), &out) == 2);
+  REQUIRE(out == "op4d: error: --value: a volume input must be a labelled volume: give --value\n");
+  REQUIRE(Run("tortuosity " + store + " --field", &out) == 2);
+  REQUIRE(out == "op4d: error: --field: needs --out DIR for the .vti files\n");
 }

@@ -8,6 +8,11 @@
 //   adjacency) to both driven faces take part: isolated clusters and dead-end-free islands are left
 //   out (dead ends attached to the network carry no flux and are solved exactly).
 //
+// Storage: the conducting cells only, as runs along x per (z, y) row, with 9 bytes per cell for the
+// stencil (where the y and z neighbours sit in their rows, which neighbours exist); the solution,
+// residual and search direction of the conjugate gradients take 24 bytes per cell, the coarse levels
+// about a fifth of the finest. Rows may hold at most 65536 voxels.
+//
 // Convention (stated in every result): tau = eps * D_bulk / D_eff with eps the phase's total volume
 // fraction. A uniform block gives tau = 1 exactly. A non-percolating phase gives D_eff = 0 and
 // tau = +infinity with a status, never an exception or a NaN.
@@ -29,7 +34,8 @@ enum class SolverStatus {
 const char* ToString(SolverStatus s);  // "converged", "not-converged", "not-percolating"
 
 enum class Preconditioner {
-  kMultigrid,  // V-cycle of aggregation multigrid (2x2x2 blocks, Galerkin coarse operators)
+  kMultigrid,  // V-cycle of aggregation multigrid: 2x2x2 blocks, Galerkin coarse operators, red-black
+               // Gauss-Seidel smoothing, over-corrected coarse correction, single precision
   kJacobi,     // diagonal scaling (the baseline)
 };
 const char* ToString(Preconditioner p);  // "multigrid", "jacobi"
@@ -40,6 +46,7 @@ struct DiffusionOptions {
   double flux_tolerance = 1e-4;     // converged also needs |Q_in - Q_out| <= this * |Q_in|
   int max_iterations = 100000;
   Preconditioner preconditioner = Preconditioner::kMultigrid;
+  bool keep_concentration = false;  // return the solved field (for export)
   ThreadBudget threads;
   bool IsValid(std::string* why) const;
 };
@@ -56,6 +63,9 @@ struct DiffusionResult {
   double flux_balance = 0;         // |Q_in - Q_out| / |Q_in|
   double relative_residual = 0;
   int iterations = 0;
+  // With keep_concentration: c per voxel, 1 on the inlet face to 0 on the outlet face (dimensionless),
+  // NaN outside the cells that take part (other phases, isolated clusters).
+  Volume<float> concentration;
   std::string convention =
       "tau = eps * D_bulk / D_eff; eps = total volume fraction of the phase; c = 1 and 0 on the outer "
       "faces of the end layers";

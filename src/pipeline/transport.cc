@@ -1,0 +1,121 @@
+#include "op4d/pipeline/transport.h"
+
+#include <chrono>
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "op4d/core/error.h"
+#include "op4d/io/export.h"
+#include "op4d/pipeline/network.h"
+#include "op4d/store/frame_store.h"
+
+namespace op4d {
+
+namespace {
+
+int AxisOf(char c) {
+  switch (c) {
+    case 'z': return 0;
+    case 'y': return 1;
+    case 'x': return 2;
+  }
+  throw ConfigError("axes", std::string("'") + c + "' is not an axis: use z, y and x (e.g. zyx)");
+}
+
+}  // namespace
+
+ResultTable TortuosityTable(const Volume<std::uint8_t>& mask, const std::string& axes, const DiffusionOptions& solver,
+                            std::vector<Volume<float>>* fields, ProgressStyle progress_style) {
+  if (axes.empty()) throw ConfigError("axes", "give at least one of z, y, x");
+  ResultTable table;
+  Progress progress("tortuosity (axes)", std::int64_t(axes.size()), progress_style);
+  for (char c : axes) {
+    DiffusionOptions o = solver;
+    o.axis = AxisOf(c);
+    o.keep_concentration = fields != nullptr;
+    const auto t0 = std::chrono::steady_clock::now();
+    DiffusionResult r = ComputeTortuosity(mask, o);
+    const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    ResultTable row = r.ToTable();
+    row.columns.push_back({"seconds", "s", {seconds}});
+    if (table.columns.empty()) {
+      table = row;
+    } else {
+      for (std::size_t i = 0; i < row.columns.size(); ++i) table.columns[i].values.push_back(row.columns[i].values[0]);
+    }
+    if (fields) fields->push_back(std::move(r.concentration));
+    progress.Advance();
+  }
+  return table;
+}
+
+std::vector<TransportRunRow> RunTransport(const std::string& store_path, const TransportRunOptions& options) {
+  for (char c : options.axes) AxisOf(c);
+  std::string why;
+  if (!options.solver.IsValid(&why)) throw ConfigError("solver", why);
+  FrameStore store = FrameStore::OpenReadWrite(store_path);
+  if (store.frame_count() == 0) throw IoError(store_path, "/frames/volume", "the campaign has no frames");
+  std::vector<std::int64_t> frames = options.frames;
+  if (frames.empty())
+    for (std::int64_t k = 0; k < store.frame_count(); ++k) frames.push_back(k);
+  for (std::int64_t k : frames)
+    if (k < 0 || k >= store.frame_count())
+      throw ConfigError("frames", "frame " + std::to_string(k) + " is not in " + store_path + " (it has " +
+                                      std::to_string(store.frame_count()) + " frames)");
+  std::uint8_t label = 0;
+  if (options.value < 0) {
+    const std::optional<Phase> p = options.segment.phases.FindName(options.phase);
+    if (!p) throw ConfigError("phase", "no phase named '" + options.phase + "' in " + options.segment.phases.ToSpec());
+    label = p->label;
+  }
+  nlohmann::json j;
+  j["axes"] = options.axes;
+  j["tolerance"] = options.solver.tolerance;
+  j["flux_tolerance"] = options.solver.flux_tolerance;
+  j["preconditioner"] = ToString(options.solver.preconditioner);
+  j["convention"] = DiffusionResult().convention;
+  if (options.value >= 0) j["value"] = options.value;
+  else {
+    j["phase"] = options.phase;
+    j["segment"] = ToString(options.segment.method);
+  }
+  std::vector<TransportRunRow> rows;
+  Progress progress("tortuosity (frames)", std::int64_t(frames.size()), options.progress);
+  for (std::int64_t k : frames) {
+    const AnyVolume frame = store.ReadFrame(k, options.solver.threads);
+    Volume<std::uint8_t> mask;
+    if (options.value >= 0) {
+      mask = PoreMaskFromLabels(frame, options.value);
+    } else {
+      const PhaseVolume phases = SegmentFrame(frame, options.segment);
+      mask = Volume<std::uint8_t>(phases.geometry(), 0);
+      for (std::int64_t i = 0; i < mask.size(); ++i) mask[i] = phases[i] == label;
+    }
+    std::vector<Volume<float>> fields;
+    TransportRunRow row;
+    row.frame = k;
+    row.table = TortuosityTable(mask, options.axes, options.solver, options.write_field ? &fields : nullptr,
+                                frames.size() > 1 ? ProgressStyle::kOff : options.progress);
+    store.WriteFrameTable(k, row.table, {"transport", "frame " + std::to_string(k), j.dump(), ""});
+    if (!options.out_dir.empty()) {
+      std::error_code ec;
+      std::filesystem::create_directories(options.out_dir, ec);
+      if (ec) throw IoError(options.out_dir, "", "cannot create directory: " + ec.message());
+      char stem[32];
+      std::snprintf(stem, sizeof stem, "frame_%06lld", static_cast<long long>(k));
+      const std::string base = options.out_dir + "/" + stem;
+      row.files.push_back(base + "_tortuosity.csv");
+      WriteCsv(row.files.back(), row.table);
+      for (std::size_t a = 0; a < fields.size(); ++a) {
+        row.files.push_back(base + "_c_" + options.axes[a] + ".vti");
+        WriteVti(row.files.back(), fields[a], "concentration");
+      }
+    }
+    rows.push_back(std::move(row));
+    progress.Advance();
+  }
+  return rows;
+}
+
+}  // namespace op4d
