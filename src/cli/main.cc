@@ -19,6 +19,7 @@
 #include "op4d/pipeline/throats.h"
 #include "op4d/pipeline/soc.h"
 #include "op4d/pipeline/transport.h"
+#include "op4d/pipeline/geometry.h"
 
 using namespace op4d;
 using cli::Args;
@@ -38,6 +39,7 @@ const char* kUsage =
     "  export     write a frame, result volume or table to TIFF/MHA/NRRD/NIfTI/VTK/CSV\n"
     "  quicklook  segment every frame (Gaussian mixture or multi-Otsu) and report phase volume fractions\n"
     "  network    extract the pore network (skeleton, nodes, throats) of frames or of a labelled volume\n"
+    "  geometry   phase fractions, percolation, interface areas, size distributions, particles, contacts and adhesion\n"
     "  tortuosity tortuosity factor of a phase along z, y, x (finite volumes) for frames or a labelled volume\n"
     "  throats    follow the reference network's throats through the frames: Young-Laplace open/closed, percolation history\n"
     "  soc        state of charge per particle from the register step's strains (law given or calibrated)\n"
@@ -121,6 +123,25 @@ const std::map<std::string, std::string> kHelp = {
      "  --prune UM               also remove spurs shorter than UM (default 0: only spurs inside a junction's ball)\n"
      "  --keep-cavities          do not fill enclosed solid before the skeleton\n"
      "  --out DIR                write CSV tables, DIR/<stem>.vtp (ParaView) and <stem>_openpnm.h5 (OpenPNM keys)\n"
+     "  --threads N              worker threads\n"
+     "  --quiet                  no progress output\n"},
+    {"geometry",
+     "usage: op4d geometry INPUT [options]\n"
+     "Geometric descriptors of labelled frames (0 pore, 1 active, 2 binder): volume and percolating\n"
+     "fractions (pore 26-, solids 6-connected), interface areas a_s by marching tetrahedra with the\n"
+     "face count beside them, local-thickness size distribution of each phase, active particles by\n"
+     "watershed (sizes, shapes, orientation), active-binder contact area with E_adh = G_c A and\n"
+     "F_max = T_max A, per particle too. INPUT is a campaign store (tables in each frame's results) or\n"
+     "a labelled volume op4d imports.\n"
+     "  --labels                 store frames hold phase labels (otherwise grey frames are segmented)\n"
+     "  --method M               segmentation: multi-otsu (default), gmm, nlm+gmm\n"
+     "  --thickness PHASES       local thickness of these phases only, comma-separated (default all)\n"
+     "  --no-particles           skip the particle separation (and per-particle contacts)\n"
+     "  --gc J_PER_M2            adhesion energy G_c (default 0)\n"
+     "  --tmax PA                adhesion strength T_max (default 0)\n"
+     "  --frames A:B             store frames A..B-1 (default all); or a single frame K\n"
+     "  --spacing Z Y X          voxel size in um (volume input; overrides the file)\n"
+     "  --out DIR                write every table as CSV into DIR\n"
      "  --threads N              worker threads\n"
      "  --quiet                  no progress output\n"},
     {"tortuosity",
@@ -465,6 +486,79 @@ void PrintNetworkSummary(const std::string& what, const ResultTable& s) {
               v("cavities_filled"), v("spurs_removed"), v("skeleton_voxels"));
 }
 
+void PrintGeometry(const std::string& what, const FrameGeometry& g) {
+  std::printf("%s:", what.c_str());
+  for (const PhaseFraction& f : g.fractions.phases) std::printf(" %s %.4f", f.name.c_str(), f.fraction);
+  std::printf("\n");
+  for (const InterfaceArea& a : g.interfaces)
+    std::printf("  a_s %s|%s %.5f um^-1 (face count %.5f)\n", a.name_a.c_str(), a.name_b.c_str(), a.specific_area_per_um,
+                a.face_count_specific_per_um);
+  const ResultTable& t = g.thickness;
+  for (std::size_t i = 0; i < t.rows(); ++i)
+    std::printf("  local thickness of phase %d: median %.3f um (p10 %.3f, p90 %.3f)\n", int(t.Find("phase")->values[i]),
+                t.Find("median")->values[i], t.Find("p10")->values[i], t.Find("p90")->values[i]);
+  if (g.particle_sizes.rows())
+    std::printf("  %d particles, median equivalent diameter %.3f um\n", int(g.particle_sizes.Find("particles")->values[0]),
+                g.particle_sizes.Find("median_diameter")->values[0]);
+  std::printf("  active-binder contact %.1f um^2 (%.5f um^-1), E_adh %.3g J, F_max %.3g N\n", g.contacts.area_um2,
+              g.contacts.specific_area_per_um, g.contacts.adhesion_energy_J, g.contacts.max_force_N);
+}
+
+int CmdGeometry(int argc, char** argv) {
+  Args a("geometry", argc, argv, 2,
+         {{"labels", 0}, {"method", 1}, {"thickness", 1}, {"no-particles", 0}, {"gc", 1}, {"tmax", 1}, {"frames", 1},
+          {"spacing", 3}, {"out", 1}, {"threads", 1}, {"quiet", 0}});
+  if (a.help()) return std::printf("%s", kHelp.at("geometry").c_str()), 0;
+  if (a.positional().size() != 1) throw ConfigError("INPUT", "give exactly one store or volume (see op4d geometry --help)");
+  const std::string input = a.positional()[0];
+  GeometryRunOptions o;
+  o.labels = a.Has("labels");
+  o.segment.method = SegmentMethodFromString(a.String("method", "multi-otsu"));
+  o.segment.threads = Threads(a);
+  o.segment.progress = ProgressStyle::kOff;
+  const std::string thick = a.String("thickness");
+  for (std::size_t b = 0; !thick.empty() && b <= thick.size();) {
+    const std::size_t e = std::min(thick.find(',', b), thick.size());
+    o.thickness_phases.push_back(thick.substr(b, e - b));
+    b = e + 1;
+  }
+  o.particles = !a.Has("no-particles");
+  o.adhesion.adhesion_energy_J_per_m2 = a.Double("gc", 0);
+  o.adhesion.adhesion_strength_Pa = a.Double("tmax", 0);
+  o.threads = Threads(a);
+  o.out_dir = a.String("out");
+  o.progress = Style(a);
+  if (FrameStore::IsCampaignStore(input)) {
+    if (a.Has("spacing")) throw ConfigError("--spacing", "a store keeps its spacing; --spacing is for volume inputs");
+    o.frames = Frames(a);
+    for (const GeometryRunRow& r : RunGeometry(input, o)) {
+      PrintGeometry("frame " + std::to_string(r.frame), r.geometry);
+      for (const std::string& f : r.files) std::printf("  wrote %s\n", f.c_str());
+    }
+    return 0;
+  }
+  if (a.Has("frames")) throw ConfigError("--frames", "only for a store input");
+  ImportOptions io;
+  io.spacing_um = a.Triple("spacing");
+  const std::unique_ptr<FrameSource> src = OpenInput(input, io);
+  const AnyVolume v = src->ReadFrame(0);
+  const auto* lab = std::get_if<Volume<std::uint8_t>>(&v);
+  if (!lab) throw InvalidArgument(input + ": a labelled volume must be uint8 (0 pore, 1 active, 2 binder)");
+  PhaseVolume phases(lab->geometry());
+  std::copy(lab->data(), lab->data() + lab->size(), phases.data());
+  const FrameGeometry g = DescribeFrame(phases, o);
+  PrintGeometry(input, g);
+  if (!o.out_dir.empty()) {
+    std::filesystem::create_directories(o.out_dir);
+    const std::string base = o.out_dir + "/" + std::filesystem::path(input).stem().string();
+    for (const ResultTable& t : g.Tables()) {
+      WriteCsv(base + "_" + t.name + ".csv", t);
+      std::printf("  wrote %s_%s.csv\n", base.c_str(), t.name.c_str());
+    }
+  }
+  return 0;
+}
+
 void PrintTortuosity(const std::string& what, const ResultTable& t) {
   static const char* kAxis[3] = {"z", "y", "x"};
   for (std::size_t i = 0; i < t.rows(); ++i) {
@@ -746,6 +840,7 @@ int main(int argc, char** argv) {
     if (cmd == "demo") return CmdDemo(argc, argv);
     if (cmd == "network") return CmdNetwork(argc, argv);
     if (cmd == "tortuosity") return CmdTortuosity(argc, argv);
+    if (cmd == "geometry") return CmdGeometry(argc, argv);
     if (cmd == "register") return CmdRegister(argc, argv);
     if (cmd == "throats") return CmdThroats(argc, argv);
     if (cmd == "soc") return CmdSoc(argc, argv);

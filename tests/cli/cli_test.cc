@@ -13,7 +13,7 @@ TEST_CASE("every subcommand has --help", "[cli]") {
   std::string out;
   REQUIRE(Run("--help", &out) == 0);
   REQUIRE(out.find("commands:") != std::string::npos);
-  for (const std::string c : {"synth", "import", "info", "export", "quicklook", "network", "tortuosity", "demo"}) {
+  for (const std::string c : {"synth", "import", "info", "export", "quicklook", "network", "tortuosity", "geometry", "demo"}) {
     INFO(c);
     REQUIRE(Run(c + " --help", &out) == 0);
     REQUIRE(out.find("usage: op4d " + c) == 0);
@@ -133,4 +133,26 @@ TEST_CASE("tortuosity on a labelled volume and on store frames", "[cli][transpor
   REQUIRE(out == "op4d: error: --value: a volume input must be a labelled volume: give --value\n");
   REQUIRE(Run("tortuosity " + store + " --field", &out) == 2);
   REQUIRE(out == "op4d: error: --field: needs --out DIR for the .vti files\n");
+}
+
+TEST_CASE("geometry on a labelled volume and on store frames", "[cli][geometry]") {
+  op4d::test::TempDir dir;
+  std::string out;
+  const std::string store = dir / "c.h5";
+  REQUIRE(Run("synth --out " + store + " --frames 2 --shape 24 32 32 --quiet", &out) == 0);
+  REQUIRE(Run("export " + (dir / "c.truth.h5") + " --frame 0 --out " + (dir / "labels.tif"), &out) == 0);
+  REQUIRE(Run("geometry " + (dir / "labels.tif") + " --gc 1 --tmax 1e6 --thickness pore --out " + (dir / "g") + " --quiet", &out) == 0);
+  INFO(out);
+  REQUIRE(out.find((dir / "labels.tif") + ": pore 0.") == 0);
+  REQUIRE(out.find("a_s active|binder ") != std::string::npos);
+  REQUIRE(out.find("local thickness of phase 0: median ") != std::string::npos);
+  REQUIRE(out.find("local thickness of phase 1") == std::string::npos);  // --thickness pore only
+  REQUIRE(std::ifstream(dir / "g/labels_interface_areas.csv").good());
+  REQUIRE(std::ifstream(dir / "g/labels_particles.csv").good());
+  REQUIRE(Run("geometry " + store + " --frames 1 --no-particles --quiet", &out) == 0);
+  REQUIRE(out.find("frame 1: pore ") == 0);
+  REQUIRE(Run("info " + store, &out) == 0);
+  REQUIRE(out.find("interface_areas") != std::string::npos);
+  REQUIRE(Run("geometry " + store + " --thickness electrolyte --quiet", &out) == 2);
+  REQUIRE(out.find("op4d: error: thickness_phases: no phase named 'electrolyte'") == 0);
 }

@@ -28,23 +28,36 @@ constexpr std::array<std::array<int, 4>, 6> kTets{{
     {0, 1, 3, 7}, {0, 1, 5, 7}, {0, 2, 3, 7}, {0, 2, 6, 7}, {0, 4, 5, 7}, {0, 4, 6, 7},
 }};
 
-// Area of the iso-surface inside one tetrahedron.
-double TetArea(const P3* p, const float* f, float iso) {
+// The iso-surface inside one tetrahedron: calls emit(v, out) for each of its triangles (none, one or
+// two), with v the three vertices (µm) and out[k] the tetrahedron corner on the outside (value <= iso)
+// of the edge vertex k lies on.
+template <class Emit>
+void TetTriangles(const P3* p, const float* f, float iso, Emit&& emit) {
   int in[4], out[4], ni = 0, no = 0;
   for (int i = 0; i < 4; ++i) {
     if (f[i] > iso) in[ni++] = i;
     else out[no++] = i;
   }
-  if (ni == 0 || no == 0) return 0;
+  if (ni == 0 || no == 0) return;
   auto cut = [&](int a, int b) {
     const double t = (double(iso) - f[a]) / (double(f[b]) - f[a]);
     return P3{p[a][0] + t * (p[b][0] - p[a][0]), p[a][1] + t * (p[b][1] - p[a][1]), p[a][2] + t * (p[b][2] - p[a][2])};
   };
-  if (ni == 1) return TriangleArea(cut(in[0], out[0]), cut(in[0], out[1]), cut(in[0], out[2]));
-  if (no == 1) return TriangleArea(cut(out[0], in[0]), cut(out[0], in[1]), cut(out[0], in[2]));
-  // Two in, two out: the quadrilateral a-c, a-d, b-d, b-c.
-  const P3 ac = cut(in[0], out[0]), ad = cut(in[0], out[1]), bd = cut(in[1], out[1]), bc = cut(in[1], out[0]);
-  return TriangleArea(ac, ad, bd) + TriangleArea(ac, bd, bc);
+  if (ni == 1) {
+    const P3 v[3] = {cut(in[0], out[0]), cut(in[0], out[1]), cut(in[0], out[2])};
+    const int o[3] = {out[0], out[1], out[2]};
+    emit(v, o);
+  } else if (no == 1) {
+    const P3 v[3] = {cut(out[0], in[0]), cut(out[0], in[1]), cut(out[0], in[2])};
+    const int o[3] = {out[0], out[0], out[0]};
+    emit(v, o);
+  } else {  // two in, two out: the quadrilateral a-c, a-d, b-d, b-c
+    const P3 ac = cut(in[0], out[0]), ad = cut(in[0], out[1]), bd = cut(in[1], out[1]), bc = cut(in[1], out[0]);
+    const P3 v1[3] = {ac, ad, bd}, v2[3] = {ac, bd, bc};
+    const int o1[3] = {out[0], out[1], out[1]}, o2[3] = {out[0], out[1], out[0]};
+    emit(v1, o1);
+    emit(v2, o2);
+  }
 }
 
 // value(voxel) as float, smoothed by sigma_vox voxels along every axis.
@@ -73,9 +86,13 @@ bool SurfaceAreaOptions::IsValid(std::string* why) const {
 
 
 namespace internal {
-double IsoArea(const Volume<float>& field, float iso, ThreadBudget threads) {
+// Calls emit(acc, v, corner_voxel) for every triangle of the iso-surface, with acc the accumulator of
+// its z-slab of cubes, v its vertices (µm) and corner_voxel[k] the linear index of the voxel on the
+// outside of the edge vertex k lies on. Returns the per-slab accumulators in slab order.
+template <class Acc, class Emit>
+std::vector<Acc> IsoTriangles(const Volume<float>& field, float iso, ThreadBudget threads, const Acc& zero, Emit&& emit) {
   const Index3 n = field.shape();
-  if (n[0] < 1 || n[1] < 1 || n[2] < 1) return 0;
+  if (n[0] < 1 || n[1] < 1 || n[2] < 1) return {};
   const Vec3 s = field.spacing_um();
   // Cubes between voxel centres, plus half-width cubes between the outermost centres and the faces of
   // the field of view (values replicated outward), so a surface meeting the border ends on it.
@@ -86,17 +103,18 @@ double IsoArea(const Volume<float>& field, float iso, ThreadBudget threads) {
     return double(i) * s[a];
   };
   auto clampi = [&](int a, std::int64_t i) { return std::min(std::max<std::int64_t>(i, 0), n[a] - 1); };
-  std::vector<double> per_slice(std::size_t(n[0] + 1), 0.0);
+  std::vector<Acc> per_slice(std::size_t(n[0] + 1), zero);
   RunInArena(threads, [&] {
     tbb::parallel_for(std::int64_t(-1), n[0], [&](std::int64_t z) {
-      double area = 0;
+      Acc& acc = per_slice[std::size_t(z + 1)];
       const std::int64_t z0 = clampi(0, z), z1 = clampi(0, z + 1);
       const double cz0 = coord(0, z), cz1 = coord(0, z + 1);
       for (std::int64_t y = -1; y < n[1]; ++y) {
         const std::int64_t y0 = clampi(1, y), y1 = clampi(1, y + 1);
         const double cy0 = coord(1, y), cy1 = coord(1, y + 1);
-        const float* r[4] = {field.data() + (z0 * n[1] + y0) * n[2], field.data() + (z0 * n[1] + y1) * n[2],
-                             field.data() + (z1 * n[1] + y0) * n[2], field.data() + (z1 * n[1] + y1) * n[2]};
+        const std::int64_t row[4] = {(z0 * n[1] + y0) * n[2], (z0 * n[1] + y1) * n[2], (z1 * n[1] + y0) * n[2],
+                                     (z1 * n[1] + y1) * n[2]};
+        const float* r[4] = {field.data() + row[0], field.data() + row[1], field.data() + row[2], field.data() + row[3]};
         for (std::int64_t x = -1; x < n[2]; ++x) {
           const std::int64_t x0 = clampi(2, x), x1 = clampi(2, x + 1);
           // Corner c: bit 0 = +x, bit 1 = +y, bit 2 = +z.
@@ -106,18 +124,93 @@ double IsoArea(const Volume<float>& field, float iso, ThreadBudget threads) {
           if (above == 0 || above == 8) continue;
           const double cx0 = coord(2, x), cx1 = coord(2, x + 1);
           P3 corner[8];
-          for (int c = 0; c < 8; ++c) corner[c] = {(c & 4) ? cz1 : cz0, (c & 2) ? cy1 : cy0, (c & 1) ? cx1 : cx0};
+          std::int64_t voxel[8];
+          for (int c = 0; c < 8; ++c) {
+            corner[c] = {(c & 4) ? cz1 : cz0, (c & 2) ? cy1 : cy0, (c & 1) ? cx1 : cx0};
+            voxel[c] = row[c >> 1] + ((c & 1) ? x1 : x0);
+          }
           for (const auto& t : kTets) {
             const P3 p[4] = {corner[t[0]], corner[t[1]], corner[t[2]], corner[t[3]]};
             const float v[4] = {f[t[0]], f[t[1]], f[t[2]], f[t[3]]};
-            area += TetArea(p, v, iso);
+            TetTriangles(p, v, iso, [&](const P3* tri, const int* out) {
+              const std::int64_t vox[3] = {voxel[t[out[0]]], voxel[t[out[1]]], voxel[t[out[2]]]};
+              emit(acc, tri, vox);
+            });
           }
         }
       }
-      per_slice[std::size_t(z + 1)] = area;
     });
   });
-  return std::accumulate(per_slice.begin(), per_slice.end(), 0.0);  // in slice order: deterministic
+  return per_slice;
+}
+
+double IsoArea(const Volume<float>& field, float iso, ThreadBudget threads) {
+  const std::vector<double> slabs = IsoTriangles(field, iso, threads, 0.0, [](double& acc, const P3* v, const std::int64_t*) {
+    acc += TriangleArea(v[0], v[1], v[2]);
+  });
+  return std::accumulate(slabs.begin(), slabs.end(), 0.0);  // in slab order: deterministic
+}
+
+// Area of the interface between phases a and b given the smoothed indicators of all phases: the zero
+// set of s_a - s_b, kept where a and b both exceed every other phase (min(s_a, s_b) > max_c s_c), i.e.
+// the a|b boundary of the partition of space by the largest smoothed indicator. Each triangle of the
+// zero set is clipped by the plane on which the interpolated min(s_a, s_b) - max_c s_c changes sign.
+// With only two phases this is the closed surface of a; where a third phase meets a and b, the
+// interface runs up to the triple line, where all three are equal.
+double PairArea(const std::vector<Volume<float>>& s, std::size_t a, std::size_t b, ThreadBudget threads) {
+  const Volume<float>& sa = s[a];
+  const Volume<float>& sb = s[b];
+  Volume<float> diff(sa.geometry()), dom(sa.geometry());
+  for (std::int64_t i = 0; i < sa.size(); ++i) {
+    diff[i] = sa[i] - sb[i];
+    float other = 0;
+    for (std::size_t c = 0; c < s.size(); ++c)
+      if (c != a && c != b) other = std::max(other, s[c][i]);
+    dom[i] = std::min(sa[i], sb[i]) - other;
+  }
+  // min(s_a, s_b) - max_c s_c at each triangle vertex, sampled trilinearly between voxel centres.
+  const Vec3 sp = sa.spacing_um();
+  const Index3 n = sa.shape();
+  auto sample = [&](const P3& p) {
+    double w = 0;
+    std::int64_t i0[3];
+    double f[3];
+    for (int a = 0; a < 3; ++a) {
+      const double u = std::min(std::max(p[std::size_t(a)] / sp[a], 0.0), double(n[a] - 1));
+      i0[a] = std::min<std::int64_t>(std::int64_t(u), n[a] - 2 < 0 ? 0 : n[a] - 2);
+      f[a] = n[a] > 1 ? u - double(i0[a]) : 0.0;
+    }
+    for (int c = 0; c < 8; ++c) {
+      const std::int64_t z = std::min(i0[0] + ((c >> 2) & 1), n[0] - 1), y = std::min(i0[1] + ((c >> 1) & 1), n[1] - 1),
+                         x = std::min(i0[2] + (c & 1), n[2] - 1);
+      const double wt = ((c >> 2) & 1 ? f[0] : 1 - f[0]) * ((c >> 1) & 1 ? f[1] : 1 - f[1]) * (c & 1 ? f[2] : 1 - f[2]);
+      w += wt * double(dom(z, y, x));
+    }
+    return w;
+  };
+  const std::vector<double> slabs = IsoTriangles(diff, 0.0f, threads, 0.0, [&](double& acc, const P3* v, const std::int64_t*) {
+    const double m[3] = {sample(v[0]), sample(v[1]), sample(v[2])};
+    int pos = 0;
+    for (double x : m) pos += x > 0;
+    if (pos == 0) return;
+    if (pos == 3) {
+      acc += TriangleArea(v[0], v[1], v[2]);
+      return;
+    }
+    // Clip: the part of the triangle where the linear function m > 0.
+    auto mix = [&](int i, int j) {
+      const double t = m[i] / (m[i] - m[j]);
+      return P3{v[i][0] + t * (v[j][0] - v[i][0]), v[i][1] + t * (v[j][1] - v[i][1]), v[i][2] + t * (v[j][2] - v[i][2])};
+    };
+    int k = 0;  // the vertex alone on its side
+    for (int i = 0; i < 3; ++i)
+      if ((m[i] > 0) == (pos == 1)) k = i;
+    const int i1 = (k + 1) % 3, i2 = (k + 2) % 3;
+    const P3 p1 = mix(k, i1), p2 = mix(k, i2);
+    const double corner = TriangleArea(v[k], p1, p2);
+    acc += pos == 1 ? corner : TriangleArea(v[0], v[1], v[2]) - corner;
+  });
+  return std::accumulate(slabs.begin(), slabs.end(), 0.0);
 }
 }  // namespace internal
 
@@ -146,13 +239,12 @@ std::vector<InterfaceArea> ComputeInterfaceAreas(const PhaseVolume& phases, cons
   if (!table.IsValid(&why)) throw ConfigError("phases", why);
   const auto& ph = table.phases();
   const double total = double(phases.size()) * phases.geometry().voxel_volume_um3();
-  auto mask_of = [&](std::uint8_t a, int b) {
+  std::vector<Volume<float>> smooth;
+  for (const Phase& p : ph) {
     Volume<std::uint8_t> m(phases.geometry());
-    for (std::int64_t k = 0; k < m.size(); ++k) m[k] = phases[k] == a || (b >= 0 && phases[k] == b);
-    return m;
-  };
-  std::vector<double> closed(ph.size());
-  for (std::size_t i = 0; i < ph.size(); ++i) closed[i] = MaskSurfaceArea(mask_of(ph[i].label, -1), options);
+    for (std::int64_t k = 0; k < m.size(); ++k) m[k] = phases[k] == p.label;
+    smooth.push_back(SmoothedIndicator(m, options.smoothing_sigma_vox, options.threads));
+  }
   std::vector<InterfaceArea> out;
   for (std::size_t i = 0; i < ph.size(); ++i)
     for (std::size_t j = i + 1; j < ph.size(); ++j) {
@@ -161,8 +253,7 @@ std::vector<InterfaceArea> ComputeInterfaceAreas(const PhaseVolume& phases, cons
       r.b = ph[j].label;
       r.name_a = ph[i].name;
       r.name_b = ph[j].name;
-      const double uni = MaskSurfaceArea(mask_of(r.a, r.b), options);
-      r.area_um2 = std::max(0.0, 0.5 * (closed[i] + closed[j] - uni));
+      r.area_um2 = internal::PairArea(smooth, i, j, options.threads);
       r.specific_area_per_um = total > 0 ? r.area_um2 / total : 0;
       const ContactResult fc = ComputeContacts(phases, r.a, r.b, nullptr, ContactOptions{});
       r.face_count_area_um2 = fc.area_um2;

@@ -1,0 +1,194 @@
+#include "op4d/pipeline/geometry.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+
+#include <nlohmann/json.hpp>
+
+#include "op4d/core/error.h"
+#include "op4d/io/export.h"
+#include "op4d/store/frame_store.h"
+
+namespace op4d {
+
+namespace {
+
+// Quantile q of sorted values by linear interpolation between order statistics (NaN if empty).
+double Quantile(const std::vector<double>& sorted, double q) {
+  if (sorted.empty()) return std::nan("");
+  const double pos = q * double(sorted.size() - 1);
+  const std::size_t i = std::size_t(pos);
+  const double f = pos - double(i);
+  return i + 1 < sorted.size() ? sorted[i] * (1 - f) + sorted[i + 1] * f : sorted[i];
+}
+
+std::optional<Phase> OneWithRole(const PhaseTable& t, PhaseRole role) {
+  const std::vector<Phase> p = t.WithRole(role);
+  if (p.size() != 1) return std::nullopt;
+  return p.front();
+}
+
+}  // namespace
+
+std::vector<ResultTable> FrameGeometry::Tables() const {
+  std::vector<ResultTable> t{fractions.ToTable(), percolation.ToTable(), InterfaceAreaTable(interfaces), thickness,
+                             particle_sizes};
+  if (!particles.empty()) {
+    ResultTable p = ParticleTable(particles);
+    p.name = "particles";
+    t.push_back(p);
+  }
+  ResultTable c = contacts.ToTable();
+  c.name = "contacts";
+  t.push_back(c);
+  if (!contacts.particles.empty()) t.push_back(contacts.ParticleTable());
+  t.push_back(seconds);
+  return t;
+}
+
+FrameGeometry DescribeFrame(const PhaseVolume& phases, const GeometryRunOptions& o) {
+  const PhaseTable& table = o.segment.phases;
+  std::string why;
+  if (!table.IsValid(&why)) throw ConfigError("phases", why);
+  for (const std::string& name : o.thickness_phases)
+    if (!table.FindName(name)) throw ConfigError("thickness_phases", "no phase named '" + name + "' in " + table.ToSpec());
+  FrameGeometry g;
+  g.seconds.name = "geometry_timing";
+  auto timed = [&](const char* what, auto&& f) {
+    const auto t0 = std::chrono::steady_clock::now();
+    f();
+    g.seconds.columns.push_back({what, "s", {std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()}});
+  };
+  timed("fractions", [&] { g.fractions = ComputeVolumeFractions(phases, table, o.threads); });
+  timed("percolation", [&] { g.percolation = ComputePercolation(phases, table, o.connectivity, o.threads); });
+  SurfaceAreaOptions so = o.surface;
+  so.threads = o.threads;
+  timed("interface_areas", [&] { g.interfaces = ComputeInterfaceAreas(phases, table, so); });
+  // Continuous size distribution: local thickness (diameter, µm) over each phase's voxels.
+  g.thickness = {"thickness_distribution",
+                 {{"phase", "1", {}}, {"voxels", "1", {}}, {"mean", "um", {}}, {"p10", "um", {}}, {"median", "um", {}},
+                  {"p90", "um", {}}, {"max", "um", {}}}};
+  timed("local_thickness", [&] {
+    for (const Phase& ph : table.phases()) {
+      if (!o.thickness_phases.empty() &&
+          std::find(o.thickness_phases.begin(), o.thickness_phases.end(), ph.name) == o.thickness_phases.end())
+        continue;
+      Volume<std::uint8_t> m(phases.geometry());
+      for (std::int64_t i = 0; i < m.size(); ++i) m[i] = phases[i] == ph.label;
+      const Volume<float> lt = LocalThickness(m, o.threads);
+      std::vector<double> d;
+      for (std::int64_t i = 0; i < m.size(); ++i)
+        if (m[i]) d.push_back(lt[i]);
+      std::sort(d.begin(), d.end());
+      double mean = 0;
+      for (double v : d) mean += v;
+      mean = d.empty() ? std::nan("") : mean / double(d.size());
+      const double row[7] = {double(ph.label), double(d.size()), mean, Quantile(d, 0.1), Quantile(d, 0.5), Quantile(d, 0.9),
+                             d.empty() ? std::nan("") : d.back()};
+      for (int c = 0; c < 7; ++c) g.thickness.columns[std::size_t(c)].values.push_back(row[c]);
+    }
+  });
+  // Discrete sizes: the active phase separated into particles; contacts with the binder.
+  const std::optional<Phase> active = OneWithRole(table, PhaseRole::kActive), binder = OneWithRole(table, PhaseRole::kBinder);
+  g.particle_sizes = {"particle_size_summary",
+                      {{"particles", "1", {}}, {"touching_border", "1", {}}, {"p10_diameter", "um", {}},
+                       {"median_diameter", "um", {}}, {"p90_diameter", "um", {}}, {"median_sphericity", "1", {}}}};
+  LabelVolume particle_labels;
+  if (o.particles && active) {
+    timed("particles", [&] {
+      Volume<std::uint8_t> m(phases.geometry());
+      for (std::int64_t i = 0; i < m.size(); ++i) m[i] = phases[i] == active->label;
+      WatershedOptions wo = o.watershed;
+      wo.threads = o.threads;
+      particle_labels = SeparateParticles(m, wo).labels;
+      g.particles = MeasureParticles(particle_labels, o.threads);
+    });
+    std::vector<double> d, s;
+    double border = 0;
+    for (const ParticleStats& p : g.particles) {
+      d.push_back(p.equivalent_diameter_um);
+      s.push_back(p.sphericity);
+      border += p.touches_border;
+    }
+    std::sort(d.begin(), d.end());
+    std::sort(s.begin(), s.end());
+    const double row[6] = {double(g.particles.size()), border, Quantile(d, 0.1), Quantile(d, 0.5), Quantile(d, 0.9), Quantile(s, 0.5)};
+    for (int c = 0; c < 6; ++c) g.particle_sizes.columns[std::size_t(c)].values.push_back(row[c]);
+  }
+  if (active && binder)
+    timed("contacts", [&] {
+      g.contacts = ComputeContacts(phases, active->label, binder->label, particle_labels.empty() ? nullptr : &particle_labels,
+                                   o.adhesion);
+    });
+  return g;
+}
+
+std::vector<GeometryRunRow> RunGeometry(const std::string& store_path, const GeometryRunOptions& options) {
+  FrameStore store = FrameStore::OpenReadWrite(store_path);
+  if (store.frame_count() == 0) throw IoError(store_path, "/frames/volume", "the campaign has no frames");
+  std::vector<std::int64_t> frames = options.frames;
+  if (frames.empty())
+    for (std::int64_t k = 0; k < store.frame_count(); ++k) frames.push_back(k);
+  for (std::int64_t k : frames)
+    if (k < 0 || k >= store.frame_count())
+      throw ConfigError("frames", "frame " + std::to_string(k) + " is not in " + store_path + " (it has " +
+                                      std::to_string(store.frame_count()) + " frames)");
+  nlohmann::json j;
+  j["phases"] = options.segment.phases.ToSpec();
+  j["input"] = options.labels ? "labels" : std::string("segmented: ") + ToString(options.segment.method);
+  j["smoothing_sigma_vox"] = options.surface.smoothing_sigma_vox;
+  j["watershed_h_um"] = options.watershed.h_um;
+  j["adhesion_energy_J_per_m2"] = options.adhesion.adhesion_energy_J_per_m2;
+  j["adhesion_strength_Pa"] = options.adhesion.adhesion_strength_Pa;
+  j["connectivity"] = std::string("pore ") + ToString(options.connectivity.pore) + ", solid " + ToString(options.connectivity.solid);
+  std::vector<GeometryRunRow> rows;
+  Progress progress("geometry (frames)", std::int64_t(frames.size()), options.progress);
+  for (std::int64_t k : frames) {
+    const AnyVolume frame = store.ReadFrame(k, options.threads);
+    PhaseVolume phases;
+    if (options.labels) {
+      phases = std::visit(
+          [&](const auto& v) -> PhaseVolume {
+            using T = typename std::decay_t<decltype(v)>::value_type;
+            if constexpr (std::is_floating_point_v<T>) {
+              throw InvalidArgument(store_path + ": frame " + std::to_string(k) + " holds float32 grey values, not labels");
+            } else {
+              PhaseVolume p(v.geometry());
+              for (std::int64_t i = 0; i < v.size(); ++i) {
+                if (v[i] < 0 || v[i] > 255)
+                  throw InvalidArgument(store_path + ": frame " + std::to_string(k) + " holds value " + std::to_string(v[i]) +
+                                        ", not a phase label (0..255)");
+                p[i] = std::uint8_t(v[i]);
+              }
+              return p;
+            }
+          },
+          frame);
+    } else {
+      phases = SegmentFrame(frame, options.segment);
+    }
+    GeometryRunRow row;
+    row.frame = k;
+    row.geometry = DescribeFrame(phases, options);
+    const Provenance prov{"geometry", "frame " + std::to_string(k), j.dump(), ""};
+    for (const ResultTable& t : row.geometry.Tables()) store.WriteFrameTable(k, t, prov);
+    if (!options.out_dir.empty()) {
+      std::error_code ec;
+      std::filesystem::create_directories(options.out_dir, ec);
+      if (ec) throw IoError(options.out_dir, "", "cannot create directory: " + ec.message());
+      char stem[32];
+      std::snprintf(stem, sizeof stem, "frame_%06lld", static_cast<long long>(k));
+      for (const ResultTable& t : row.geometry.Tables()) {
+        row.files.push_back(options.out_dir + "/" + stem + "_" + t.name + ".csv");
+        WriteCsv(row.files.back(), t);
+      }
+    }
+    rows.push_back(std::move(row));
+    progress.Advance();
+  }
+  return rows;
+}
+
+}  // namespace op4d
