@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <cmath>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "op4d/core/error.h"
@@ -277,6 +278,28 @@ std::vector<QuickLookRow> RunQuickLook(const std::string& store_path, const Quic
     progress.Advance();
   }
   return rows;
+}
+
+std::vector<std::int64_t> FramesToRun(const FrameStore& store, const std::string& store_path,
+                                      const std::vector<std::int64_t>& frames) {
+  if (store.frame_count() == 0) throw IoError(store_path, "/frames/volume", "the campaign has no frames");
+  std::vector<std::int64_t> out = frames;
+  if (out.empty())
+    for (std::int64_t k = 0; k < store.frame_count(); ++k) out.push_back(k);
+  for (std::int64_t k : out)
+    if (k < 0 || k >= store.frame_count())
+      throw ConfigError("frames", "frame " + std::to_string(k) + " is not in " + store_path + " (it has " +
+                                      std::to_string(store.frame_count()) + " frames)");
+  return out;
+}
+
+std::string FrameFileStem(const std::string& out_dir, std::int64_t k) {
+  std::error_code ec;
+  std::filesystem::create_directories(out_dir, ec);
+  if (ec) throw IoError(out_dir, "", "cannot create directory: " + ec.message());
+  char stem[32];
+  std::snprintf(stem, sizeof stem, "frame_%06lld", static_cast<long long>(k));
+  return out_dir + "/" + stem;
 }
 
 }  // namespace op4d

@@ -127,14 +127,7 @@ FrameGeometry DescribeFrame(const PhaseVolume& phases, const GeometryRunOptions&
 
 std::vector<GeometryRunRow> RunGeometry(const std::string& store_path, const GeometryRunOptions& options) {
   FrameStore store = FrameStore::OpenReadWrite(store_path);
-  if (store.frame_count() == 0) throw IoError(store_path, "/frames/volume", "the campaign has no frames");
-  std::vector<std::int64_t> frames = options.frames;
-  if (frames.empty())
-    for (std::int64_t k = 0; k < store.frame_count(); ++k) frames.push_back(k);
-  for (std::int64_t k : frames)
-    if (k < 0 || k >= store.frame_count())
-      throw ConfigError("frames", "frame " + std::to_string(k) + " is not in " + store_path + " (it has " +
-                                      std::to_string(store.frame_count()) + " frames)");
+  const std::vector<std::int64_t> frames = FramesToRun(store, store_path, options.frames);
   nlohmann::json j;
   j["phases"] = options.segment.phases.ToSpec();
   j["input"] = options.labels ? "labels" : std::string("segmented: ") + ToString(options.segment.method);
@@ -175,13 +168,9 @@ std::vector<GeometryRunRow> RunGeometry(const std::string& store_path, const Geo
     const Provenance prov{"geometry", "frame " + std::to_string(k), j.dump(), ""};
     for (const ResultTable& t : row.geometry.Tables()) store.WriteFrameTable(k, t, prov);
     if (!options.out_dir.empty()) {
-      std::error_code ec;
-      std::filesystem::create_directories(options.out_dir, ec);
-      if (ec) throw IoError(options.out_dir, "", "cannot create directory: " + ec.message());
-      char stem[32];
-      std::snprintf(stem, sizeof stem, "frame_%06lld", static_cast<long long>(k));
+      const std::string stem = FrameFileStem(options.out_dir, k);
       for (const ResultTable& t : row.geometry.Tables()) {
-        row.files.push_back(options.out_dir + "/" + stem + "_" + t.name + ".csv");
+        row.files.push_back(stem + "_" + t.name + ".csv");
         WriteCsv(row.files.back(), t);
       }
     }

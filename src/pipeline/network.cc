@@ -89,14 +89,7 @@ std::vector<std::string> WriteNetworkFiles(const PoreNetwork& net, const std::st
 
 std::vector<NetworkRunRow> RunNetwork(const std::string& store_path, const NetworkRunOptions& options) {
   FrameStore store = FrameStore::OpenReadWrite(store_path);
-  if (store.frame_count() == 0) throw IoError(store_path, "/frames/volume", "the campaign has no frames");
-  std::vector<std::int64_t> frames = options.frames;
-  if (frames.empty())
-    for (std::int64_t k = 0; k < store.frame_count(); ++k) frames.push_back(k);
-  for (std::int64_t k : frames)
-    if (k < 0 || k >= store.frame_count())
-      throw ConfigError("frames", "frame " + std::to_string(k) + " is not in " + store_path + " (it has " +
-                                      std::to_string(store.frame_count()) + " frames)");
+  const std::vector<std::int64_t> frames = FramesToRun(store, store_path, options.frames);
   std::uint8_t pore_phase = 0;
   if (options.pore_value < 0) {
     const std::vector<Phase> pores = options.segment.phases.WithRole(PhaseRole::kPore);

@@ -55,14 +55,7 @@ std::vector<TransportRunRow> RunTransport(const std::string& store_path, const T
   std::string why;
   if (!options.solver.IsValid(&why)) throw ConfigError("solver", why);
   FrameStore store = FrameStore::OpenReadWrite(store_path);
-  if (store.frame_count() == 0) throw IoError(store_path, "/frames/volume", "the campaign has no frames");
-  std::vector<std::int64_t> frames = options.frames;
-  if (frames.empty())
-    for (std::int64_t k = 0; k < store.frame_count(); ++k) frames.push_back(k);
-  for (std::int64_t k : frames)
-    if (k < 0 || k >= store.frame_count())
-      throw ConfigError("frames", "frame " + std::to_string(k) + " is not in " + store_path + " (it has " +
-                                      std::to_string(store.frame_count()) + " frames)");
+  const std::vector<std::int64_t> frames = FramesToRun(store, store_path, options.frames);
   std::uint8_t label = 0;
   if (options.value < 0) {
     const std::optional<Phase> p = options.segment.phases.FindName(options.phase);
@@ -99,12 +92,7 @@ std::vector<TransportRunRow> RunTransport(const std::string& store_path, const T
                                 frames.size() > 1 ? ProgressStyle::kOff : options.progress);
     store.WriteFrameTable(k, row.table, {"transport", "frame " + std::to_string(k), j.dump(), ""});
     if (!options.out_dir.empty()) {
-      std::error_code ec;
-      std::filesystem::create_directories(options.out_dir, ec);
-      if (ec) throw IoError(options.out_dir, "", "cannot create directory: " + ec.message());
-      char stem[32];
-      std::snprintf(stem, sizeof stem, "frame_%06lld", static_cast<long long>(k));
-      const std::string base = options.out_dir + "/" + stem;
+      const std::string base = FrameFileStem(options.out_dir, k);
       row.files.push_back(base + "_tortuosity.csv");
       WriteCsv(row.files.back(), row.table);
       for (std::size_t a = 0; a < fields.size(); ++a) {

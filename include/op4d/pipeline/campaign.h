@@ -97,4 +97,13 @@ PhaseVolume SegmentFrame(const AnyVolume& grey, const QuickLookOptions& options,
 // and returns one row per frame.
 std::vector<QuickLookRow> RunQuickLook(const std::string& store_path, const QuickLookOptions& options);
 
+// The frames a per-frame step runs on: `frames`, or every frame of the store if empty. Throws IoError
+// for a store without frames and ConfigError("frames") naming a frame that is not in it.
+std::vector<std::int64_t> FramesToRun(const FrameStore& store, const std::string& store_path,
+                                      const std::vector<std::int64_t>& frames);
+
+// Creates out_dir (IoError naming it if that fails) and returns "<out_dir>/frame_<k>" with k in six
+// digits, the stem of a frame's output files.
+std::string FrameFileStem(const std::string& out_dir, std::int64_t k);
+
 }  // namespace op4d

@@ -742,9 +742,9 @@ DiffusionResult SolveTransport(const Volume<T>& D, const DiffusionOptions& o, co
       EndCellsOfRow(A.grid, a, 0, row, [&](std::int64_t i, std::int64_t) { r[std::size_t(i)] = c.GB(i); });
   });
   const double bnorm = std::sqrt(boundary_sum(0, [&](double gb, std::int64_t) { return gb * gb; }));
-  // Preconditioned conjugate gradients, flexible (beta by Polak-Ribiere) because the preconditioner
-  // and the search direction are kept in single precision; x, r and A p stay in double precision, so
-  // r is the residual of x to double precision whatever the rounding of p.
+  // Preconditioned conjugate gradients (beta = (r, z)_new / (r, z)_old). The preconditioner and the
+  // search direction p are kept in single precision; x, r and A p stay in double precision, so r is
+  // the residual of x to double precision whatever the rounding of p.
   std::unique_ptr<Multigrid> mg;
   BigVector<float> inverse_diagonal;
   if (o.preconditioner == Preconditioner::kMultigrid) {
