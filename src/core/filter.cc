@@ -20,26 +20,60 @@ void GaussianSmooth(float* data, const Index3& s, const Vec3& sigma_vox, ThreadB
     double sum = 0;
     for (int i = -r; i <= r; ++i) sum += k[std::size_t(i + r)] = std::exp(-0.5 * i * i / (sigma * sigma));
     for (double& w : k) w /= sum;
-    const std::int64_t lines = s[0] * s[1] * s[2] / n;
-    RunInArena(threads, [&] {
-      tbb::parallel_for(tbb::blocked_range<std::int64_t>(0, lines, 256), [&](const tbb::blocked_range<std::int64_t>& br) {
-        std::vector<float> line(static_cast<std::size_t>(n));
-        for (std::int64_t l = br.begin(); l < br.end(); ++l) {
-          std::int64_t base;  // index of the line's first voxel
-          if (axis == 2) base = l * s[2];
-          else if (axis == 1) base = (l / s[2]) * s[1] * s[2] + (l % s[2]);
-          else base = l;
-          for (std::int64_t i = 0; i < n; ++i) line[std::size_t(i)] = data[base + i * st];
-          for (std::int64_t i = 0; i < n; ++i) {
-            double acc = 0;
-            for (int j = -r; j <= r; ++j) {
-              std::int64_t m = i + j;
-              if (m < 0) m = -m - 1;  // mirror at the faces
-              if (m >= n) m = 2 * n - m - 1;
-              m = std::clamp<std::int64_t>(m, 0, n - 1);  // kernels wider than the line
-              acc += k[std::size_t(j + r)] * line[std::size_t(m)];
+    // Source position of padded sample i + r (i = -r .. n - 1 + r): mirrored at the faces, clamped for
+    // kernels wider than the line.
+    std::vector<std::int64_t> src(std::size_t(n + 2 * r));
+    for (std::int64_t i = -r; i < n + r; ++i) {
+      std::int64_t m = i;
+      if (m < 0) m = -m - 1;
+      if (m >= n) m = 2 * n - m - 1;
+      src[std::size_t(i + r)] = std::clamp<std::int64_t>(m, 0, n - 1);
+    }
+    // Strided lines (axes z and y) are filtered W at a time: W neighbouring lines along x are copied into a padded block [n + 2r][W] with contiguous reads, convolved with the
+    // inner loop over the W lines, and written back contiguously. Each output sums its taps in the
+    // same order as a single line would: the result is the same for any W and thread count.
+    if (axis == 2) {  // contiguous lines: one padded copy each
+      RunInArena(threads, [&] {
+        tbb::parallel_for(tbb::blocked_range<std::int64_t>(0, s[0] * s[1], 64), [&](const tbb::blocked_range<std::int64_t>& br) {
+          std::vector<float> line(static_cast<std::size_t>(n + 2 * r));
+          for (std::int64_t l = br.begin(); l < br.end(); ++l) {
+            float* d = data + l * n;
+            for (std::int64_t i = 0; i < n + 2 * r; ++i) line[std::size_t(i)] = d[src[std::size_t(i)]];
+            for (std::int64_t i = 0; i < n; ++i) {
+              double acc = 0;
+              for (int j = 0; j <= 2 * r; ++j) acc += k[std::size_t(j)] * double(line[std::size_t(i + j)]);
+              d[i] = float(acc);
             }
-            data[base + i * st] = float(acc);
+          }
+        });
+      });
+      continue;
+    }
+    constexpr std::int64_t W = 32;
+    const std::int64_t width = s[2];  // lines side by side along x
+    const std::int64_t groups_per_row = (width + W - 1) / W;
+    const std::int64_t rows = axis == 1 ? s[0] : s[1];
+    RunInArena(threads, [&] {
+      tbb::parallel_for(tbb::blocked_range<std::int64_t>(0, rows * groups_per_row, 4), [&](const tbb::blocked_range<std::int64_t>& br) {
+        std::vector<float> block(static_cast<std::size_t>((n + 2 * r) * W));
+        std::vector<double> acc(static_cast<std::size_t>(W));
+        for (std::int64_t g = br.begin(); g < br.end(); ++g) {
+          const std::int64_t row = g / groups_per_row, x0 = (g % groups_per_row) * W;
+          const std::int64_t w = std::min(W, width - x0);
+          const std::int64_t base = axis == 1 ? row * s[1] * s[2] + x0 : row * s[2] + x0;  // first line's first voxel
+          for (std::int64_t i = 0; i < n + 2 * r; ++i) {
+            const float* in = data + base + src[std::size_t(i)] * st;
+            std::copy(in, in + w, block.data() + i * W);
+          }
+          for (std::int64_t i = 0; i < n; ++i) {
+            std::fill(acc.begin(), acc.begin() + w, 0.0);
+            for (int j = 0; j <= 2 * r; ++j) {
+              const double kj = k[std::size_t(j)];
+              const float* b = block.data() + (i + j) * W;
+              for (std::int64_t l = 0; l < w; ++l) acc[std::size_t(l)] += kj * double(b[l]);
+            }
+            float* out = data + base + i * st;
+            for (std::int64_t l = 0; l < w; ++l) out[l] = float(acc[std::size_t(l)]);
           }
         }
       });
