@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <cmath>
+#include <deque>
 #include <queue>
 #include <vector>
 
@@ -45,27 +46,53 @@ WatershedResult SeparateParticles(const Volume<std::uint8_t>& mask, const Waters
       if (mask[w]) visit(w);
     }
   };
-  // 1. h-maxima: reconstruction by dilation of f - h under f, by priority flooding (largest first).
-  Volume<float> rec(mask.geometry(), 0.0f);
-  std::priority_queue<Entry> pq;
-  std::int64_t order = 0;
-  for (std::int64_t v = 0; v < mask.size(); ++v)
-    if (mask[v]) {
-      rec[v] = std::max(0.0f, f[v] - float(o.h_um));
-      pq.push({rec[v], order++, v});
+  // 1. h-maxima: reconstruction by dilation of f - h under f (Vincent's hybrid algorithm, IEEE TIP
+  // 2(2) 1993: a raster and an anti-raster scan, then a queue for what the scans could not settle).
+  // The reconstruction is unique, so any correct algorithm gives the same markers.
+  const std::int64_t sxy = s[1] * s[2];
+  auto linear = [&](const std::array<int, 3>& d) { return d[0] * sxy + d[1] * s[2] + d[2]; };
+  std::vector<std::array<int, 3>> causal, anticausal;
+  for (const auto& d : offs) (linear(d) < 0 ? causal : anticausal).push_back(d);
+  auto visit = [&](std::int64_t v, const std::vector<std::array<int, 3>>& set, auto&& f) {
+    const std::int64_t z = v / sxy, y = (v / s[2]) % s[1], x = v % s[2];
+    for (const auto& d : set) {
+      const std::int64_t zz = z + d[0], yy = y + d[1], xx = x + d[2];
+      if (zz < 0 || yy < 0 || xx < 0 || zz >= s[0] || yy >= s[1] || xx >= s[2]) continue;
+      const std::int64_t w = (zz * s[1] + yy) * s[2] + xx;
+      if (mask[w]) f(w);
     }
-  while (!pq.empty()) {
-    const Entry e = pq.top();
-    pq.pop();
-    if (e.value < rec[e.voxel]) continue;  // stale
-    neighbours(e.voxel, [&](std::int64_t w) {
-      const float nv = std::min(e.value, f[w]);
-      if (nv > rec[w]) {
-        rec[w] = nv;
-        pq.push({nv, order++, w});
+  };
+  Volume<float> rec(mask.geometry(), 0.0f);
+  for (std::int64_t v = 0; v < mask.size(); ++v)
+    if (mask[v]) rec[v] = std::max(0.0f, f[v] - float(o.h_um));
+  for (std::int64_t v = 0; v < mask.size(); ++v) {
+    if (!mask[v]) continue;
+    float m = rec[v];
+    visit(v, causal, [&](std::int64_t w) { m = std::max(m, rec[w]); });
+    rec[v] = std::min(m, f[v]);
+  }
+  std::deque<std::int64_t> fifo;
+  for (std::int64_t v = mask.size() - 1; v >= 0; --v) {
+    if (!mask[v]) continue;
+    float m = rec[v];
+    visit(v, anticausal, [&](std::int64_t w) { m = std::max(m, rec[w]); });
+    rec[v] = std::min(m, f[v]);
+    bool push = false;
+    visit(v, anticausal, [&](std::int64_t w) { push = push || (rec[w] < rec[v] && rec[w] < f[w]); });
+    if (push) fifo.push_back(v);
+  }
+  while (!fifo.empty()) {
+    const std::int64_t p = fifo.front();
+    fifo.pop_front();
+    neighbours(p, [&](std::int64_t w) {
+      if (rec[w] < rec[p] && f[w] != rec[w]) {
+        rec[w] = std::min(rec[p], f[w]);
+        fifo.push_back(w);
       }
     });
   }
+  std::priority_queue<Entry> pq;
+  std::int64_t order = 0;
   // 2. Markers: regional maxima of the reconstruction (plateaus without a higher neighbour).
   LabelVolume labels(mask.geometry(), 0);
   Volume<std::uint8_t> seen(mask.geometry(), 0);
