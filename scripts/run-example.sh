@@ -4,4 +4,8 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 "$root/scripts/setup.sh"
 build=${OP4D_BUILD_DIR:-$root/build}
-"$build/op4d" demo --dir "${OP4D_EXAMPLE_DIR:-$root/op4d-example}" "$@"
+dir=${OP4D_EXAMPLE_DIR:-$root/op4d-example}
+"$build/op4d" demo --dir "$dir" "$@"
+# Then the full operando pipeline on the same campaign: geometry, tortuosity, network, registration
+# with per-particle kinematics, state of charge and throat history, into the same store.
+"$build/op4d" run "$root/pipelines/operando.json" --store "$dir/campaign.h5" --quiet

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <chrono>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -20,6 +21,7 @@
 #include "op4d/pipeline/soc.h"
 #include "op4d/pipeline/transport.h"
 #include "op4d/pipeline/geometry.h"
+#include "run.h"
 
 using namespace op4d;
 using cli::Args;
@@ -39,6 +41,7 @@ const char* kUsage =
     "  export     write a frame, result volume or table to TIFF/MHA/NRRD/NIfTI/VTK/CSV\n"
     "  quicklook  segment every frame (Gaussian mixture or multi-Otsu) and report phase volume fractions\n"
     "  network    extract the pore network (skeleton, nodes, throats) of frames or of a labelled volume\n"
+    "  run        run a pipeline file (pipelines/*.json) on a campaign store, step by step\n"
     "  geometry   phase fractions, percolation, interface areas, size distributions, particles, contacts and adhesion\n"
     "  tortuosity tortuosity factor of a phase along z, y, x (finite volumes) for frames or a labelled volume\n"
     "  throats    follow the reference network's throats through the frames: Young-Laplace open/closed, percolation history\n"
@@ -125,6 +128,17 @@ const std::map<std::string, std::string> kHelp = {
      "  --out DIR                write CSV tables, DIR/<stem>.vtp (ParaView) and <stem>_openpnm.h5 (OpenPNM keys)\n"
      "  --threads N              worker threads\n"
      "  --quiet                  no progress output\n"},
+    {"run",
+     "usage: op4d run PIPELINE.json --store CAMPAIGN.h5 [options]\n"
+     "Runs the steps of a pipeline file in order on one store. The file is validated against the\n"
+     "built-in schema (schemas/pipeline.schema.json) first: an unknown key, a wrong type or a value out\n"
+     "of range is reported with its JSON pointer. Each step is the op4d command of the same name with\n"
+     "the step's options; a synth step is skipped when the store exists. The run is recorded in the\n"
+     "store as series table pipeline_run (seconds per step) with the effective pipeline as provenance.\n"
+     "  --store FILE             the campaign store (created by a synth step if absent)\n"
+     "  --frames A:B             frames for the per-frame steps (default all); or a single frame K\n"
+     "  --threads N              worker threads\n"
+     "  --quiet                  no progress output from the steps\n"},
     {"geometry",
      "usage: op4d geometry INPUT [options]\n"
      "Geometric descriptors of labelled frames (0 pore, 1 active, 2 binder): volume and percolating\n"
@@ -825,28 +839,101 @@ int CmdDemo(int argc, char** argv) {
 
 }  // namespace
 
+int Dispatch(int argc, char** argv);
+
+// FNV-1a of a text: the pipeline's hash in the provenance of what it writes.
+std::string Fnv1a(const std::string& text) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : text) h = (h ^ c) * 1099511628211ull;
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+int CmdRun(int argc, char** argv) {
+  Args a("run", argc, argv, 2, {{"store", 1}, {"frames", 1}, {"threads", 1}, {"quiet", 0}});
+  if (a.help()) return std::printf("%s", kHelp.at("run").c_str()), 0;
+  if (a.positional().size() != 1) throw ConfigError("PIPELINE", "give exactly one pipeline file (see op4d run --help)");
+  const std::string path = a.positional()[0];
+  const std::string store = a.Required("store");
+  Frames(a);  // refuses a malformed range before anything runs
+  const std::string frames = a.String("frames");
+  const int threads = int(a.Int("threads", 0));
+  const bool quiet = a.Has("quiet");
+  const nlohmann::json pipeline = cli::ReadPipeline(path);
+  const nlohmann::json& steps = pipeline["steps"];
+  const std::string name = pipeline.value("name", std::filesystem::path(path).stem().string());
+  std::printf("pipeline %s: %zu steps on %s\n", name.c_str(), steps.size(), store.c_str());
+  ResultTable run{"pipeline_run", {{"step", "1", {}}, {"seconds", "s", {}}, {"skipped", "1", {}}}};
+  for (std::size_t i = 0; i < steps.size(); ++i) {
+    const std::string step = steps[i]["step"].get<std::string>();
+    const std::string tag = "[" + std::to_string(i + 1) + "/" + std::to_string(steps.size()) + "] " + step;
+    run.columns[0].values.push_back(double(i));
+    if (step == "synth" && FrameStore::IsCampaignStore(store)) {
+      std::printf("%s: %s exists, skipped\n", tag.c_str(), store.c_str());
+      run.columns[1].values.push_back(0);
+      run.columns[2].values.push_back(1);
+      continue;
+    }
+    const std::vector<std::string> args = cli::StepArguments(steps[i], store, frames, threads, quiet);
+    std::string line;
+    for (std::size_t k = 1; k < args.size(); ++k) line += (k > 1 ? " " : "") + args[k];
+    std::printf("%s: op4d %s\n", tag.c_str(), line.c_str());
+    std::fflush(stdout);
+    std::vector<char*> av;
+    for (const std::string& s : args) av.push_back(const_cast<char*>(s.c_str()));
+    av.push_back(nullptr);
+    const auto t0 = std::chrono::steady_clock::now();
+    int rc = 0;
+    try {
+      rc = Dispatch(int(args.size()), av.data());
+    } catch (const ConfigError& e) {
+      throw ConfigError(path + ": /steps/" + std::to_string(i) + " (" + step + ")", e.what());
+    }
+    if (rc != 0) throw InvalidArgument(path + ": step " + std::to_string(i) + " (" + step + ") exited with status " + std::to_string(rc));
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::printf("%s: done in %.1f s\n", tag.c_str(), secs);
+    run.columns[1].values.push_back(secs);
+    run.columns[2].values.push_back(0);
+  }
+  nlohmann::json effective = pipeline;
+  effective["store"] = store;
+  if (!frames.empty()) effective["frames"] = frames;
+  if (threads > 0) effective["threads"] = threads;
+  FrameStore fs = FrameStore::OpenReadWrite(store);
+  fs.WriteSeriesTable(run, Provenance{"run", path, effective.dump(), Fnv1a(pipeline.dump())});
+  std::printf("pipeline %s: done; series table pipeline_run written to %s\n", name.c_str(), store.c_str());
+  return 0;
+}
+
+int Dispatch(int argc, char** argv) {
+  const std::string cmd = argv[1];
+  if (cmd == "synth") return CmdSynth(argc, argv);
+  if (cmd == "run") return CmdRun(argc, argv);
+  if (cmd == "import") return CmdImport(argc, argv);
+  if (cmd == "info") return CmdInfo(argc, argv);
+  if (cmd == "export") return CmdExport(argc, argv);
+  if (cmd == "quicklook") return CmdQuickLook(argc, argv);
+  if (cmd == "demo") return CmdDemo(argc, argv);
+  if (cmd == "network") return CmdNetwork(argc, argv);
+  if (cmd == "tortuosity") return CmdTortuosity(argc, argv);
+  if (cmd == "geometry") return CmdGeometry(argc, argv);
+  if (cmd == "register") return CmdRegister(argc, argv);
+  if (cmd == "throats") return CmdThroats(argc, argv);
+  if (cmd == "soc") return CmdSoc(argc, argv);
+  if (cmd == "version" || cmd == "--version") return std::printf("op4d %s\n", Version()), 0;
+  std::fprintf(stderr, "op4d: error: unknown command '%s' (see op4d --help)\n", cmd.c_str());
+  return 2;
+}
+
+
 int main(int argc, char** argv) {
   if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h") || !std::strcmp(argv[1], "help")) {
     std::printf("%s", kUsage);
     return argc < 2 ? 2 : 0;
   }
-  const std::string cmd = argv[1];
   try {
-    if (cmd == "synth") return CmdSynth(argc, argv);
-    if (cmd == "import") return CmdImport(argc, argv);
-    if (cmd == "info") return CmdInfo(argc, argv);
-    if (cmd == "export") return CmdExport(argc, argv);
-    if (cmd == "quicklook") return CmdQuickLook(argc, argv);
-    if (cmd == "demo") return CmdDemo(argc, argv);
-    if (cmd == "network") return CmdNetwork(argc, argv);
-    if (cmd == "tortuosity") return CmdTortuosity(argc, argv);
-    if (cmd == "geometry") return CmdGeometry(argc, argv);
-    if (cmd == "register") return CmdRegister(argc, argv);
-    if (cmd == "throats") return CmdThroats(argc, argv);
-    if (cmd == "soc") return CmdSoc(argc, argv);
-    if (cmd == "version" || cmd == "--version") return std::printf("op4d %s\n", Version()), 0;
-    std::fprintf(stderr, "op4d: error: unknown command '%s' (see op4d --help)\n", cmd.c_str());
-    return 2;
+    return Dispatch(argc, argv);
   } catch (const ConfigError& e) {
     std::fprintf(stderr, "op4d: error: %s\n", e.what());
     return 2;

@@ -1,5 +1,7 @@
 // The op4d executable: help for every subcommand, one-line errors naming the file, exit codes,
 // and a store that h5py reads without op4d.
+#include <algorithm>
+#include <filesystem>
 #include <fstream>
 
 #include "test_util.h"
@@ -155,4 +157,51 @@ TEST_CASE("geometry on a labelled volume and on store frames", "[cli][geometry]"
   REQUIRE(out.find("interface_areas") != std::string::npos);
   REQUIRE(Run("geometry " + store + " --thickness electrolyte --quiet", &out) == 2);
   REQUIRE(out.find("op4d: error: thickness_phases: no phase named 'electrolyte'") == 0);
+}
+
+TEST_CASE("every pipeline in pipelines/ validates and runs on a small synthetic campaign", "[cli][run]") {
+  // The synth step of a pipeline is skipped when the store exists, so each pipeline runs on this
+  // small campaign (3 frames) instead of its own.
+  for (const auto& entry : std::filesystem::directory_iterator(std::string(OP4D_SOURCE_DIR) + "/pipelines")) {
+    if (entry.path().extension() != ".json") continue;
+    op4d::test::TempDir dir;
+    std::string out;
+    const std::string store = dir / "c.h5";
+    REQUIRE(Run("synth --out " + store + " --frames 3 --shape 24 32 32 --binder-neck 0 --quiet", &out) == 0);
+    INFO(entry.path().string());
+    REQUIRE(Run("run " + entry.path().string() + " --store " + store + " --quiet", &out) == 0);
+    INFO(out);
+    REQUIRE(out.find("pipeline_run written to " + store) != std::string::npos);
+    REQUIRE(Run("info " + store, &out) == 0);
+    REQUIRE(out.find("pipeline_run") != std::string::npos);
+    REQUIRE(out.find("tortuosity") != std::string::npos);
+  }
+}
+
+TEST_CASE("pipeline faults are one line naming the JSON pointer and the expected form", "[cli][run][errors]") {
+  op4d::test::TempDir dir;
+  std::string out;
+  auto check = [&](const std::string& json, const std::string& want) {
+    std::ofstream(dir / "p.json") << json;
+    REQUIRE(Run("run " + (dir / "p.json") + " --store " + (dir / "c.h5"), &out) == 2);
+    INFO(out);
+    REQUIRE(out.find("op4d: error: " + (dir / "p.json") + ": " + want) == 0);
+    REQUIRE(std::count(out.begin(), out.end(), '\n') == 1);
+  };
+  // A misspelled key, with the keys the step knows.
+  check(R"({"steps": [{"step": "quicklook"}, {"step": "throats", "options": {"gama": 0.03}}]})",
+        "/steps/1/options/gama: unknown key; expected one of: gamma, ");
+  check(R"({"stepz": []})", "/stepz: unknown key; expected one of: ");
+  // A wrong type and a value out of range.
+  check(R"({"steps": [{"step": "tortuosity", "options": {"axes": 3}}]})", "/steps/0/options/axes: ");
+  check(R"({"steps": [{"step": "throats", "options": {"gamma": -1}}]})", "/steps/0/options/gamma: ");
+  check(R"({"steps": [{"step": "geometry", "options": {"gc": "high"}}]})", "/steps/0/options/gc: ");
+  // An unknown step, a missing required option, and text that is not JSON.
+  check(R"({"steps": [{"step": "tortuosty"}]})", "/steps/0/step: ");
+  check(R"({"steps": [{"step": "throats", "options": {}}]})", "/steps/0/options");
+  std::ofstream(dir / "p.json") << "{\"steps\": [";
+  REQUIRE(Run("run " + (dir / "p.json") + " --store " + (dir / "c.h5"), &out) == 2);
+  REQUIRE(out.find("not valid JSON") != std::string::npos);
+  // Nothing ran: no store was created.
+  REQUIRE_FALSE(std::filesystem::exists(dir / "c.h5"));
 }
