@@ -30,6 +30,14 @@ Volume<std::uint8_t> PoreMaskFromLabels(const AnyVolume& labels, int pore_value)
       labels);
 }
 
+Volume<std::uint8_t> PhaseMaskOfFrame(const AnyVolume& frame, int value, const QuickLookOptions& segment, std::uint8_t label) {
+  if (value >= 0) return PoreMaskFromLabels(frame, value);
+  const PhaseVolume phases = SegmentFrame(frame, segment);
+  Volume<std::uint8_t> mask(phases.geometry(), 0);
+  for (std::int64_t i = 0; i < mask.size(); ++i) mask[i] = phases[i] == label;
+  return mask;
+}
+
 PolyData NetworkPolyData(const PoreNetwork& net) {
   PolyData pd;
   NamedArray radius{"radius", "um", 0, 1, false, {}}, node{"node", "1", 0, 1, true, {}},
@@ -112,14 +120,7 @@ std::vector<NetworkRunRow> RunNetwork(const std::string& store_path, const Netwo
   Progress progress("network (frames)", std::int64_t(frames.size()), options.network.progress);
   for (std::int64_t k : frames) {
     const AnyVolume frame = store.ReadFrame(k, options.network.threads);
-    Volume<std::uint8_t> pore;
-    if (options.pore_value >= 0) {
-      pore = PoreMaskFromLabels(frame, options.pore_value);
-    } else {
-      const PhaseVolume phases = SegmentFrame(frame, options.segment);
-      pore = Volume<std::uint8_t>(phases.geometry(), 0);
-      for (std::int64_t i = 0; i < pore.size(); ++i) pore[i] = phases[i] == pore_phase;
-    }
+    const Volume<std::uint8_t> pore = PhaseMaskOfFrame(frame, options.pore_value, options.segment, pore_phase);
     NetworkOptions no = options.network;
     if (frames.size() > 1) no.progress = ProgressStyle::kOff;  // one line per frame is enough
     const PoreNetwork net = ExtractPoreNetwork(pore, no);

@@ -24,10 +24,7 @@ Volume<std::uint8_t> PoreOf(const AnyVolume& frame, const ThroatRunOptions& o) {
   QuickLookOptions so = o.segment;
   so.threads = o.threads;
   so.progress = ProgressStyle::kOff;
-  const PhaseVolume phases = SegmentFrame(frame, so);
-  Volume<std::uint8_t> pore(phases.geometry(), 0);
-  for (std::int64_t i = 0; i < pore.size(); ++i) pore[i] = phases[i] == pores.front().label;
-  return pore;
+  return PhaseMaskOfFrame(frame, -1, so, pores.front().label);
 }
 
 // The registration of frame k stored by the register step, if any.

@@ -77,14 +77,7 @@ std::vector<TransportRunRow> RunTransport(const std::string& store_path, const T
   Progress progress("tortuosity (frames)", std::int64_t(frames.size()), options.progress);
   for (std::int64_t k : frames) {
     const AnyVolume frame = store.ReadFrame(k, options.solver.threads);
-    Volume<std::uint8_t> mask;
-    if (options.value >= 0) {
-      mask = PoreMaskFromLabels(frame, options.value);
-    } else {
-      const PhaseVolume phases = SegmentFrame(frame, options.segment);
-      mask = Volume<std::uint8_t>(phases.geometry(), 0);
-      for (std::int64_t i = 0; i < mask.size(); ++i) mask[i] = phases[i] == label;
-    }
+    const Volume<std::uint8_t> mask = PhaseMaskOfFrame(frame, options.value, options.segment, label);
     std::vector<Volume<float>> fields;
     TransportRunRow row;
     row.frame = k;

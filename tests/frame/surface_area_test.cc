@@ -4,6 +4,7 @@
 
 #include "op4d/frame/geometry/contacts.h"
 #include "test_util.h"
+#include "test_volumes.h"
 
 using namespace op4d;
 
@@ -101,13 +102,8 @@ TEST_CASE("a partial-volume probability map places the surface without smoothing
 
 TEST_CASE("interface areas partition space by the largest smoothed indicator, with the face count beside them", "[frame][geometry][surface]") {
   // Pore around two touching blocks: active x in [6, 16), binder x in [16, 26); contact plane x = 15.5.
-  Geometry g;
-  g.shape = {24, 32, 32};
-  g.spacing_um = {0.8, 0.5, 0.5};
-  PhaseVolume p(g, 0);
-  for (std::int64_t z = 4; z < 20; ++z)
-    for (std::int64_t y = 6; y < 26; ++y)
-      for (std::int64_t x = 6; x < 26; ++x) p(z, y, x) = x < 16 ? 1 : 2;
+  const PhaseVolume p = test::TouchingBlocks();
+  const Geometry g = p.geometry();
   const auto areas = ComputeInterfaceAreas(p, PhaseTable::Electrode());
   REQUIRE(areas.size() == 3);
   const InterfaceArea* ab = nullptr;

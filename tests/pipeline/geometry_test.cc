@@ -4,25 +4,10 @@
 
 #include "op4d/store/frame_store.h"
 #include "test_util.h"
+#include "test_volumes.h"
 
 using namespace op4d;
 
-namespace {
-
-// Pore around two touching blocks on an anisotropic grid: active x in [6, 16), binder x in [16, 26),
-// z in [4, 20), y in [6, 26); the contact is the plane x = 15.5.
-PhaseVolume Blocks() {
-  Geometry g;
-  g.shape = {24, 32, 32};
-  g.spacing_um = {0.8, 0.5, 0.5};
-  PhaseVolume p(g, 0);
-  for (std::int64_t z = 4; z < 20; ++z)
-    for (std::int64_t y = 6; y < 26; ++y)
-      for (std::int64_t x = 6; x < 26; ++x) p(z, y, x) = x < 16 ? 1 : 2;
-  return p;
-}
-
-}  // namespace
 
 TEST_CASE("the geometry step stores every descriptor of a labelled frame", "[pipeline][geometry]") {
   // Exact: fractions (16 x 20 x 10 voxels of each solid in 24 x 32 x 32), the contact area (16 x 20
@@ -30,7 +15,7 @@ TEST_CASE("the geometry step stores every descriptor of a labelled frame", "[pip
   test::TempDir dir;
   {
     FrameStore store = FrameStore::Create(dir / "c.h5");
-    store.AppendFrame(Blocks(), TimeRow{{"time_s", 0.0}}, Provenance{"test", "", "{}", ""});
+    store.AppendFrame(test::TouchingBlocks(), TimeRow{{"time_s", 0.0}}, Provenance{"test", "", "{}", ""});
   }
   GeometryRunOptions o;
   o.labels = true;
@@ -74,7 +59,7 @@ TEST_CASE("the geometry step refuses grey frames as labels and unknown phases by
   test::TempDir dir;
   {
     FrameStore store = FrameStore::Create(dir / "c.h5");
-    Volume<std::uint16_t> grey(Blocks().geometry(), 300);
+    Volume<std::uint16_t> grey(test::TouchingBlocks().geometry(), 300);
     store.AppendFrame(grey, TimeRow{{"time_s", 0.0}}, Provenance{"test", "", "{}", ""});
   }
   GeometryRunOptions o;
@@ -82,5 +67,5 @@ TEST_CASE("the geometry step refuses grey frames as labels and unknown phases by
   o.progress = ProgressStyle::kOff;
   REQUIRE_THROWS_WITH(RunGeometry(dir / "c.h5", o), Catch::Contains("holds value 300, not a phase label"));
   o.thickness_phases = {"electrolyte"};
-  REQUIRE_THROWS_WITH(DescribeFrame(Blocks(), o), Catch::Contains("no phase named 'electrolyte'"));
+  REQUIRE_THROWS_WITH(DescribeFrame(test::TouchingBlocks(), o), Catch::Contains("no phase named 'electrolyte'"));
 }

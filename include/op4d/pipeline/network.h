@@ -47,4 +47,8 @@ PolyData NetworkPolyData(const PoreNetwork& net);
 // a float volume or a value out of the type's range.
 Volume<std::uint8_t> PoreMaskFromLabels(const AnyVolume& labels, int pore_value);
 
+// The mask of one phase of a frame: where the value equals `value` when value >= 0 (the frame holds
+// labels), otherwise where the frame segmented with `segment` has phase label `label`.
+Volume<std::uint8_t> PhaseMaskOfFrame(const AnyVolume& frame, int value, const QuickLookOptions& segment, std::uint8_t label);
+
 }  // namespace op4d
