@@ -489,6 +489,36 @@ int CmdQuickLook(int argc, char** argv) {
   return 0;
 }
 
+// Segmentation options of a command that segments grey frames itself: --method, --threads, quietly.
+QuickLookOptions SegmentOptions(const Args& a) {
+  QuickLookOptions q;
+  q.method = SegmentMethodFromString(a.String("method", "multi-otsu"));
+  q.threads = Threads(a);
+  q.progress = ProgressStyle::kOff;
+  return q;
+}
+
+// Whether INPUT is a store (then --spacing is refused) or a volume (then --frames is refused).
+bool StoreInput(const Args& a, const std::string& input) {
+  if (FrameStore::IsCampaignStore(input)) {
+    if (a.Has("spacing")) throw ConfigError("--spacing", "a store keeps its spacing; --spacing is for volume inputs");
+    return true;
+  }
+  if (a.Has("frames")) throw ConfigError("--frames", "only for a store input");
+  return false;
+}
+
+// The first frame of a volume input, with --spacing applied.
+AnyVolume ReadVolumeInput(const Args& a, const std::string& input) {
+  ImportOptions io;
+  io.spacing_um = a.Triple("spacing");
+  return OpenInput(input, io)->ReadFrame(0);
+}
+
+void PrintFiles(const std::vector<std::string>& files) {
+  for (const std::string& f : files) std::printf("  wrote %s\n", f.c_str());
+}
+
 void PrintNetworkSummary(const std::string& what, const ResultTable& s) {
   auto v = [&](const char* c) { return s.Find(c)->values[0]; };
   std::printf("%s: %.0f nodes, %.0f throats, mean coordination %.3f; loops graph %.0f / pore space %.0f, components "
@@ -527,9 +557,7 @@ int CmdGeometry(int argc, char** argv) {
   const std::string input = a.positional()[0];
   GeometryRunOptions o;
   o.labels = a.Has("labels");
-  o.segment.method = SegmentMethodFromString(a.String("method", "multi-otsu"));
-  o.segment.threads = Threads(a);
-  o.segment.progress = ProgressStyle::kOff;
+  o.segment = SegmentOptions(a);
   const std::string thick = a.String("thickness");
   for (std::size_t b = 0; !thick.empty() && b <= thick.size();) {
     const std::size_t e = std::min(thick.find(',', b), thick.size());
@@ -542,34 +570,22 @@ int CmdGeometry(int argc, char** argv) {
   o.threads = Threads(a);
   o.out_dir = a.String("out");
   o.progress = Style(a);
-  if (FrameStore::IsCampaignStore(input)) {
-    if (a.Has("spacing")) throw ConfigError("--spacing", "a store keeps its spacing; --spacing is for volume inputs");
+  if (StoreInput(a, input)) {
     o.frames = Frames(a);
     for (const GeometryRunRow& r : RunGeometry(input, o)) {
       PrintGeometry("frame " + std::to_string(r.frame), r.geometry);
-      for (const std::string& f : r.files) std::printf("  wrote %s\n", f.c_str());
+      PrintFiles(r.files);
     }
     return 0;
   }
-  if (a.Has("frames")) throw ConfigError("--frames", "only for a store input");
-  ImportOptions io;
-  io.spacing_um = a.Triple("spacing");
-  const std::unique_ptr<FrameSource> src = OpenInput(input, io);
-  const AnyVolume v = src->ReadFrame(0);
+  const AnyVolume v = ReadVolumeInput(a, input);
   const auto* lab = std::get_if<Volume<std::uint8_t>>(&v);
   if (!lab) throw InvalidArgument(input + ": a labelled volume must be uint8 (0 pore, 1 active, 2 binder)");
   PhaseVolume phases(lab->geometry());
   std::copy(lab->data(), lab->data() + lab->size(), phases.data());
   const FrameGeometry g = DescribeFrame(phases, o);
   PrintGeometry(input, g);
-  if (!o.out_dir.empty()) {
-    std::filesystem::create_directories(o.out_dir);
-    const std::string base = o.out_dir + "/" + std::filesystem::path(input).stem().string();
-    for (const ResultTable& t : g.Tables()) {
-      WriteCsv(base + "_" + t.name + ".csv", t);
-      std::printf("  wrote %s_%s.csv\n", base.c_str(), t.name.c_str());
-    }
-  }
+  if (!o.out_dir.empty()) PrintFiles(WriteGeometryFiles(OutputStem(o.out_dir, std::filesystem::path(input).stem().string()), g));
   return 0;
 }
 
@@ -594,9 +610,7 @@ int CmdTortuosity(int argc, char** argv) {
   o.value = int(a.Int("value", -1));
   if (a.Has("value") && o.value < 0) throw ConfigError("--value", "must be >= 0");
   o.phase = a.String("phase", "pore");
-  o.segment.method = SegmentMethodFromString(a.String("method", "multi-otsu"));
-  o.segment.threads = Threads(a);
-  o.segment.progress = ProgressStyle::kOff;
+  o.segment = SegmentOptions(a);
   o.axes = a.String("axes", "zyx");
   o.solver.tolerance = a.Double("tolerance", o.solver.tolerance);
   if (a.Has("jacobi")) o.solver.preconditioner = Preconditioner::kJacobi;
@@ -605,36 +619,22 @@ int CmdTortuosity(int argc, char** argv) {
   o.write_field = a.Has("field");
   if (o.write_field && o.out_dir.empty()) throw ConfigError("--field", "needs --out DIR for the .vti files");
   o.progress = Style(a);
-  if (FrameStore::IsCampaignStore(input)) {
-    if (a.Has("spacing")) throw ConfigError("--spacing", "a store keeps its spacing; --spacing is for volume inputs");
+  if (StoreInput(a, input)) {
     o.frames = Frames(a);
     for (const TransportRunRow& r : RunTransport(input, o)) {
       PrintTortuosity("frame " + std::to_string(r.frame), r.table);
-      for (const std::string& f : r.files) std::printf("  wrote %s\n", f.c_str());
+      PrintFiles(r.files);
     }
     return 0;
   }
-  if (a.Has("frames")) throw ConfigError("--frames", "only for a store input");
   if (o.value < 0) throw ConfigError("--value", "a volume input must be a labelled volume: give --value");
-  ImportOptions io;
-  io.spacing_um = a.Triple("spacing");
-  const std::unique_ptr<FrameSource> src = OpenInput(input, io);
-  const Volume<std::uint8_t> mask = PoreMaskFromLabels(src->ReadFrame(0), o.value);
+  const Volume<std::uint8_t> mask = PoreMaskFromLabels(ReadVolumeInput(a, input), o.value);
   std::printf("%s: %s, phase = value %d\n", input.c_str(), mask.geometry().ToString().c_str(), o.value);
   std::vector<Volume<float>> fields;
   const ResultTable t = TortuosityTable(mask, o.axes, o.solver, o.write_field ? &fields : nullptr, o.progress);
   PrintTortuosity(input, t);
-  if (!o.out_dir.empty()) {
-    std::filesystem::create_directories(o.out_dir);
-    const std::string base = o.out_dir + "/" + std::filesystem::path(input).stem().string();
-    WriteCsv(base + "_tortuosity.csv", t);
-    std::printf("  wrote %s_tortuosity.csv\n", base.c_str());
-    for (std::size_t i = 0; i < fields.size(); ++i) {
-      const std::string f = base + "_c_" + o.axes[i] + ".vti";
-      WriteVti(f, fields[i], "concentration");
-      std::printf("  wrote %s\n", f.c_str());
-    }
-  }
+  if (!o.out_dir.empty())
+    PrintFiles(WriteTortuosityFiles(OutputStem(o.out_dir, std::filesystem::path(input).stem().string()), t, fields, o.axes));
   return 0;
 }
 
@@ -648,36 +648,27 @@ int CmdNetwork(int argc, char** argv) {
   NetworkRunOptions o;
   o.pore_value = int(a.Int("pore-value", -1));
   if (a.Has("pore-value") && o.pore_value < 0) throw ConfigError("--pore-value", "must be >= 0");
-  o.segment.method = SegmentMethodFromString(a.String("method", "multi-otsu"));
-  o.segment.threads = Threads(a);
-  o.segment.progress = ProgressStyle::kOff;
+  o.segment = SegmentOptions(a);
   o.network.skeleton.prune_length_um = a.Double("prune", 0);
   if (!(o.network.skeleton.prune_length_um >= 0)) throw ConfigError("--prune", "must be >= 0 um");
   o.network.fill_cavities = !a.Has("keep-cavities");
   o.network.threads = Threads(a);
   o.network.progress = Style(a);
   o.out_dir = a.String("out");
-  if (FrameStore::IsCampaignStore(input)) {
-    if (a.Has("spacing")) throw ConfigError("--spacing", "a store keeps its spacing; --spacing is for volume inputs");
+  if (StoreInput(a, input)) {
     o.frames = Frames(a);
     for (const NetworkRunRow& r : RunNetwork(input, o)) {
       PrintNetworkSummary("frame " + std::to_string(r.frame), r.summary);
-      for (const std::string& f : r.files) std::printf("  wrote %s\n", f.c_str());
+      PrintFiles(r.files);
     }
     return 0;
   }
-  if (a.Has("frames")) throw ConfigError("--frames", "only for a store input");
   if (o.pore_value < 0) throw ConfigError("--pore-value", "a volume input must be a labelled volume: give --pore-value");
-  ImportOptions io;
-  io.spacing_um = a.Triple("spacing");
-  const std::unique_ptr<FrameSource> src = OpenInput(input, io);
-  const Volume<std::uint8_t> pore = PoreMaskFromLabels(src->ReadFrame(0), o.pore_value);
+  const Volume<std::uint8_t> pore = PoreMaskFromLabels(ReadVolumeInput(a, input), o.pore_value);
   std::printf("%s: %s\n", input.c_str(), pore.geometry().ToString().c_str());
   const PoreNetwork net = ExtractPoreNetwork(pore, o.network);
   PrintNetworkSummary(input, net.SummaryTable());
-  if (!o.out_dir.empty())
-    for (const std::string& f : WriteNetworkFiles(net, o.out_dir, std::filesystem::path(input).stem().string()))
-      std::printf("  wrote %s\n", f.c_str());
+  if (!o.out_dir.empty()) PrintFiles(WriteNetworkFiles(net, o.out_dir, std::filesystem::path(input).stem().string()));
   return 0;
 }
 

@@ -155,9 +155,10 @@ nlohmann::json ReadPipeline(const std::string& path) {
 
 std::vector<std::string> StepArguments(const nlohmann::json& step, const std::string& store, const std::string& frames,
                                        int threads, bool quiet) {
-  static const std::set<std::string> kTakesFrames{"geometry", "tortuosity", "network", "register"};
-  static const std::set<std::string> kTakesThreads{"synth", "quicklook", "geometry", "tortuosity", "network", "register", "throats"};
   const std::string name = step["step"].get<std::string>();
+  // The run-level options this step's command takes, from the schema (x-op4d-run).
+  std::set<std::string> takes;
+  for (const auto& t : PipelineSchema()["definitions"][name].value("x-op4d-run", nlohmann::json::array())) takes.insert(t.get<std::string>());
   std::vector<std::string> args{"op4d", name};
   if (name == "synth") {
     args.insert(args.end(), {"--out", store});
@@ -183,9 +184,9 @@ std::vector<std::string> StepArguments(const nlohmann::json& step, const std::st
         for (const auto& e : v) args.push_back(Number(e));
       }
     }
-  if (!frames.empty() && kTakesFrames.count(name)) args.insert(args.end(), {"--frames", frames});
-  if (threads > 0 && kTakesThreads.count(name)) args.insert(args.end(), {"--threads", std::to_string(threads)});
-  if (quiet && name != "soc") args.push_back("--quiet");
+  if (!frames.empty() && takes.count("frames")) args.insert(args.end(), {"--frames", frames});
+  if (threads > 0 && takes.count("threads")) args.insert(args.end(), {"--threads", std::to_string(threads)});
+  if (quiet && takes.count("quiet")) args.push_back("--quiet");
   return args;
 }
 

@@ -23,7 +23,8 @@ nlohmann::json ReadPipeline(const std::string& path);
 
 // The command line of one step: {"op4d", step, store-or-"--out store", options...}. Booleans true
 // become flags, arrays of numbers several values, arrays of strings one comma-separated value.
-// `frames` ("A:B" or "K", may be empty) and `threads` (> 0) are added where the command takes them.
+// `frames` ("A:B" or "K", may be empty), `threads` (> 0) and `quiet` are added where the command takes
+// them (the step's x-op4d-run list in the schema).
 std::vector<std::string> StepArguments(const nlohmann::json& step, const std::string& store, const std::string& frames,
                                        int threads, bool quiet);
 

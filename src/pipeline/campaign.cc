@@ -293,13 +293,17 @@ std::vector<std::int64_t> FramesToRun(const FrameStore& store, const std::string
   return out;
 }
 
-std::string FrameFileStem(const std::string& out_dir, std::int64_t k) {
+std::string OutputStem(const std::string& out_dir, const std::string& stem) {
   std::error_code ec;
   std::filesystem::create_directories(out_dir, ec);
   if (ec) throw IoError(out_dir, "", "cannot create directory: " + ec.message());
+  return out_dir + "/" + stem;
+}
+
+std::string FrameFileStem(const std::string& out_dir, std::int64_t k) {
   char stem[32];
   std::snprintf(stem, sizeof stem, "frame_%06lld", static_cast<long long>(k));
-  return out_dir + "/" + stem;
+  return OutputStem(out_dir, stem);
 }
 
 }  // namespace op4d

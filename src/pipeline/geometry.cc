@@ -125,6 +125,15 @@ FrameGeometry DescribeFrame(const PhaseVolume& phases, const GeometryRunOptions&
   return g;
 }
 
+std::vector<std::string> WriteGeometryFiles(const std::string& base, const FrameGeometry& g) {
+  std::vector<std::string> files;
+  for (const ResultTable& t : g.Tables()) {
+    files.push_back(base + "_" + t.name + ".csv");
+    WriteCsv(files.back(), t);
+  }
+  return files;
+}
+
 std::vector<GeometryRunRow> RunGeometry(const std::string& store_path, const GeometryRunOptions& options) {
   FrameStore store = FrameStore::OpenReadWrite(store_path);
   const std::vector<std::int64_t> frames = FramesToRun(store, store_path, options.frames);
@@ -167,13 +176,7 @@ std::vector<GeometryRunRow> RunGeometry(const std::string& store_path, const Geo
     row.geometry = DescribeFrame(phases, options);
     const Provenance prov{"geometry", "frame " + std::to_string(k), j.dump(), ""};
     for (const ResultTable& t : row.geometry.Tables()) store.WriteFrameTable(k, t, prov);
-    if (!options.out_dir.empty()) {
-      const std::string stem = FrameFileStem(options.out_dir, k);
-      for (const ResultTable& t : row.geometry.Tables()) {
-        row.files.push_back(stem + "_" + t.name + ".csv");
-        WriteCsv(row.files.back(), t);
-      }
-    }
+    if (!options.out_dir.empty()) row.files = WriteGeometryFiles(FrameFileStem(options.out_dir, k), row.geometry);
     rows.push_back(std::move(row));
     progress.Advance();
   }

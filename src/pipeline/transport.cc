@@ -50,6 +50,17 @@ ResultTable TortuosityTable(const Volume<std::uint8_t>& mask, const std::string&
   return table;
 }
 
+std::vector<std::string> WriteTortuosityFiles(const std::string& base, const ResultTable& table,
+                                              const std::vector<Volume<float>>& fields, const std::string& axes) {
+  std::vector<std::string> files{base + "_tortuosity.csv"};
+  WriteCsv(files.back(), table);
+  for (std::size_t a = 0; a < fields.size() && a < axes.size(); ++a) {
+    files.push_back(base + "_c_" + axes[a] + ".vti");
+    WriteVti(files.back(), fields[a], "concentration");
+  }
+  return files;
+}
+
 std::vector<TransportRunRow> RunTransport(const std::string& store_path, const TransportRunOptions& options) {
   for (char c : options.axes) AxisOf(c);
   std::string why;
@@ -84,15 +95,8 @@ std::vector<TransportRunRow> RunTransport(const std::string& store_path, const T
     row.table = TortuosityTable(mask, options.axes, options.solver, options.write_field ? &fields : nullptr,
                                 frames.size() > 1 ? ProgressStyle::kOff : options.progress);
     store.WriteFrameTable(k, row.table, {"transport", "frame " + std::to_string(k), j.dump(), ""});
-    if (!options.out_dir.empty()) {
-      const std::string base = FrameFileStem(options.out_dir, k);
-      row.files.push_back(base + "_tortuosity.csv");
-      WriteCsv(row.files.back(), row.table);
-      for (std::size_t a = 0; a < fields.size(); ++a) {
-        row.files.push_back(base + "_c_" + options.axes[a] + ".vti");
-        WriteVti(row.files.back(), fields[a], "concentration");
-      }
-    }
+    if (!options.out_dir.empty())
+      row.files = WriteTortuosityFiles(FrameFileStem(options.out_dir, k), row.table, fields, options.axes);
     rows.push_back(std::move(row));
     progress.Advance();
   }

@@ -102,8 +102,11 @@ std::vector<QuickLookRow> RunQuickLook(const std::string& store_path, const Quic
 std::vector<std::int64_t> FramesToRun(const FrameStore& store, const std::string& store_path,
                                       const std::vector<std::int64_t>& frames);
 
-// Creates out_dir (IoError naming it if that fails) and returns "<out_dir>/frame_<k>" with k in six
-// digits, the stem of a frame's output files.
+// Creates out_dir (IoError naming it if that fails) and returns "<out_dir>/<stem>", the stem of output
+// files.
+std::string OutputStem(const std::string& out_dir, const std::string& stem);
+
+// OutputStem(out_dir, "frame_<k>") with k in six digits: the stem of a frame's output files.
 std::string FrameFileStem(const std::string& out_dir, std::int64_t k);
 
 }  // namespace op4d

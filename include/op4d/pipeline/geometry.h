@@ -52,6 +52,9 @@ struct FrameGeometry {
 // and one with the binder role for the contacts (else the contact tables are empty).
 FrameGeometry DescribeFrame(const PhaseVolume& phases, const GeometryRunOptions& options);
 
+// Writes every table of `g` as <base>_<table>.csv. Returns the paths written.
+std::vector<std::string> WriteGeometryFiles(const std::string& base, const FrameGeometry& g);
+
 struct GeometryRunRow {
   std::int64_t frame = 0;
   FrameGeometry geometry;

@@ -38,6 +38,11 @@ struct TransportRunRow {
 ResultTable TortuosityTable(const Volume<std::uint8_t>& mask, const std::string& axes, const DiffusionOptions& solver,
                             std::vector<Volume<float>>* fields = nullptr, ProgressStyle progress = ProgressStyle::kOff);
 
+// Writes <base>_tortuosity.csv and, per axis of `axes` with a field, <base>_c_<axis>.vti (the
+// concentration, NaN outside the phase). Returns the paths written.
+std::vector<std::string> WriteTortuosityFiles(const std::string& base, const ResultTable& table,
+                                              const std::vector<Volume<float>>& fields, const std::string& axes);
+
 // Runs TortuosityTable on each frame and writes it into the frame's results (with provenance).
 std::vector<TransportRunRow> RunTransport(const std::string& store_path, const TransportRunOptions& options);
 

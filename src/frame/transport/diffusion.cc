@@ -384,6 +384,15 @@ void SmoothFromZero(const Level& L, X* x, const B* b, ThreadBudget threads) {
   SmoothColour(L, x, b, 0, threads);
 }
 
+// Calls f(r, z, y) for the fine rows (2Z + dz, 2Y + dy) inside the fine grid `fine` of coarse row R of
+// the coarse grid with `coarse_y` rows per plane.
+template <class F>
+void ForEachFineRow(const Index3& fine, std::int64_t coarse_y, std::int64_t R, F&& f) {
+  const std::int64_t Z = R / coarse_y, Y = R % coarse_y;
+  for (std::int64_t z = 2 * Z; z < std::min(2 * Z + 2, fine[0]); ++z)
+    for (std::int64_t y = 2 * Y; y < std::min(2 * Y + 2, fine[1]); ++y) f(z * fine[1] + y, z, y);
+}
+
 // The coarse level of 2x2x2 aggregates: a coarse cell per block holding at least one cell. With the
 // piecewise-constant prolongation P, the Galerkin operator P^T A P couples face-adjacent blocks only
 // (blocks are aligned), with the sum of the fine conductances across the block face, and carries the
@@ -395,15 +404,7 @@ Level Coarsen(Level& fine, ThreadBudget threads) {
   Index3 cs;
   for (int a = 0; a < 3; ++a) cs[a] = (F.shape[a] + 1) / 2;
   const std::int64_t crows = cs[0] * cs[1];
-  // The fine rows of coarse row R = (Z, Y): (2Z + dz, 2Y + dy).
-  auto fine_rows = [&](std::int64_t R, auto&& f) {
-    const std::int64_t Z = R / cs[1], Y = R % cs[1];
-    for (std::int64_t dz = 0; dz < 2; ++dz)
-      for (std::int64_t dy = 0; dy < 2; ++dy) {
-        const std::int64_t z = 2 * Z + dz, y = 2 * Y + dy;
-        if (z < F.shape[0] && y < F.shape[1]) f(z * F.shape[1] + y, z, y);
-      }
-  };
+  auto fine_rows = [&](std::int64_t R, auto&& f) { ForEachFineRow(F.shape, cs[1], R, f); };
   std::vector<std::vector<Run>> rows(static_cast<std::size_t>(crows));
   ForEach(crows, 64, threads, [&](std::int64_t R) {
     std::vector<std::pair<std::int32_t, std::int32_t>> spans;  // [lo, hi] of coarse columns
@@ -546,15 +547,14 @@ class Multigrid {
       ForEachRow(C, threads_, [&](std::int64_t R) {
         const std::int64_t C0 = C.row_first[std::size_t(R)];
         std::fill(bc + C0, bc + C.row_first[std::size_t(R) + 1], 0.0f);
-        const std::int64_t Z = R / C.grid.shape[1], Y = R % C.grid.shape[1];
-        for (std::int64_t z = 2 * Z; z < std::min(2 * Z + 2, F.grid.shape[0]); ++z)
-          for (std::int64_t y = 2 * Y; y < std::min(2 * Y + 2, F.grid.shape[1]); ++y)
-            RowKernel(
-                F, c, z * F.grid.shape[1] + y, x,
-                [&](std::int64_t i, unsigned, double acc, double d) {
-                  bc[F.parent[std::size_t(i)]] += float(double(b[i]) - (d * double(x[i]) - acc));
-                },
-                0);
+        ForEachFineRow(F.grid.shape, C.grid.shape[1], R, [&](std::int64_t r, std::int64_t, std::int64_t) {
+          RowKernel(
+              F, c, r, x,
+              [&](std::int64_t i, unsigned, double acc, double d) {
+                bc[F.parent[std::size_t(i)]] += float(double(b[i]) - (d * double(x[i]) - acc));
+              },
+              0);
+        });
       });
     });
   }
