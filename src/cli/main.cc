@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <sstream>
 #include <string>
 
 #include "args.h"
@@ -17,6 +18,7 @@
 #include "op4d/pipeline/manifest.h"
 #include "op4d/pipeline/network.h"
 #include "op4d/pipeline/register.h"
+#include "op4d/pipeline/report.h"
 #include "op4d/pipeline/throats.h"
 #include "op4d/pipeline/soc.h"
 #include "op4d/pipeline/transport.h"
@@ -47,6 +49,7 @@ const char* kUsage =
     "  throats    follow the reference network's throats through the frames: Young-Laplace open/closed, percolation history\n"
     "  soc        state of charge per particle from the register step's strains (law given or calibrated)\n"
     "  register   register frames to the reference (rigid/affine in-process, non-rigid with elastix): F, J, strain\n"
+    "  report     write an HTML report (plots against time, slices with label and strain overlays), CSV and VTK\n"
     "  version    print op4d's version\n";
 
 const std::map<std::string, std::string> kHelp = {
@@ -96,12 +99,28 @@ const std::map<std::string, std::string> kHelp = {
      "  --chunk Z Y X            chunk size in voxels (default 64 64 64)\n"
      "  --append                 add frames to an existing store\n"
      "  --overwrite              replace an existing store\n"
+     "  --resume                 with --manifest: keep the frames an earlier import of this manifest stored,\n"
+     "                           import the rest (an interrupted import, or an archive that grew)\n"
+     "  --wait-lock S            wait up to S seconds for another writer of the store (live follow)\n"
      "  --threads N              worker threads for compression\n"
      "  --quiet                  no progress output\n"},
     {"info",
-     "usage: op4d info CAMPAIGN.h5 [--time]\n"
+     "usage: op4d info CAMPAIGN.h5 [--time] [--digest]\n"
      "Prints frames, shape, type, spacing, codec, phases, the time table (first and last rows, or\n"
-     "all rows with --time) and the results stored per frame and per series.\n"},
+     "all rows with --time) and the results stored per frame and per series.\n"
+     "  --digest                 instead, one hash per stored result and one over all of them (wall-time\n"
+     "                           columns left out): two stores with the same digest hold the same results\n"},
+    {"report",
+     "usage: op4d report CAMPAIGN.h5 --out DIR [--slices K,L,...] [--method M] [--no-vtk] [--threads N] [--quiet]\n"
+     "Writes DIR/report.html, one self-contained page (no scripts, no network): plots against time (with\n"
+     "cycle changes marked) of the cycler log, of every per-frame result (one line per phase or axis;\n"
+     "median and 10-90 % band of per-particle strain and SOC) and of every series result (registration,\n"
+     "SOC, percolation state, throat events), small tables as tables, and slices of chosen frames with\n"
+     "label and J - 1 overlays. Beside it: DIR/csv/*.csv (every table; per-frame tables stacked with a\n"
+     "frame column) and DIR/vtk/*.vti (grey, labels and J of the slice frames) for ParaView.\n"
+     "  --slices K,L             frames shown as slices (default first and last)\n"
+     "  --method M               segmentation of the label overlay: multi-otsu (default), gmm, nlm+gmm\n"
+     "  --no-vtk                 no .vti files\n"},
     {"export",
      "usage: op4d export CAMPAIGN.h5 --out FILE [what]\n"
      "  --frame K                a frame (default 0) → .tif .mha .mhd .nrrd .nii .nii.gz .vti .raw\n"
@@ -111,8 +130,9 @@ const std::map<std::string, std::string> kHelp = {
      "  --series NAME            a series result table → .csv\n"
      "  --time-table             the time table → .csv\n"},
     {"quicklook",
-     "usage: op4d quicklook CAMPAIGN.h5 [--method gmm|multi-otsu|nlm+gmm] [--truth TRUTH.h5] [--bins N] [--threads N] [--quiet]\n"
-     "Segments every frame into pore / binder / active, voxel by voxel from the grey value (multi-Otsu\n"
+     "usage: op4d quicklook CAMPAIGN.h5 [--method gmm|multi-otsu|nlm+gmm] [--truth TRUTH.h5] [--bins N] [--frames A:B]\n"
+     "                       [--threads N] [--quiet]\n"
+     "Segments every frame (or frames A..B-1, or frame K) into pore / binder / active, voxel by voxel from the grey value (multi-Otsu\n"
      "thresholds, default; or a Gaussian mixture fitted by EM), stores the phase volume fractions in\n"
      "each frame's results, and prints them per frame.\n"},
     {"network",
@@ -130,13 +150,25 @@ const std::map<std::string, std::string> kHelp = {
      "  --quiet                  no progress output\n"},
     {"run",
      "usage: op4d run PIPELINE.json --store CAMPAIGN.h5 [options]\n"
-     "Runs the steps of a pipeline file in order on one store. The file is validated against the\n"
-     "built-in schema (schemas/pipeline.schema.json) first: an unknown key, a wrong type or a value out\n"
-     "of range is reported with its JSON pointer. Each step is the op4d command of the same name with\n"
-     "the step's options; a synth step is skipped when the store exists. The run is recorded in the\n"
-     "store as series table pipeline_run (seconds per step) with the effective pipeline as provenance.\n"
-     "  --store FILE             the campaign store (created by a synth step if absent)\n"
+     "Runs the steps of a pipeline file on one store. The file is validated against the built-in schema\n"
+     "(schemas/pipeline.schema.json) first: an unknown key, a wrong type or a value out of range is\n"
+     "reported with its JSON pointer. Each step is the op4d command of the same name with the step's\n"
+     "options. Input steps come first: synth is skipped when the store exists; import --resume keeps the\n"
+     "frames already imported. Per-frame steps then run one frame at a time, series steps after them.\n"
+     "Resume: every finished unit (step on a frame, or series step) is recorded in CAMPAIGN.h5.journal\n"
+     "under the hash of op4d's version, the step's options and its input frames; a run started again\n"
+     "(after a crash, a kill, or to add frames) skips those units and redoes the rest. One line per unit\n"
+     "with the step's and the overall ETA goes to stdout and, with UTC times, to the log file. The run is\n"
+     "recorded in the store as series table pipeline_run (seconds per unit) with the effective pipeline.\n"
+     "  --store FILE             the campaign store (created by a synth or import step if absent)\n"
      "  --frames A:B             frames for the per-frame steps (default all); or a single frame K\n"
+     "  --force                  redo the selected frames and the series steps even if done before\n"
+     "  --manifest FILE          batch replay: the manifest of an archive, for an import step without one\n"
+     "  --follow                 live follow: after a pass, wait for frames an acquisition appends\n"
+     "                           (op4d import ... --append --wait-lock S) and process them\n"
+     "  --idle S                 follow: stop after S seconds without a new frame (default 60)\n"
+     "  --poll S                 follow: look for new frames every S seconds (default 1)\n"
+     "  --log FILE               run log (default CAMPAIGN.h5.log, appended)\n"
      "  --threads N              worker threads\n"
      "  --quiet                  no progress output from the steps\n"},
     {"geometry",
@@ -366,7 +398,7 @@ int CmdImport(int argc, char** argv) {
   Args a("import", argc, argv, 2,
          {{"store", 1}, {"manifest", 1}, {"spacing", 3}, {"format", 1}, {"shape", 3}, {"dtype", 1}, {"big-endian", 0},
           {"header-bytes", 1}, {"dataset", 1}, {"time-step", 1}, {"codec", 1}, {"level", 1}, {"chunk", 3},
-          {"append", 0}, {"overwrite", 0}, {"threads", 1}, {"quiet", 0}});
+          {"append", 0}, {"overwrite", 0}, {"resume", 0}, {"wait-lock", 1}, {"threads", 1}, {"quiet", 0}});
   if (a.help()) return std::printf("%s", kHelp.at("import").c_str()), 0;
   CampaignImportOptions o;
   o.input.format = InputFormatFromString(a.String("format", "auto"));
@@ -379,6 +411,9 @@ int CmdImport(int argc, char** argv) {
   o.time_step_s = a.Double("time-step", 1.0);
   o.store = StoreOpts(a);
   o.append = a.Has("append");
+  o.resume = a.Has("resume");
+  if (o.resume && !a.Has("manifest")) throw ConfigError("--resume", "only with --manifest");
+  if (a.Has("wait-lock")) SetWriterLockWait(a.Double("wait-lock", 0));
   o.overwrite = a.Has("overwrite");
   o.progress = Style(a);
   const std::string store = a.Required("store");
@@ -397,10 +432,19 @@ int CmdImport(int argc, char** argv) {
 }
 
 int CmdInfo(int argc, char** argv) {
-  Args a("info", argc, argv, 2, {{"time", 0}});
+  Args a("info", argc, argv, 2, {{"time", 0}, {"digest", 0}});
   if (a.help()) return std::printf("%s", kHelp.at("info").c_str()), 0;
   if (a.positional().size() != 1) throw ConfigError("CAMPAIGN.h5", "give exactly one store (see op4d info --help)");
   const FrameStore s = FrameStore::OpenRead(a.positional()[0]);
+  if (a.Has("digest")) {
+    std::string all;
+    for (const ResultDigest& d : DigestResults(s)) {
+      std::printf("%s  %s\n", d.hash.c_str(), d.item.c_str());
+      all += d.hash + d.item;
+    }
+    std::printf("%s  all results\n", cli::Fnv1a(all).c_str());
+    return 0;
+  }
   std::printf("campaign %s\n", s.path().c_str());
   std::printf("frames: %lld\n", static_cast<long long>(s.frame_count()));
   if (const auto l = s.layout()) {
@@ -476,13 +520,14 @@ int CmdExport(int argc, char** argv) {
 }
 
 int CmdQuickLook(int argc, char** argv) {
-  Args a("quicklook", argc, argv, 2, {{"method", 1}, {"truth", 1}, {"bins", 1}, {"threads", 1}, {"quiet", 0}});
+  Args a("quicklook", argc, argv, 2, {{"method", 1}, {"truth", 1}, {"bins", 1}, {"frames", 1}, {"threads", 1}, {"quiet", 0}});
   if (a.help()) return std::printf("%s", kHelp.at("quicklook").c_str()), 0;
   if (a.positional().size() != 1) throw ConfigError("CAMPAIGN.h5", "give exactly one store (see op4d quicklook --help)");
   QuickLookOptions o;
   o.method = SegmentMethodFromString(a.String("method", "multi-otsu"));
   o.truth_path = a.String("truth");
   o.bins = int(a.Int("bins", 256));
+  o.frames = Frames(a);
   o.threads = Threads(a);
   o.progress = Style(a);
   PrintQuickLook(RunQuickLook(a.positional()[0], o), o.method);
@@ -830,71 +875,58 @@ int CmdDemo(int argc, char** argv) {
 
 }  // namespace
 
-int Dispatch(int argc, char** argv);
-
-// FNV-1a of a text: the pipeline's hash in the provenance of what it writes.
-std::string Fnv1a(const std::string& text) {
-  std::uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : text) h = (h ^ c) * 1099511628211ull;
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
-  return buf;
+int CmdReport(int argc, char** argv) {
+  Args a("report", argc, argv, 2, {{"out", 1}, {"slices", 1}, {"method", 1}, {"no-vtk", 0}, {"threads", 1}, {"quiet", 0}});
+  if (a.help()) return std::printf("%s", kHelp.at("report").c_str()), 0;
+  if (a.positional().size() != 1) throw ConfigError("CAMPAIGN.h5", "give exactly one store (see op4d report --help)");
+  ReportOptions o;
+  o.out_dir = a.Required("out");
+  o.segment = SegmentOptions(a);
+  o.vtk = !a.Has("no-vtk");
+  o.progress = Style(a);
+  if (a.Has("slices")) {
+    std::stringstream ss(a.String("slices"));
+    std::string item;
+    while (std::getline(ss, item, ',')) {
+      char* end = nullptr;
+      const long long k = std::strtoll(item.c_str(), &end, 10);
+      if (item.empty() || *end != '\0' || k < 0) throw ConfigError("--slices", "'" + item + "' is not a frame number");
+      o.slice_frames.push_back(k);
+    }
+  }
+  const ReportSummary r = WriteReport(a.positional()[0], o);
+  std::printf("report %s: %d plots, %d slice images; %zu files (CSV tables in %s/csv, VTK in %s/vtk)\n", r.html.c_str(), r.plots,
+              r.slices, r.files.size(), o.out_dir.c_str(), o.out_dir.c_str());
+  return 0;
 }
 
+int Dispatch(int argc, char** argv);
+
 int CmdRun(int argc, char** argv) {
-  Args a("run", argc, argv, 2, {{"store", 1}, {"frames", 1}, {"threads", 1}, {"quiet", 0}});
+  Args a("run", argc, argv, 2,
+         {{"store", 1}, {"frames", 1}, {"threads", 1}, {"quiet", 0}, {"force", 0}, {"log", 1}, {"follow", 0}, {"idle", 1},
+          {"poll", 1}, {"manifest", 1}});
   if (a.help()) return std::printf("%s", kHelp.at("run").c_str()), 0;
   if (a.positional().size() != 1) throw ConfigError("PIPELINE", "give exactly one pipeline file (see op4d run --help)");
-  const std::string path = a.positional()[0];
-  const std::string store = a.Required("store");
-  Frames(a);  // refuses a malformed range before anything runs
-  const std::string frames = a.String("frames");
-  const int threads = int(a.Int("threads", 0));
-  const bool quiet = a.Has("quiet");
-  const nlohmann::json pipeline = cli::ReadPipeline(path);
-  const nlohmann::json& steps = pipeline["steps"];
-  const std::string name = pipeline.value("name", std::filesystem::path(path).stem().string());
-  std::printf("pipeline %s: %zu steps on %s\n", name.c_str(), steps.size(), store.c_str());
-  ResultTable run{"pipeline_run", {{"step", "1", {}}, {"seconds", "s", {}}, {"skipped", "1", {}}}};
-  for (std::size_t i = 0; i < steps.size(); ++i) {
-    const std::string step = steps[i]["step"].get<std::string>();
-    const std::string tag = "[" + std::to_string(i + 1) + "/" + std::to_string(steps.size()) + "] " + step;
-    run.columns[0].values.push_back(double(i));
-    if (step == "synth" && FrameStore::IsCampaignStore(store)) {
-      std::printf("%s: %s exists, skipped\n", tag.c_str(), store.c_str());
-      run.columns[1].values.push_back(0);
-      run.columns[2].values.push_back(1);
-      continue;
-    }
-    const std::vector<std::string> args = cli::StepArguments(steps[i], store, frames, threads, quiet);
-    std::string line;
-    for (std::size_t k = 1; k < args.size(); ++k) line += (k > 1 ? " " : "") + args[k];
-    std::printf("%s: op4d %s\n", tag.c_str(), line.c_str());
-    std::fflush(stdout);
+  cli::RunOptions o;
+  o.pipeline_path = a.positional()[0];
+  o.store = a.Required("store");
+  o.frames = a.String("frames");
+  o.threads = int(Threads(a).threads);
+  o.quiet = a.Has("quiet");
+  o.force = a.Has("force");
+  o.log_path = a.String("log");
+  o.follow = a.Has("follow");
+  o.idle_s = a.Double("idle", 60);
+  o.poll_s = a.Double("poll", 1);
+  if (!(o.idle_s >= 0) || !(o.poll_s > 0)) throw ConfigError("--idle/--poll", "must be >= 0 and > 0 seconds");
+  o.manifest = a.String("manifest");
+  return cli::RunPipeline(o, [](const std::vector<std::string>& args) {
     std::vector<char*> av;
     for (const std::string& s : args) av.push_back(const_cast<char*>(s.c_str()));
     av.push_back(nullptr);
-    const auto t0 = std::chrono::steady_clock::now();
-    int rc = 0;
-    try {
-      rc = Dispatch(int(args.size()), av.data());
-    } catch (const ConfigError& e) {
-      throw ConfigError(path + ": /steps/" + std::to_string(i) + " (" + step + ")", e.what());
-    }
-    if (rc != 0) throw InvalidArgument(path + ": step " + std::to_string(i) + " (" + step + ") exited with status " + std::to_string(rc));
-    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::printf("%s: done in %.1f s\n", tag.c_str(), secs);
-    run.columns[1].values.push_back(secs);
-    run.columns[2].values.push_back(0);
-  }
-  nlohmann::json effective = pipeline;
-  effective["store"] = store;
-  if (!frames.empty()) effective["frames"] = frames;
-  if (threads > 0) effective["threads"] = threads;
-  FrameStore fs = FrameStore::OpenReadWrite(store);
-  fs.WriteSeriesTable(run, Provenance{"run", path, effective.dump(), Fnv1a(pipeline.dump())});
-  std::printf("pipeline %s: done; series table pipeline_run written to %s\n", name.c_str(), store.c_str());
-  return 0;
+    return Dispatch(int(args.size()), av.data());
+  });
 }
 
 int Dispatch(int argc, char** argv) {
@@ -903,6 +935,7 @@ int Dispatch(int argc, char** argv) {
   if (cmd == "run") return CmdRun(argc, argv);
   if (cmd == "import") return CmdImport(argc, argv);
   if (cmd == "info") return CmdInfo(argc, argv);
+  if (cmd == "report") return CmdReport(argc, argv);
   if (cmd == "export") return CmdExport(argc, argv);
   if (cmd == "quicklook") return CmdQuickLook(argc, argv);
   if (cmd == "demo") return CmdDemo(argc, argv);

@@ -8,12 +8,23 @@
 #include <set>
 #include <sstream>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+#include <thread>
+
 #include <valijson/adapters/nlohmann_json_adapter.hpp>
 #include <valijson/schema.hpp>
 #include <valijson/schema_parser.hpp>
 #include <valijson/validator.hpp>
 
 #include "op4d/core/error.h"
+#include "op4d/core/table.h"
+#include "op4d/core/version.h"
+#include "op4d/store/frame_store.h"
 
 namespace op4d::cli {
 
@@ -162,8 +173,16 @@ std::vector<std::string> StepArguments(const nlohmann::json& step, const std::st
   std::vector<std::string> args{"op4d", name};
   if (name == "synth") {
     args.insert(args.end(), {"--out", store});
+  } else if (name == "import") {
+    args.insert(args.end(), {"--store", store, "--resume"});
   } else {
     args.push_back(store);
+  }
+  if (name == "report" && !(step.contains("options") && step["options"].contains("out"))) {
+    // Default: beside the store, "<store without .h5>_report".
+    std::string stem = store;
+    if (stem.size() > 3 && stem.compare(stem.size() - 3, 3, ".h5") == 0) stem.resize(stem.size() - 3);
+    args.insert(args.end(), {"--out", stem + "_report"});
   }
   if (step.contains("options"))
     for (auto it = step["options"].begin(); it != step["options"].end(); ++it) {
@@ -188,6 +207,372 @@ std::vector<std::string> StepArguments(const nlohmann::json& step, const std::st
   if (threads > 0 && takes.count("threads")) args.insert(args.end(), {"--threads", std::to_string(threads)});
   if (quiet && takes.count("quiet")) args.push_back("--quiet");
   return args;
+}
+
+}  // namespace op4d::cli
+
+namespace op4d::cli {
+
+std::string Fnv1a(const std::string& text) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : text) h = (h ^ c) * 1099511628211ull;
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+namespace {
+
+std::string UtcNow() {
+  const std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+std::string Duration(double s) {
+  char buf[32];
+  if (!std::isfinite(s)) return "?";
+  if (s < 90) std::snprintf(buf, sizeof buf, "%.1f s", s);
+  else if (s < 5400) std::snprintf(buf, sizeof buf, "%.1f min", s / 60);
+  else std::snprintf(buf, sizeof buf, "%.1f h", s / 3600);
+  return buf;
+}
+
+// The runner's lines: to stdout and, with the UTC time, appended to the log file.
+class RunLog {
+ public:
+  explicit RunLog(const std::string& path) : path_(path), out_(path, std::ios::app) {
+    if (!out_) throw IoError(path, "", "cannot open the run log for appending");
+  }
+  void operator()(const std::string& line) {
+    std::printf("%s\n", line.c_str());
+    std::fflush(stdout);
+    out_ << UtcNow() << "  " << line << "\n";
+    out_.flush();
+  }
+
+ private:
+  std::string path_;
+  std::ofstream out_;
+};
+
+// Append-only record of finished units ("<key> <step> <frame>" per line), each line on disk
+// (fdatasync) before the next unit starts. A line cut short by a kill is ignored.
+class Journal {
+ public:
+  explicit Journal(const std::string& path) : path_(path) {
+    std::ifstream in(path);
+    std::string line;
+    bool complete = true;
+    if (in) {
+      std::stringstream ss;
+      ss << in.rdbuf();
+      const std::string text = ss.str();
+      complete = text.empty() || text.back() == '\n';
+      std::istringstream lines(text);
+      while (std::getline(lines, line))
+        if (line.size() > 17 && line[16] == ' ' && line.find_first_not_of("0123456789abcdef") == 16) keys_.insert(line.substr(0, 16));
+    }
+    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw IoError(path, "", "cannot open the run journal for appending");
+    if (!complete) Write("\n");  // end the line a killed run left unfinished
+  }
+  ~Journal() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  Journal(const Journal&) = delete;
+  Journal& operator=(const Journal&) = delete;
+  bool Has(const std::string& key) const { return keys_.count(key) > 0; }
+  void Record(const std::string& key, const std::string& step, std::int64_t frame) {
+    Write(key + " " + step + " " + (frame < 0 ? std::string("series") : std::to_string(frame)) + "\n");
+    if (::fdatasync(fd_) != 0) throw IoError(path_, "", "cannot sync the run journal");
+    keys_.insert(key);
+  }
+
+ private:
+  void Write(const std::string& text) {
+    if (::write(fd_, text.data(), text.size()) != ssize_t(text.size())) throw IoError(path_, "", "cannot write the run journal");
+  }
+  std::string path_;
+  int fd_ = -1;
+  std::set<std::string> keys_;
+};
+
+// What a frame is, for the keys: its provenance record (source, options, time of append) and its
+// time-table row. A frame imported again, or a store written anew, has another identity.
+std::vector<std::string> FrameIdentities(const FrameStore& store) {
+  const TimeTable tt = store.ReadTimeTable();
+  std::vector<std::string> ids;
+  for (std::int64_t k = 0; k < store.frame_count(); ++k) {
+    std::string text = store.ReadFrameProvenance(k);
+    for (std::size_t c = 0; c < tt.columns.size(); ++c) text += "|" + tt.columns[c].name + "=" + Number(tt.values[c][std::size_t(k)]);
+    ids.push_back(Fnv1a(text));
+  }
+  return ids;
+}
+
+// One unit of work: a per-frame step on one frame, or a series step (frame -1).
+struct Unit {
+  std::size_t step = 0;
+  std::int64_t frame = -1;
+  std::string key;
+  bool skip = false;
+};
+
+bool IsInputStep(const std::string& name) { return name == "synth" || name == "import"; }
+
+// A step that runs frame by frame: its command takes --frames, and its result for frame k does not
+// depend on the frames before k (register's incremental strategy does).
+bool IsPerFrame(const nlohmann::json& step) {
+  const std::string name = step["step"].get<std::string>();
+  bool takes = false;
+  for (const auto& t : PipelineSchema()["definitions"][name].value("x-op4d-run", nlohmann::json::array())) takes |= t == "frames";
+  const nlohmann::json options = step.value("options", nlohmann::json::object());
+  if (name == "register" && options.value("strategy", "total") == "incremental") return false;
+  return takes;
+}
+
+std::vector<std::int64_t> SelectedFrames(const std::string& frames, std::int64_t count) {
+  std::vector<std::int64_t> out;
+  std::int64_t lo = 0, hi = count;
+  if (!frames.empty()) {
+    const auto colon = frames.find(':');
+    lo = std::stoll(frames.substr(0, colon));
+    hi = colon == std::string::npos ? lo + 1 : std::stoll(frames.substr(colon + 1));
+  }
+  for (std::int64_t k = lo; k < std::min(hi, count); ++k) out.push_back(k);
+  return out;
+}
+
+class Runner {
+ public:
+  Runner(const RunOptions& o, const StepDispatcher& dispatch)
+      : o_(o), dispatch_(dispatch), pipeline_(ReadPipeline(o.pipeline_path)),
+        log_(o.log_path.empty() ? o.store + ".log" : o.log_path), journal_(o.store + ".journal") {
+    name_ = pipeline_.value("name", std::filesystem::path(o.pipeline_path).stem().string());
+    bool analysis = false;
+    for (std::size_t i = 0; i < steps().size(); ++i) {
+      const std::string s = steps()[i]["step"].get<std::string>();
+      if (IsInputStep(s) && analysis)
+        throw ConfigError(o.pipeline_path + ": /steps/" + std::to_string(i), "input step '" + s + "' after an analysis step; put synth and import first");
+      analysis |= !IsInputStep(s);
+    }
+    record_ = ResultTable{"pipeline_run", {{"step", "1", {}}, {"frame", "1", {}}, {"seconds", "s", {}}, {"skipped", "1", {}}}};
+  }
+
+  void Run() {
+    log_("pipeline " + name_ + ": " + std::to_string(steps().size()) + " steps on " + o_.store + " (journal " + o_.store +
+         ".journal" + (o_.force ? ", --force" : "") + ")");
+    // A writer killed in an earlier run leaves the file marked as open for writing, which readers
+    // refuse: opening it once for writing recovers it (FrameStore::OpenReadWrite).
+    if (std::filesystem::exists(o_.store)) FrameStore::OpenReadWrite(o_.store).Close();
+    RunInputSteps();
+    std::int64_t seen = FrameStore::OpenRead(o_.store).frame_count();
+    RunAnalysis();
+    while (o_.follow) {
+      log_("follow: " + std::to_string(seen) + " frames processed; waiting up to " + Duration(o_.idle_s) + " for more");
+      const auto t0 = std::chrono::steady_clock::now();
+      std::int64_t now = seen;
+      while (now == seen && std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() < o_.idle_s) {
+        std::this_thread::sleep_for(std::chrono::duration<double>(o_.poll_s));
+        now = FrameStore::OpenRead(o_.store).frame_count();
+      }
+      if (now == seen) {
+        log_("follow: no new frame for " + Duration(o_.idle_s) + "; stopping");
+        break;
+      }
+      log_("follow: " + std::to_string(now - seen) + " new frame(s)");
+      seen = now;
+      RunAnalysis();
+    }
+    WriteRecord();
+    log_("pipeline " + name_ + ": done; " + std::to_string(ran_) + " units run, " + std::to_string(skipped_) +
+         " already done (series table pipeline_run in " + o_.store + ")");
+  }
+
+ private:
+  const nlohmann::json& steps() const { return pipeline_["steps"]; }
+
+  std::string Tag(std::size_t i) const {
+    return "[" + std::to_string(i + 1) + "/" + std::to_string(steps().size()) + " " + steps()[i]["step"].get<std::string>() + "]";
+  }
+
+  void RunInputSteps() {
+    for (std::size_t i = 0; i < steps().size(); ++i) {
+      const nlohmann::json& step = steps()[i];
+      const std::string name = step["step"].get<std::string>();
+      if (!IsInputStep(name)) break;
+      if (name == "synth" && FrameStore::IsCampaignStore(o_.store)) {
+        log_(Tag(i) + " " + o_.store + " exists, skipped");
+        Record(i, -1, 0, true);
+        continue;
+      }
+      nlohmann::json s = step;
+      if (name == "import" && !s.value("options", nlohmann::json::object()).contains("manifest")) {
+        if (o_.manifest.empty())
+          throw ConfigError(o_.pipeline_path + ": /steps/" + std::to_string(i) + "/options/manifest",
+                            "no manifest; give it here or with op4d run --manifest FILE");
+        s["options"]["manifest"] = o_.manifest;
+      }
+      Execute(i, s, "", -1);
+    }
+  }
+
+  // Plans every analysis unit (keys from the frames stored now), then runs those not done.
+  void RunAnalysis() {
+    std::vector<std::string> ids;
+    std::vector<std::int64_t> frames;
+    {  // closed before the steps open the store for writing
+      const FrameStore store = FrameStore::OpenRead(o_.store);
+      ids = FrameIdentities(store);
+      frames = SelectedFrames(o_.frames, store.frame_count());
+    }
+    if (frames.empty())
+      throw ConfigError("--frames", "'" + o_.frames + "' selects no frame of " + o_.store + " (" + std::to_string(ids.size()) + " frames)");
+    std::vector<Unit> plan;
+    std::string chain = Version();
+    for (std::size_t i = 0; i < steps().size(); ++i) {
+      const nlohmann::json& step = steps()[i];
+      const std::string name = step["step"].get<std::string>();
+      if (IsInputStep(name)) continue;
+      const std::string base = std::string(Version()) + "|" + name + "|" + step.value("options", nlohmann::json::object()).dump();
+      std::string keys;
+      if (IsPerFrame(step)) {
+        // A step with a reference frame (register) depends on that frame too.
+        const nlohmann::json opts = step.value("options", nlohmann::json::object());
+        std::string reference;
+        if (PipelineSchema()["definitions"][name]["properties"].contains("reference")) {
+          const std::int64_t r = opts.value("reference", std::int64_t(0));
+          reference = r < std::int64_t(ids.size()) ? ids[std::size_t(r)] : "missing";
+        }
+        for (std::int64_t k : frames) {
+          Unit u{i, k, Fnv1a(base + "|frame|" + ids[std::size_t(k)] + "|" + reference)};
+          u.skip = !o_.force && journal_.Has(u.key);
+          keys += u.key;
+          plan.push_back(u);
+        }
+      } else {
+        std::string all;
+        for (std::int64_t k : frames) all += ids[std::size_t(k)];
+        Unit u{i, -1, Fnv1a(base + "|series|" + all + "|" + chain)};
+        u.skip = !o_.force && journal_.Has(u.key);
+        keys += u.key;
+        plan.push_back(u);
+      }
+      chain = Fnv1a(chain + keys);
+    }
+    std::size_t todo = 0;
+    for (const Unit& u : plan) todo += u.skip ? 0 : 1;
+    log_("plan: " + std::to_string(plan.size()) + " units on " + std::to_string(frames.size()) + " frames, " + std::to_string(todo) +
+         " to run, " + std::to_string(plan.size() - todo) + " already done");
+    // ETA: a step's remaining units at that step's mean time, or the mean of every unit run so far.
+    std::map<std::size_t, std::pair<double, int>> per_step;
+    double total_s = 0;
+    int total_n = 0;
+    std::size_t left = todo;
+    for (std::size_t n = 0; n < plan.size(); ++n) {
+      const Unit& u = plan[n];
+      const std::string where = u.frame < 0 ? "series" : "frame " + std::to_string(u.frame);
+      if (u.skip) {
+        log_(Tag(u.step) + " " + where + ": done before (key " + u.key + "), skipped");
+        Record(u.step, u.frame, 0, true);
+        ++skipped_;
+        continue;
+      }
+      const double secs = Execute(u.step, steps()[u.step], u.frame < 0 ? o_.frames : std::to_string(u.frame), u.frame);
+      journal_.Record(u.key, steps()[u.step]["step"].get<std::string>(), u.frame);
+      per_step[u.step].first += secs;
+      per_step[u.step].second += 1;
+      total_s += secs;
+      total_n += 1;
+      --left;
+      double step_eta = 0, eta = 0;
+      for (std::size_t m = n + 1; m < plan.size(); ++m) {
+        if (plan[m].skip) continue;
+        const auto it = per_step.find(plan[m].step);
+        const double each = it != per_step.end() ? it->second.first / it->second.second : total_s / total_n;
+        eta += each;
+        if (plan[m].step == u.step) step_eta += each;
+      }
+      log_(Tag(u.step) + " " + where + ": " + Duration(secs) + " (" + std::to_string(todo - left) + "/" + std::to_string(todo) +
+           "); step ETA " + Duration(step_eta) + ", overall ETA " + Duration(eta));
+    }
+  }
+
+  // Runs one step's command; returns its wall time.
+  double Execute(std::size_t i, const nlohmann::json& step, const std::string& frames, std::int64_t frame) {
+    const std::vector<std::string> args = StepArguments(step, o_.store, frames, o_.threads, o_.quiet);
+    std::string line;
+    for (std::size_t k = 1; k < args.size(); ++k) line += (k > 1 ? " " : "") + args[k];
+    log_(Tag(i) + " op4d " + line);
+    const auto t0 = std::chrono::steady_clock::now();
+    int rc = 0;
+    try {
+      rc = dispatch_(args);
+    } catch (const ConfigError& e) {
+      log_(Tag(i) + " failed: " + e.what());
+      throw ConfigError(o_.pipeline_path + ": /steps/" + std::to_string(i) + " (" + step["step"].get<std::string>() + ")", e.what());
+    } catch (const std::exception& e) {
+      log_(Tag(i) + " failed: " + e.what());
+      throw;
+    }
+    if (rc != 0) {
+      log_(Tag(i) + " failed with exit status " + std::to_string(rc));
+      throw InvalidArgument(o_.pipeline_path + ": step " + std::to_string(i) + " (" + step["step"].get<std::string>() +
+                            ") exited with status " + std::to_string(rc));
+    }
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (frame < 0 && IsInputStep(step["step"].get<std::string>())) log_(Tag(i) + " done in " + Duration(secs));
+    Record(i, frame, secs, false);
+    ++ran_;
+    return secs;
+  }
+
+  void Record(std::size_t step, std::int64_t frame, double secs, bool skipped) {
+    record_.columns[0].values.push_back(double(step));
+    record_.columns[1].values.push_back(frame < 0 ? NAN : double(frame));
+    record_.columns[2].values.push_back(secs);
+    record_.columns[3].values.push_back(skipped ? 1 : 0);
+  }
+
+  void WriteRecord() {
+    nlohmann::json effective = pipeline_;
+    effective["store"] = o_.store;
+    if (!o_.frames.empty()) effective["frames"] = o_.frames;
+    if (o_.threads > 0) effective["threads"] = o_.threads;
+    if (o_.force) effective["force"] = true;
+    if (!o_.manifest.empty()) effective["manifest"] = o_.manifest;
+    FrameStore fs = FrameStore::OpenReadWrite(o_.store);
+    fs.WriteSeriesTable(record_, Provenance{"run", o_.pipeline_path, effective.dump(), Fnv1a(pipeline_.dump())});
+  }
+
+  RunOptions o_;
+  StepDispatcher dispatch_;
+  nlohmann::json pipeline_;
+  std::string name_;
+  RunLog log_;
+  Journal journal_;
+  ResultTable record_;
+  std::int64_t ran_ = 0, skipped_ = 0;
+};
+
+}  // namespace
+
+int RunPipeline(const RunOptions& options, const StepDispatcher& dispatch) {
+  if (!options.frames.empty()) {
+    const auto colon = options.frames.find(':');
+    try {
+      const long long lo = std::stoll(options.frames.substr(0, colon));
+      const long long hi = colon == std::string::npos ? lo + 1 : std::stoll(options.frames.substr(colon + 1));
+      if (lo < 0 || hi <= lo) throw std::invalid_argument("empty");
+    } catch (const std::exception&) {
+      throw ConfigError("--frames", "'" + options.frames + "' is not a frame K or a range A:B with 0 <= A < B");
+    }
+  }
+  if (options.follow) SetWriterLockWait(std::max(600.0, options.idle_s));
+  Runner(options, dispatch).Run();
+  return 0;
 }
 
 }  // namespace op4d::cli

@@ -28,4 +28,37 @@ nlohmann::json ReadPipeline(const std::string& path);
 std::vector<std::string> StepArguments(const nlohmann::json& step, const std::string& store, const std::string& frames,
                                        int threads, bool quiet);
 
+// How `op4d run` runs a pipeline on a store.
+struct RunOptions {
+  std::string pipeline_path;
+  std::string store;
+  std::string frames;    // "A:B" or "K": per-frame steps run on these frames only ("" = every frame)
+  int threads = 0;       // > 0: passed to the steps that take --threads
+  bool quiet = false;    // steps without progress bars; the runner still prints one line per unit
+  bool force = false;    // redo the selected frames (and every series step) even if the journal has them
+  std::string log_path;  // "" = <store>.log; the runner's lines, with UTC times, are appended to it
+  bool follow = false;   // live follow: after a pass, wait for frames appended by an acquisition
+  double idle_s = 60;    // follow: stop when no frame has arrived for this long
+  double poll_s = 1;     // follow: how often the store is looked at
+  std::string manifest;  // for an import step without its own manifest option (batch replay)
+};
+
+// Runs a step's command line (StepArguments) in this process; returns its exit status.
+using StepDispatcher = std::function<int(const std::vector<std::string>&)>;
+
+// Runs the pipeline: input steps (synth, import) first, then every analysis step in order.
+//
+// Resume: each unit of work (a per-frame step on one frame, or a series step) has a key, the FNV-1a
+// hash of op4d's version, the step, its options and the identity of its input (the frame's provenance
+// record and time row; for a series step, every frame's identity and the keys of the steps before it).
+// A unit is recorded in the journal <store>.journal (one line, flushed to disk) only after its command
+// returned, so a run killed at any moment and started again redoes at most the unit that was running,
+// and skips every unit whose key is in the journal (unless `force`). Per-frame steps run one frame at
+// a time (register with strategy incremental runs as a series step). The run is recorded in the store
+// as series table pipeline_run. Returns 0; throws for a failing step, naming the pipeline and step.
+int RunPipeline(const RunOptions& options, const StepDispatcher& dispatch);
+
+// FNV-1a (64 bit) of a text, as 16 hex digits.
+std::string Fnv1a(const std::string& text);
+
 }  // namespace op4d::cli

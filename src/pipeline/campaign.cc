@@ -2,7 +2,9 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cmath>
+#include <map>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -109,11 +111,32 @@ ImportSummary ImportManifest(const std::string& manifest_path, const std::string
   const Manifest m = ReadManifest(manifest_path);
   for (const ManifestEntry& e : m.entries)
     if (!Exists(e.file)) throw IoError(manifest_path, "line " + std::to_string(e.line), "file '" + e.file + "' does not exist");
-  FrameStore store = OpenTarget(store_path, options);
+  CampaignImportOptions target = options;
+  if (options.resume && FrameStore::IsCampaignStore(store_path)) target.append = true;
+  FrameStore store = OpenTarget(store_path, target);
   for (const TimeColumnSpec& c : m.user_columns) store.AddTimeColumn(c);
   ImportSummary sum;
-  Progress progress("import", std::int64_t(m.entries.size()), options.progress);
-  for (const ManifestEntry& e : m.entries) {
+  std::size_t first = 0;
+  if (options.resume) {
+    // The frames already stored must be the manifest's first entries, in order.
+    first = std::size_t(std::min<std::int64_t>(store.frame_count(), std::int64_t(m.entries.size())));
+    if (store.frame_count() > std::int64_t(m.entries.size()))
+      throw IoError(store_path, "/frames/volume",
+                    "has " + std::to_string(store.frame_count()) + " frames, more than the manifest '" + manifest_path +
+                        "' lists (" + std::to_string(m.entries.size()) + "); not resuming");
+    for (std::size_t k = 0; k < first; ++k) {
+      const ManifestEntry& e = m.entries[k];
+      const nlohmann::json p = nlohmann::json::parse(store.ReadFrameProvenance(std::int64_t(k)), nullptr, false);
+      const std::string source = p.is_object() ? p.value("source", "") : "";
+      if (source.rfind(e.file, 0) != 0)
+        throw IoError(store_path, "/frames/provenance",
+                      "frame " + std::to_string(k) + " came from '" + source + "', but line " + std::to_string(e.line) + " of '" +
+                          manifest_path + "' names '" + e.file + "'; not resuming");
+    }
+  }
+  Progress progress("import", std::int64_t(m.entries.size() - first), options.progress);
+  for (std::size_t i = first; i < m.entries.size(); ++i) {
+    const ManifestEntry& e = m.entries[i];
     ImportOptions in = options.input;
     if (!e.dataset.empty()) in.dataset = e.dataset;
     const auto src = OpenInput(e.file, in);
@@ -244,7 +267,7 @@ PhaseVolume SegmentFrame(const AnyVolume& grey, const QuickLookOptions& options,
 std::vector<QuickLookRow> RunQuickLook(const std::string& store_path, const QuickLookOptions& options) {
   if (options.class_labels.size() < 2) throw ConfigError("class_labels", "at least two classes are needed");
   FrameStore store = FrameStore::OpenReadWrite(store_path);
-  if (store.frame_count() == 0) throw IoError(store_path, "/frames/volume", "the campaign has no frames");
+  const std::vector<std::int64_t> frames = FramesToRun(store, store_path, options.frames);
   std::optional<FrameStore> truth;
   if (!options.truth_path.empty()) truth = FrameStore::OpenRead(options.truth_path);
   const TimeTable tt = store.ReadTimeTable();
@@ -254,8 +277,8 @@ std::vector<QuickLookRow> RunQuickLook(const std::string& store_path, const Quic
   j["class_labels"] = options.class_labels;
   j["phases"] = options.phases.ToSpec();
   std::vector<QuickLookRow> rows;
-  Progress progress("quicklook", store.frame_count(), options.progress);
-  for (std::int64_t k = 0; k < store.frame_count(); ++k) {
+  Progress progress("quicklook", std::int64_t(frames.size()), options.progress);
+  for (std::int64_t k : frames) {
     const AnyVolume grey = store.ReadFrame(k, options.threads);
     QuickLookRow r;
     const PhaseVolume phases = SegmentFrame(grey, options, &r);
@@ -291,6 +314,31 @@ std::vector<std::int64_t> FramesToRun(const FrameStore& store, const std::string
       throw ConfigError("frames", "frame " + std::to_string(k) + " is not in " + store_path + " (it has " +
                                       std::to_string(store.frame_count()) + " frames)");
   return out;
+}
+
+ResultTable MergeFrameRows(const FrameStore& store, const ResultTable& fresh, const std::string& options_json) {
+  const ResultColumn* frame = fresh.Find("frame");
+  if (!frame) throw InvalidArgument("table '" + fresh.name + "' has no frame column to merge by");
+  const std::vector<std::string> names = store.ListSeriesTables();
+  if (std::find(names.begin(), names.end(), fresh.name) == names.end()) return fresh;
+  const nlohmann::json prov = nlohmann::json::parse(store.ReadTableProvenance("/series/" + fresh.name), nullptr, false);
+  if (!prov.is_object() || !prov.contains("options") || prov["options"] != nlohmann::json::parse(options_json)) return fresh;
+  const ResultTable old = store.ReadSeriesTable(fresh.name);
+  const ResultColumn* old_frame = old.Find("frame");
+  if (!old_frame) return fresh;
+  for (const ResultColumn& c : fresh.columns)
+    if (!old.Find(c.name)) return fresh;
+  // Rows by frame: the fresh ones win.
+  std::map<double, std::pair<const ResultTable*, std::size_t>> rows;
+  for (std::size_t r = 0; r < old.rows(); ++r) rows[old_frame->values[r]] = {&old, r};
+  for (std::size_t r = 0; r < fresh.rows(); ++r) rows[frame->values[r]] = {&fresh, r};
+  ResultTable merged{fresh.name, {}};
+  for (const ResultColumn& c : fresh.columns) {
+    ResultColumn m{c.name, c.unit, {}};
+    for (const auto& [f, at] : rows) m.values.push_back(at.first->Find(c.name)->values[at.second]);
+    merged.columns.push_back(std::move(m));
+  }
+  return merged;
 }
 
 std::string OutputStem(const std::string& out_dir, const std::string& stem) {

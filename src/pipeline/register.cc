@@ -9,6 +9,7 @@
 
 #include "op4d/core/error.h"
 #include "op4d/io/export.h"
+#include "op4d/pipeline/campaign.h"
 #include "op4d/store/frame_store.h"
 #include "op4d/track/deformation/field.h"
 
@@ -294,6 +295,9 @@ std::vector<RegisterRunRow> RunRegistration(const std::string& store_path, const
     col("particles_converged", "1", [](const RegisterRunRow& r) { return double(r.particles_converged); });
     col("particle_eps_v_median", "1", [](const RegisterRunRow& r) { return r.particle_eps_v_median; });
   }
+  // Frames registered by earlier runs with the same options keep their rows (a pipeline registers
+  // frame by frame).
+  series = MergeFrameRows(store, series, j.dump());
   store.WriteSeriesTable(series, Provenance{"register", "frames of " + store_path, j.dump(), ""});
   if (!o.out_dir.empty()) WriteCsv(o.out_dir + "/registration_series.csv", series);
   return rows;

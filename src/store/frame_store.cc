@@ -19,6 +19,7 @@
 #include <atomic>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "../h5/h5.h"
 #include "chunk_codec.h"
@@ -37,6 +38,19 @@ constexpr int kFormatVersion = 1;
 constexpr const char* kVolume = "/frames/volume";
 constexpr const char* kProvenance = "/frames/provenance";
 constexpr std::size_t kProvenanceBytes = 4096;  // fixed-length: variable-length data is not SWMR-safe
+
+std::atomic<double> g_lock_wait_s{0};
+
+// The writer lock: at once, or within SetWriterLockWait's time (polled every 50 ms).
+bool LockExclusive(int fd) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(g_lock_wait_s.load());
+  while (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    if (std::chrono::steady_clock::now() >= until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return true;
+}
+
 
 std::string UtcNow() {
   const std::time_t t = std::time(nullptr);
@@ -134,6 +148,8 @@ const std::vector<double>* TimeTable::Find(const std::string& name) const {
   return nullptr;
 }
 
+void SetWriterLockWait(double seconds) { g_lock_wait_s = std::isfinite(seconds) && seconds > 0 ? seconds : 0; }
+
 std::string FrameResultsGroup(std::int64_t k) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "/results/%06lld", static_cast<long long>(k));
@@ -171,7 +187,7 @@ struct FrameStore::Impl {
   void TakeLock() {
     lock_fd = ::open(path.c_str(), O_RDWR | O_CLOEXEC);
     if (lock_fd < 0) throw IoError(path, "", std::string("cannot open for writing: ") + std::strerror(errno));
-    if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    if (!LockExclusive(lock_fd)) {
       ::close(lock_fd);
       lock_fd = -1;
       throw IoError(path, "", "another process is writing to this store (one writer at a time)");
@@ -569,7 +585,7 @@ FrameStore FrameStore::Create(const std::string& path, bool overwrite) {
   // Lock before truncating so a live writer's file is never clobbered.
   impl->lock_fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (impl->lock_fd < 0) throw IoError(path, "", std::string("cannot create: ") + std::strerror(errno));
-  if (::flock(impl->lock_fd, LOCK_EX | LOCK_NB) != 0)
+  if (!LockExclusive(impl->lock_fd))
     throw IoError(path, "", "another process is writing to this store (one writer at a time)");
   {
     Id fapl = h5::FileAccess();

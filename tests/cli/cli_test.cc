@@ -1,8 +1,19 @@
 // The op4d executable: help for every subcommand, one-line errors naming the file, exit codes,
 // and a store that h5py reads without op4d.
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <random>
+#include <thread>
+
+#include <libdeflate.h>
 
 #include "test_util.h"
 
@@ -11,11 +22,13 @@ const std::string kOp4d = OP4D_EXE;
 int Run(const std::string& args, std::string* out) { return op4d::test::RunCommand(kOp4d + " " + args, out); }
 }  // namespace
 
+extern char** environ;
+
 TEST_CASE("every subcommand has --help", "[cli]") {
   std::string out;
   REQUIRE(Run("--help", &out) == 0);
   REQUIRE(out.find("commands:") != std::string::npos);
-  for (const std::string c : {"synth", "import", "info", "export", "quicklook", "network", "tortuosity", "geometry", "demo"}) {
+  for (const std::string c : {"synth", "import", "info", "export", "quicklook", "network", "tortuosity", "geometry", "demo", "run", "report"}) {
     INFO(c);
     REQUIRE(Run(c + " --help", &out) == 0);
     REQUIRE(out.find("usage: op4d " + c) == 0);
@@ -159,23 +172,205 @@ TEST_CASE("geometry on a labelled volume and on store frames", "[cli][geometry]"
   REQUIRE(out.find("op4d: error: thickness_phases: no phase named 'electrolyte'") == 0);
 }
 
+// An archive of a store's frames: one TIFF per frame and a manifest with their time-table rows.
+std::string WriteArchive(const op4d::test::TempDir& dir, const std::string& store, int frames) {
+  std::string out;
+  std::filesystem::create_directories(dir / "archive");
+  std::ofstream manifest(dir / "archive/manifest.csv");
+  manifest << "file,time_s,voltage_V,p_app_Pa\n";
+  for (int k = 0; k < frames; ++k) {
+    const std::string f = "scan_" + std::to_string(k) + ".tif";
+    REQUIRE(Run("export " + store + " --frame " + std::to_string(k) + " --out " + (dir / ("archive/" + f)), &out) == 0);
+    manifest << f << "," << 600 * k << "," << 3.6 + 0.1 * k << "," << 1e5 + 2e4 * k << "\n";
+  }
+  return dir / "archive/manifest.csv";
+}
+
 TEST_CASE("every pipeline in pipelines/ validates and runs on a small synthetic campaign", "[cli][run]") {
   // The synth step of a pipeline is skipped when the store exists, so each pipeline runs on this
-  // small campaign (3 frames) instead of its own.
+  // small campaign (3 frames) instead of its own; a pipeline that imports replays an archive of it.
   for (const auto& entry : std::filesystem::directory_iterator(std::string(OP4D_SOURCE_DIR) + "/pipelines")) {
     if (entry.path().extension() != ".json") continue;
     op4d::test::TempDir dir;
     std::string out;
-    const std::string store = dir / "c.h5";
+    std::string store = dir / "c.h5";
     REQUIRE(Run("synth --out " + store + " --frames 3 --shape 24 32 32 --binder-neck 0 --quiet", &out) == 0);
+    std::ifstream in(entry.path());
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string extra;
+    if (text.find("\"import\"") != std::string::npos) {
+      extra = " --manifest " + WriteArchive(dir, store, 3);
+      store = dir / "replay.h5";
+    }
     INFO(entry.path().string());
-    REQUIRE(Run("run " + entry.path().string() + " --store " + store + " --quiet", &out) == 0);
+    REQUIRE(Run("run " + entry.path().string() + " --store " + store + extra + " --quiet", &out) == 0);
     INFO(out);
-    REQUIRE(out.find("pipeline_run written to " + store) != std::string::npos);
+    REQUIRE(out.find("(series table pipeline_run in " + store + ")") != std::string::npos);
     REQUIRE(Run("info " + store, &out) == 0);
+    REQUIRE(out.find("frames: 3") != std::string::npos);
     REQUIRE(out.find("pipeline_run") != std::string::npos);
     REQUIRE(out.find("tortuosity") != std::string::npos);
+    if (text.find("\"report\"") != std::string::npos) {
+      const std::string stem = store.substr(0, store.size() - 3);
+      REQUIRE(std::filesystem::exists(stem + "_report/report.html"));
+      REQUIRE(std::filesystem::exists(stem + "_report/csv/tortuosity.csv"));
+    }
   }
+}
+
+TEST_CASE("a pipeline run again skips the work it did, and --force with --frames redoes a range", "[cli][run][resume]") {
+  op4d::test::TempDir dir;
+  std::string out;
+  const std::string store = dir / "c.h5";
+  const std::string pipeline = std::string(OP4D_SOURCE_DIR) + "/pipelines/quicklook.json";
+  REQUIRE(Run("synth --out " + store + " --frames 3 --shape 24 32 32 --binder-neck 0 --quiet", &out) == 0);
+  REQUIRE(Run("run " + pipeline + " --store " + store + " --quiet", &out) == 0);
+  INFO(out);
+  REQUIRE(out.find("plan: 9 units on 3 frames, 9 to run, 0 already done") != std::string::npos);
+  REQUIRE(out.find("ETA") != std::string::npos);
+  REQUIRE(Run("info " + store + " --digest", &out) == 0);
+  const std::string first = out;
+  REQUIRE(Run("run " + pipeline + " --store " + store + " --quiet", &out) == 0);
+  REQUIRE(out.find("done; 0 units run, 9 already done") != std::string::npos);
+  REQUIRE(Run("run " + pipeline + " --store " + store + " --quiet --force --frames 1:3", &out) == 0);
+  REQUIRE(out.find("plan: 6 units on 2 frames, 6 to run") != std::string::npos);
+  REQUIRE(out.find("done; 6 units run, 0 already done") != std::string::npos);
+  REQUIRE(Run("info " + store + " --digest", &out) == 0);
+  REQUIRE(out == first);
+  // Another option is other work: only the changed step runs again.
+  std::ifstream in(pipeline);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string axes = "\"axes\": \"z\"";
+  text.replace(text.find(axes), axes.size(), "\"axes\": \"zy\"");
+  std::ofstream(dir / "p.json") << text;
+  REQUIRE(Run("run " + (dir / "p.json") + " --store " + store + " --quiet", &out) == 0);
+  REQUIRE(out.find("done; 3 units run, 6 already done") != std::string::npos);
+  // The log holds the runner's lines with their UTC times.
+  std::ifstream log(store + ".log");
+  const std::string log_text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+  REQUIRE(std::count(log_text.begin(), log_text.end(), '\n') > 30);
+  REQUIRE(log_text.find("Z  [3/3 tortuosity] frame 2: ") != std::string::npos);
+}
+
+namespace {
+// Starts op4d with `args` in a child process (output discarded); returns its pid.
+pid_t Spawn(const std::vector<std::string>& args) {
+  std::vector<char*> argv;
+  const std::string exe = kOp4d;
+  argv.push_back(const_cast<char*>(exe.c_str()));
+  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+  pid_t pid = -1;
+  REQUIRE(posix_spawn(&pid, exe.c_str(), &actions, nullptr, argv.data(), environ) == 0);
+  posix_spawn_file_actions_destroy(&actions);
+  return pid;
+}
+}  // namespace
+
+TEST_CASE("a pipeline killed with SIGKILL at random moments and started again gives identical results", "[cli][run][kill]") {
+  op4d::test::TempDir dir;
+  std::string out;
+  const std::string pipeline = std::string(OP4D_SOURCE_DIR) + "/pipelines/operando.json";
+  REQUIRE(Run("synth --out " + (dir / "base.h5") + " --frames 4 --shape 48 64 64 --binder-neck 0 --pressure 20000 80000 --quiet", &out) == 0);
+  std::filesystem::copy_file(dir / "base.h5", dir / "a.h5");
+  std::filesystem::copy_file(dir / "base.h5", dir / "b.h5");
+  // Uninterrupted.
+  REQUIRE(Run("run " + pipeline + " --store " + (dir / "a.h5") + " --quiet", &out) == 0);
+  REQUIRE(Run("info " + (dir / "a.h5") + " --digest", &out) == 0);
+  const std::string want = out;
+  REQUIRE(std::count(want.begin(), want.end(), '\n') > 60);
+  // Killed six times, each after a random 0.2-2.5 s (the whole run takes about 10 s), then finished.
+  std::random_device seed;
+  std::mt19937 rng(seed());
+  std::uniform_real_distribution<double> delay(0.2, 2.5);
+  std::string delays;
+  for (int i = 0; i < 6; ++i) {
+    const double d = delay(rng);
+    delays += std::to_string(d) + " ";
+    const pid_t pid = Spawn({"run", pipeline, "--store", dir / "b.h5", "--quiet"});
+    std::this_thread::sleep_for(std::chrono::duration<double>(d));
+    ::kill(pid, SIGKILL);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+  }
+  INFO("kills after " << delays << "s");
+  REQUIRE(Run("run " + pipeline + " --store " + (dir / "b.h5") + " --quiet", &out) == 0);
+  INFO(out);
+  // Work done before the kills was kept ...
+  REQUIRE(out.find(" 0 already done") == std::string::npos);
+  // ... and every result is byte for byte the uninterrupted run's.
+  REQUIRE(Run("info " + (dir / "b.h5") + " --digest", &out) == 0);
+  REQUIRE(out == want);
+}
+
+TEST_CASE("batch replay of an archive and its manifest in one command, resumed after an interruption", "[cli][run][replay]") {
+  op4d::test::TempDir dir;
+  std::string out;
+  REQUIRE(Run("synth --out " + (dir / "c.h5") + " --frames 4 --shape 24 32 32 --binder-neck 0 --quiet", &out) == 0);
+  const std::string manifest = WriteArchive(dir, dir / "c.h5", 4);
+  const std::string pipeline = std::string(OP4D_SOURCE_DIR) + "/pipelines/replay.json";
+  // An import interrupted after two frames: the replay keeps them and imports the rest.
+  {
+    std::ifstream in(manifest);
+    std::string line, two;
+    for (int i = 0; i < 3 && std::getline(in, line); ++i) two += line + "\n";
+    std::ofstream(dir / "archive/first_two.csv") << two;
+  }
+  REQUIRE(Run("import --manifest " + (dir / "archive/first_two.csv") + " --store " + (dir / "r.h5") + " --quiet", &out) == 0);
+  REQUIRE(Run("run " + pipeline + " --store " + (dir / "r.h5") + " --manifest " + manifest + " --quiet", &out) == 0);
+  INFO(out);
+  REQUIRE(out.find("plan: 21 units on 4 frames, 21 to run") != std::string::npos);
+  REQUIRE(Run("info " + (dir / "r.h5") + " --time", &out) == 0);
+  REQUIRE(out.find("frames: 4") != std::string::npos);
+  REQUIRE(out.find("1800") != std::string::npos);  // time_s of the last manifest row
+  REQUIRE(out.find("registration_series") != std::string::npos);
+  REQUIRE(std::filesystem::exists(dir / "r_report/report.html"));
+  // A manifest that does not match the stored frames is refused, naming the frame.
+  std::ofstream(dir / "archive/other.csv") << "file,time_s\nscan_3.tif,0\n";
+  REQUIRE(Run("run " + pipeline + " --store " + (dir / "r.h5") + " --manifest " + (dir / "archive/other.csv") + " --quiet", &out) != 0);
+  REQUIRE(out.find("has 4 frames, more than the manifest") != std::string::npos);
+  // Without a manifest the import step says where to give one.
+  REQUIRE(Run("run " + pipeline + " --store " + (dir / "r.h5") + " --quiet", &out) == 2);
+  REQUIRE(out.find("/steps/0/options/manifest: no manifest; give it here or with op4d run --manifest FILE") != std::string::npos);
+}
+
+TEST_CASE("live follow processes the frames an acquisition appends while it runs", "[cli][run][follow]") {
+  op4d::test::TempDir dir;
+  std::string out;
+  REQUIRE(Run("synth --out " + (dir / "c.h5") + " --frames 4 --shape 24 32 32 --binder-neck 0 --quiet", &out) == 0);
+  for (int k = 0; k < 4; ++k)
+    REQUIRE(Run("export " + (dir / "c.h5") + " --frame " + std::to_string(k) + " --out " + (dir / ("f" + std::to_string(k) + ".tif")), &out) == 0);
+  const std::string live = dir / "live.h5";
+  REQUIRE(Run("import " + (dir / "f0.tif") + " --store " + live + " --spacing 0.5 0.5 0.5 --quiet", &out) == 0);
+  // The acquisition: a frame every 1.5 s, each appended by its own process that waits for the lock.
+  const std::string script = "sleep 1; for k in 1 2 3; do " + kOp4d + " import " + (dir / "f") + "$k.tif --store " + live +
+                             " --append --spacing 0.5 0.5 0.5 --time-step 1 --wait-lock 60 --quiet || exit 1; sleep 1.5; done";
+  const pid_t acquisition = ::fork();
+  if (acquisition == 0) {
+    ::execl("/bin/sh", "sh", "-c", script.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  REQUIRE(Run("run " + std::string(OP4D_SOURCE_DIR) + "/pipelines/follow.json --store " + live + " --follow --idle 8 --poll 0.2 --quiet",
+              &out) == 0);
+  int status = 0;
+  ::waitpid(acquisition, &status, 0);
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 0);
+  INFO(out);
+  REQUIRE(out.find("follow: no new frame for 8.0 s; stopping") != std::string::npos);
+  REQUIRE(Run("info " + live, &out) == 0);
+  REQUIRE(out.find("frames: 4") != std::string::npos);
+  // Every frame has its per-frame results, and the series were brought up to date with all four.
+  REQUIRE(out.find("tortuosity (table, 4 frames)") != std::string::npos);
+  REQUIRE(out.find("geometry_timing (table, 4 frames)") != std::string::npos);
+  REQUIRE(Run("export " + live + " --series registration_series --out " + (dir / "reg.csv"), &out) == 0);
+  std::ifstream reg(dir / "reg.csv");
+  const std::string csv((std::istreambuf_iterator<char>(reg)), std::istreambuf_iterator<char>());
+  REQUIRE(std::count(csv.begin(), csv.end(), '\n') == 5);  // header + 4 frames
 }
 
 TEST_CASE("pipeline faults are one line naming the JSON pointer and the expected form", "[cli][run][errors]") {
@@ -204,4 +399,111 @@ TEST_CASE("pipeline faults are one line naming the JSON pointer and the expected
   REQUIRE(out.find("not valid JSON") != std::string::npos);
   // Nothing ran: no store was created.
   REQUIRE_FALSE(std::filesystem::exists(dir / "c.h5"));
+}
+
+namespace {
+// Decodes an 8-bit RGB or RGBA PNG (what Chromium writes) into RGB; false if it is not one.
+bool DecodePng(const std::string& png, int* width, int* height, std::vector<std::uint8_t>* rgb) {
+  if (png.size() < 33 || png.compare(0, 8, "\x89PNG\r\n\x1a\n", 8) != 0) return false;
+  auto be32 = [&](std::size_t at) {
+    return (std::uint32_t(std::uint8_t(png[at])) << 24) | (std::uint32_t(std::uint8_t(png[at + 1])) << 16) |
+           (std::uint32_t(std::uint8_t(png[at + 2])) << 8) | std::uint8_t(png[at + 3]);
+  };
+  std::string idat;
+  int w = 0, h = 0, channels = 0;
+  for (std::size_t at = 8; at + 12 <= png.size();) {
+    const std::uint32_t len = be32(at);
+    const std::string type = png.substr(at + 4, 4);
+    if (type == "IHDR") {
+      w = int(be32(at + 8)), h = int(be32(at + 12));
+      const int depth = std::uint8_t(png[at + 16]), colour = std::uint8_t(png[at + 17]), interlace = std::uint8_t(png[at + 20]);
+      if (depth != 8 || interlace != 0 || (colour != 2 && colour != 6)) return false;
+      channels = colour == 2 ? 3 : 4;
+    } else if (type == "IDAT") {
+      idat += png.substr(at + 8, len);
+    }
+    at += 12 + len;
+  }
+  const std::size_t stride = std::size_t(w) * std::size_t(channels);
+  std::vector<std::uint8_t> raw(std::size_t(h) * (stride + 1));
+  libdeflate_decompressor* d = libdeflate_alloc_decompressor();
+  const auto r = libdeflate_zlib_decompress(d, idat.data(), idat.size(), raw.data(), raw.size(), nullptr);
+  libdeflate_free_decompressor(d);
+  if (r != LIBDEFLATE_SUCCESS) return false;
+  // Undo the per-row filters (none, sub, up, average, Paeth).
+  std::vector<std::uint8_t> img(std::size_t(h) * stride), zero(stride, 0);
+  for (int y = 0; y < h; ++y) {
+    const std::uint8_t* in = &raw[std::size_t(y) * (stride + 1)];
+    std::uint8_t* row = &img[std::size_t(y) * stride];
+    const std::uint8_t* up = y ? &img[std::size_t(y - 1) * stride] : zero.data();
+    for (std::size_t i = 0; i < stride; ++i) {
+      const int a = i >= std::size_t(channels) ? row[i - std::size_t(channels)] : 0, b = up[i],
+                c = i >= std::size_t(channels) ? up[i - std::size_t(channels)] : 0;
+      int p = 0;
+      switch (in[0]) {
+        case 0: p = 0; break;
+        case 1: p = a; break;
+        case 2: p = b; break;
+        case 3: p = (a + b) / 2; break;
+        case 4: {
+          const int pa = std::abs(b - c), pb = std::abs(a - c), pc = std::abs(a + b - 2 * c);
+          p = pa <= pb && pa <= pc ? a : (pb <= pc ? b : c);
+          break;
+        }
+        default: return false;
+      }
+      row[i] = std::uint8_t(in[1 + i] + p);
+    }
+  }
+  rgb->resize(std::size_t(w) * std::size_t(h) * 3);
+  for (std::size_t i = 0; i < std::size_t(w) * std::size_t(h); ++i)
+    for (int ch = 0; ch < 3; ++ch) (*rgb)[3 * i + std::size_t(ch)] = img[i * std::size_t(channels) + std::size_t(ch)];
+  *width = w, *height = h;
+  return true;
+}
+}  // namespace
+
+TEST_CASE("the report opened in headless Chromium renders its plots and slices (screenshot)", "[cli][report]") {
+  op4d::test::TempDir dir;
+  std::string out;
+  const std::string store = dir / "c.h5";
+  REQUIRE(Run("synth --out " + store + " --frames 3 --shape 24 32 32 --binder-neck 0 --quiet", &out) == 0);
+  REQUIRE(Run("run " + std::string(OP4D_SOURCE_DIR) + "/pipelines/quicklook.json --store " + store + " --quiet", &out) == 0);
+  REQUIRE(Run("report " + store + " --out " + (dir / "rep") + " --slices 1 --quiet", &out) == 0);
+  INFO(out);
+  REQUIRE(out.find("report " + (dir / "rep/report.html") + ": ") == 0);
+  std::ifstream html_in(dir / "rep/report.html");
+  const std::string html((std::istreambuf_iterator<char>(html_in)), std::istreambuf_iterator<char>());
+  // The page has as many plots as the command says, more than a few dozen.
+  std::size_t svgs = 0;
+  for (std::size_t at = 0; (at = html.find("<svg class=\"plot\"", at)) != std::string::npos; ++at) ++svgs;
+  REQUIRE(svgs > 40);
+  REQUIRE(out.find(": " + std::to_string(svgs) + " plots, 2 slice images") != std::string::npos);
+  REQUIRE(html.find("tortuosity · tau") != std::string::npos);
+  REQUIRE(html.find("<script") == std::string::npos);  // self-contained, no scripts
+  REQUIRE(html.find("http://") == html.find("http://www.w3.org/2000/svg"));
+  // Headless Chromium (Debian's, installed by scripts/setup.sh) takes a screenshot of the top of the page.
+  const std::string shot = dir / "shot.png";
+  const std::string cmd = "timeout 120 chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run "
+                          "--disable-background-networking --disable-component-update --disable-sync --user-data-dir=" +
+                          (dir / "profile") + " --window-size=1200,1600 --screenshot=" + shot + " file://" + (dir / "rep/report.html");
+  REQUIRE(op4d::test::RunCommand(cmd, &out) == 0);
+  std::ifstream png_in(shot, std::ios::binary);
+  const std::string png((std::istreambuf_iterator<char>(png_in)), std::istreambuf_iterator<char>());
+  int w = 0, h = 0;
+  std::vector<std::uint8_t> rgb;
+  REQUIRE(DecodePng(png, &w, &h, &rgb));
+  REQUIRE(w == 1200);
+  REQUIRE(h == 1600);
+  // The plot lines are drawn in #1f77b4 (31, 119, 180): count the pixels of that colour, and the
+  // pixels that are not white (text, axes, lines).
+  std::size_t line = 0, ink = 0;
+  for (std::size_t i = 0; i < rgb.size(); i += 3) {
+    if (std::abs(rgb[i] - 31) < 25 && std::abs(rgb[i + 1] - 119) < 25 && std::abs(rgb[i + 2] - 180) < 25) ++line;
+    if (rgb[i] < 200 || rgb[i + 1] < 200 || rgb[i + 2] < 200) ++ink;
+  }
+  INFO("line pixels " << line << ", ink pixels " << ink);
+  REQUIRE(line > 3000);  // the top of the page holds about a dozen plots
+  REQUIRE(ink > 20000);
+  REQUIRE(ink < rgb.size() / 3 / 2);  // and the page is mostly white, not a blank or black frame
 }

@@ -20,6 +20,10 @@ struct CampaignImportOptions {
   StoreOptions store;          // codec, chunks, threads (used if the store is new)
   bool append = false;         // add to an existing store instead of creating one
   bool overwrite = false;      // replace an existing store
+  // Manifest import only: frames already in the store (from an earlier, perhaps interrupted import
+  // of the same manifest) are kept and their entries skipped; a store whose frames came from other
+  // files is refused, naming the first frame that differs. A missing store is created.
+  bool resume = false;
   double time_step_s = 1.0;    // without a manifest: frame k gets time t0 + k * time_step_s
   ProgressStyle progress = ProgressStyle::kAuto;
 };
@@ -76,6 +80,7 @@ struct QuickLookOptions {
   int bins = 256;
   ThreadBudget threads;
   std::string truth_path;  // optional ground-truth store to compare against
+  std::vector<std::int64_t> frames;  // frames to segment; empty = every frame
   ProgressStyle progress = ProgressStyle::kAuto;
 };
 
@@ -101,6 +106,12 @@ std::vector<QuickLookRow> RunQuickLook(const std::string& store_path, const Quic
 // for a store without frames and ConfigError("frames") naming a frame that is not in it.
 std::vector<std::int64_t> FramesToRun(const FrameStore& store, const std::string& store_path,
                                       const std::vector<std::int64_t>& frames);
+
+// A series table with one row per frame (column "frame"), written by a step that may run on some
+// frames at a time: the rows of `fresh` plus the rows of the stored table of the same name for other
+// frames, when that table was written with the same options (its provenance's "options" equals
+// `options_json`); sorted by frame. Otherwise `fresh` alone.
+ResultTable MergeFrameRows(const FrameStore& store, const ResultTable& fresh, const std::string& options_json);
 
 // Creates out_dir (IoError naming it if that fails) and returns "<out_dir>/<stem>", the stem of output
 // files.

@@ -150,6 +150,10 @@ class FrameStore {
   std::unique_ptr<Impl> impl_;
 };
 
+// How long a writer (Create, OpenReadWrite) waits for the lock another process holds before it
+// refuses (default 0: at once). Live follow sets it so analysis and acquisition take turns.
+void SetWriterLockWait(double seconds);
+
 // Group holding frame k's results: "/results/000042".
 std::string FrameResultsGroup(std::int64_t k);
 
