@@ -49,6 +49,7 @@ const char* kUsage =
     "  throats    follow the reference network's throats through the frames: Young-Laplace open/closed, percolation history\n"
     "  soc        state of charge per particle from the register step's strains (law given or calibrated)\n"
     "  register   register frames to the reference (rigid/affine in-process, non-rigid with elastix): F, J, strain\n"
+    "  merge      merge the per-frame results of scale-out parts (copies run with --frames A:B --no-series)\n"
     "  report     write an HTML report (plots against time, slices with label and strain overlays), CSV and VTK\n"
     "  version    print op4d's version\n";
 
@@ -110,6 +111,16 @@ const std::map<std::string, std::string> kHelp = {
      "all rows with --time) and the results stored per frame and per series.\n"
      "  --digest                 instead, one hash per stored result and one over all of them (wall-time\n"
      "                           columns left out): two stores with the same digest hold the same results\n"},
+    {"merge",
+     "usage: op4d merge CAMPAIGN.h5 PART.h5... [--quiet]\n"
+     "Scale-out: a campaign split by frame ranges across machines or array-job tasks. Each task runs on\n"
+     "its own copy of the store:\n"
+     "  cp campaign.h5 part_$TASK.h5\n"
+     "  op4d run pipeline.json --store part_$TASK.h5 --frames $A:$B --no-series\n"
+     "then, once all are done:\n"
+     "  op4d merge campaign.h5 part_*.h5      # results of each part's frames, with their journal lines\n"
+     "  op4d run pipeline.json --store campaign.h5   # skips the merged work, runs the series steps\n"
+     "A part whose frames are not the campaign's is refused before anything is written.\n"},
     {"report",
      "usage: op4d report CAMPAIGN.h5 --out DIR [--slices K,L,...] [--method M] [--no-vtk] [--threads N] [--quiet]\n"
      "Writes DIR/report.html, one self-contained page (no scripts, no network): plots against time (with\n"
@@ -168,6 +179,7 @@ const std::map<std::string, std::string> kHelp = {
      "                           (op4d import ... --append --wait-lock S) and process them\n"
      "  --idle S                 follow: stop after S seconds without a new frame (default 60)\n"
      "  --poll S                 follow: look for new frames every S seconds (default 1)\n"
+     "  --no-series              per-frame steps only (a scale-out part; see op4d merge)\n"
      "  --log FILE               run log (default CAMPAIGN.h5.log, appended)\n"
      "  --threads N              worker threads\n"
      "  --quiet                  no progress output from the steps\n"},
@@ -900,12 +912,23 @@ int CmdReport(int argc, char** argv) {
   return 0;
 }
 
+int CmdMerge(int argc, char** argv) {
+  Args a("merge", argc, argv, 2, {{"quiet", 0}});
+  if (a.help()) return std::printf("%s", kHelp.at("merge").c_str()), 0;
+  if (a.positional().size() < 2) throw ConfigError("CAMPAIGN.h5 PART.h5...", "give the campaign and at least one part (see op4d merge --help)");
+  const std::vector<std::string> parts(a.positional().begin() + 1, a.positional().end());
+  const std::int64_t n = cli::MergeParts(a.positional()[0], parts, a.Has("quiet"));
+  std::printf("merged %lld frames from %zu parts into %s; run the pipeline on it for the series steps\n", static_cast<long long>(n),
+              parts.size(), a.positional()[0].c_str());
+  return 0;
+}
+
 int Dispatch(int argc, char** argv);
 
 int CmdRun(int argc, char** argv) {
   Args a("run", argc, argv, 2,
          {{"store", 1}, {"frames", 1}, {"threads", 1}, {"quiet", 0}, {"force", 0}, {"log", 1}, {"follow", 0}, {"idle", 1},
-          {"poll", 1}, {"manifest", 1}});
+          {"poll", 1}, {"manifest", 1}, {"no-series", 0}});
   if (a.help()) return std::printf("%s", kHelp.at("run").c_str()), 0;
   if (a.positional().size() != 1) throw ConfigError("PIPELINE", "give exactly one pipeline file (see op4d run --help)");
   cli::RunOptions o;
@@ -921,6 +944,7 @@ int CmdRun(int argc, char** argv) {
   o.poll_s = a.Double("poll", 1);
   if (!(o.idle_s >= 0) || !(o.poll_s > 0)) throw ConfigError("--idle/--poll", "must be >= 0 and > 0 seconds");
   o.manifest = a.String("manifest");
+  o.no_series = a.Has("no-series");
   return cli::RunPipeline(o, [](const std::vector<std::string>& args) {
     std::vector<char*> av;
     for (const std::string& s : args) av.push_back(const_cast<char*>(s.c_str()));
@@ -936,6 +960,7 @@ int Dispatch(int argc, char** argv) {
   if (cmd == "import") return CmdImport(argc, argv);
   if (cmd == "info") return CmdInfo(argc, argv);
   if (cmd == "report") return CmdReport(argc, argv);
+  if (cmd == "merge") return CmdMerge(argc, argv);
   if (cmd == "export") return CmdExport(argc, argv);
   if (cmd == "quicklook") return CmdQuickLook(argc, argv);
   if (cmd == "demo") return CmdDemo(argc, argv);

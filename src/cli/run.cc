@@ -24,6 +24,7 @@
 #include "op4d/core/error.h"
 #include "op4d/core/table.h"
 #include "op4d/core/version.h"
+#include "op4d/pipeline/campaign.h"
 #include "op4d/store/frame_store.h"
 
 namespace op4d::cli {
@@ -271,8 +272,16 @@ class Journal {
       const std::string text = ss.str();
       complete = text.empty() || text.back() == '\n';
       std::istringstream lines(text);
-      while (std::getline(lines, line))
-        if (line.size() > 17 && line[16] == ' ' && line.find_first_not_of("0123456789abcdef") == 16) keys_.insert(line.substr(0, 16));
+      while (std::getline(lines, line)) {
+        if (!(line.size() > 17 && line[16] == ' ' && line.find_first_not_of("0123456789abcdef") == 16)) continue;
+        std::istringstream fields(line);
+        Entry e;
+        std::string frame;
+        if (!(fields >> e.key >> e.step >> frame)) continue;
+        e.frame = frame == "series" ? -1 : std::atoll(frame.c_str());
+        keys_.insert(e.key);
+        entries_.push_back(e);
+      }
     }
     fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd_ < 0) throw IoError(path, "", "cannot open the run journal for appending");
@@ -283,7 +292,13 @@ class Journal {
   }
   Journal(const Journal&) = delete;
   Journal& operator=(const Journal&) = delete;
+  struct Entry {
+    std::string key, step;
+    std::int64_t frame = -1;  // -1: a series step
+  };
   bool Has(const std::string& key) const { return keys_.count(key) > 0; }
+  // The units recorded when the journal was opened.
+  const std::vector<Entry>& entries() const { return entries_; }
   void Record(const std::string& key, const std::string& step, std::int64_t frame) {
     Write(key + " " + step + " " + (frame < 0 ? std::string("series") : std::to_string(frame)) + "\n");
     if (::fdatasync(fd_) != 0) throw IoError(path_, "", "cannot sync the run journal");
@@ -297,6 +312,7 @@ class Journal {
   std::string path_;
   int fd_ = -1;
   std::set<std::string> keys_;
+  std::vector<Entry> entries_;
 };
 
 // What a frame is, for the keys: its provenance record (source, options, time of append) and its
@@ -453,8 +469,10 @@ class Runner {
           plan.push_back(u);
         }
       } else {
+        if (o_.no_series) continue;
         std::string all;
-        for (std::int64_t k : frames) all += ids[std::size_t(k)];
+        for (const std::string& id : ids) all += id;
+        all += "|" + o_.frames;
         Unit u{i, -1, Fnv1a(base + "|series|" + all + "|" + chain)};
         u.skip = !o_.force && journal_.Has(u.key);
         keys += u.key;
@@ -558,6 +576,76 @@ class Runner {
 };
 
 }  // namespace
+
+std::int64_t MergeParts(const std::string& target, const std::vector<std::string>& parts, bool quiet) {
+  if (parts.empty()) throw ConfigError("PART.h5", "give at least one part store to merge");
+  FrameStore::OpenReadWrite(target).Close();  // recovers a target whose writer was killed
+  std::vector<std::string> target_ids;
+  {
+    const FrameStore t = FrameStore::OpenRead(target);
+    target_ids = FrameIdentities(t);
+  }
+  // Check every part first: its journal, and its frames against the target's.
+  struct Part {
+    std::string path;
+    std::vector<Journal::Entry> units;  // per-frame units
+    std::set<std::int64_t> frames;
+  };
+  std::vector<Part> checked;
+  for (const std::string& path : parts) {
+    if (path == target) throw ConfigError(path, "is the target itself");
+    if (!std::filesystem::exists(path + ".journal")) throw IoError(path + ".journal", "", "no run journal: was op4d run ... --no-series run on this part?");
+    FrameStore::OpenReadWrite(path).Close();
+    Part p{path, {}, {}};
+    {
+      const Journal j(path + ".journal");
+      for (const Journal::Entry& e : j.entries())
+        if (e.frame >= 0) p.units.push_back(e), p.frames.insert(e.frame);
+    }
+    const FrameStore part = FrameStore::OpenRead(path);
+    const std::vector<std::string> ids = FrameIdentities(part);
+    for (std::int64_t k : p.frames) {
+      if (k >= std::int64_t(target_ids.size()) || k >= std::int64_t(ids.size()))
+        throw IoError(path, FrameResultsGroup(k), "frame " + std::to_string(k) + " is not a frame of both this part and " + target);
+      if (ids[std::size_t(k)] != target_ids[std::size_t(k)])
+        throw IoError(path, "/frames/provenance", "frame " + std::to_string(k) + " is not " + target + "'s frame " + std::to_string(k) +
+                                                      " (other provenance or time row); parts must be copies of the target");
+    }
+    checked.push_back(std::move(p));
+  }
+  std::int64_t merged = 0;
+  Journal journal(target + ".journal");
+  for (const Part& p : checked) {
+    const FrameStore part = FrameStore::OpenRead(p.path);
+    FrameStore t = FrameStore::OpenReadWrite(target);
+    for (std::int64_t k : p.frames) t.CopyFrameResults(part, k);
+    // Series tables with one row per frame: the part's rows for its frames.
+    for (const std::string& name : part.ListSeriesTables()) {
+      const ResultTable table = part.ReadSeriesTable(name);
+      const ResultColumn* frame = table.Find("frame");
+      if (!frame || name == "pipeline_run") continue;
+      ResultTable mine{name, {}};
+      for (const ResultColumn& c : table.columns) mine.columns.push_back({c.name, c.unit, {}});
+      for (std::size_t r = 0; r < table.rows(); ++r)
+        if (p.frames.count(std::int64_t(frame->values[r])))
+          for (std::size_t c = 0; c < table.columns.size(); ++c) mine.columns[c].values.push_back(table.columns[c].values[r]);
+      if (mine.rows() == 0) continue;
+      const nlohmann::json prov = nlohmann::json::parse(part.ReadTableProvenance("/series/" + name), nullptr, false);
+      const std::string options = prov.is_object() && prov.contains("options") ? prov["options"].dump() : "{}";
+      t.WriteSeriesTable(MergeFrameRows(t, mine, options),
+                         Provenance{prov.is_object() ? prov.value("step", "merge") : "merge",
+                                    (prov.is_object() ? prov.value("source", "") : std::string()) + " (merged from " + p.path + ")", options, ""});
+    }
+    t.Close();
+    // Journal last: a merge killed before this line is simply done again.
+    for (const Journal::Entry& e : p.units)
+      if (!journal.Has(e.key)) journal.Record(e.key, e.step, e.frame);
+    merged += std::int64_t(p.frames.size());
+    if (!quiet)
+      std::printf("merged %s: %zu frames, %zu units\n", p.path.c_str(), p.frames.size(), p.units.size());
+  }
+  return merged;
+}
 
 int RunPipeline(const RunOptions& options, const StepDispatcher& dispatch) {
   if (!options.frames.empty()) {

@@ -41,6 +41,7 @@ struct RunOptions {
   double idle_s = 60;    // follow: stop when no frame has arrived for this long
   double poll_s = 1;     // follow: how often the store is looked at
   std::string manifest;  // for an import step without its own manifest option (batch replay)
+  bool no_series = false;  // per-frame steps only: a scale-out part (series steps run after MergeParts)
 };
 
 // Runs a step's command line (StepArguments) in this process; returns its exit status.
@@ -57,6 +58,15 @@ using StepDispatcher = std::function<int(const std::vector<std::string>&)>;
 // a time (register with strategy incremental runs as a series step). The run is recorded in the store
 // as series table pipeline_run. Returns 0; throws for a failing step, naming the pipeline and step.
 int RunPipeline(const RunOptions& options, const StepDispatcher& dispatch);
+
+// Scale-out merge: each part is a copy of `target` on which `op4d run ... --frames A:B --no-series` ran
+// (on another machine, or as one task of a scheduler array job). For every frame a part's journal
+// records, that frame's results are copied into the target, the part's rows of series tables kept
+// frame by frame (registration_series) are merged in, and the part's journal lines are added to the
+// target's journal, so that `op4d run` on the target then skips the merged work and runs the series
+// steps. A part whose frames are not the target's (other provenance or time row) is refused, naming
+// the part and the frame; nothing is written before every part is checked. Returns the frames merged.
+std::int64_t MergeParts(const std::string& target, const std::vector<std::string>& parts, bool quiet);
 
 // FNV-1a (64 bit) of a text, as 16 hex digits.
 std::string Fnv1a(const std::string& text);

@@ -981,6 +981,28 @@ std::vector<std::string> FrameStore::ListFrameVolumes(std::int64_t k) const {
   return impl_->ListTables(FrameResultsGroup(k), false);
 }
 
+void FrameStore::CopyFrameResults(const FrameStore& from, std::int64_t k) {
+  Impl& s = *impl_;
+  if (!s.writable) throw IoError(s.path, "", "store was opened read-only");
+  if (k < 0 || k >= s.count) throw IoError(s.path, FrameResultsGroup(k), "frame does not exist");
+  const std::string group = FrameResultsGroup(k);
+  std::vector<std::string> names = from.ListFrameTables(k);
+  for (const std::string& v : from.ListFrameVolumes(k)) names.push_back(v);
+  s.SetMode(Impl::Mode::kStructure);
+  Id lcpl(H5Pcreate(H5P_LINK_CREATE));
+  H5Pset_create_intermediate_group(lcpl, 1);
+  for (const std::string& name : names) {
+    // Copied under a temporary name, then swapped in: a failure leaves the old object.
+    const std::string path = group + "/" + name, tmp = path + ".writing";
+    if (h5::Exists(s.file, tmp)) H5Ldelete(s.file, tmp.c_str(), H5P_DEFAULT);
+    if (H5Ocopy(from.impl_->file, path.c_str(), s.file, tmp.c_str(), H5P_DEFAULT, lcpl) < 0)
+      h5::Fail(s.path, path, "cannot copy from " + from.path());
+    if (h5::Exists(s.file, path) && H5Ldelete(s.file, path.c_str(), H5P_DEFAULT) < 0) h5::Fail(s.path, path, "cannot replace");
+    if (H5Lmove(s.file, tmp.c_str(), s.file, path.c_str(), H5P_DEFAULT, H5P_DEFAULT) < 0) h5::Fail(s.path, path, "cannot store");
+  }
+  if (H5Fflush(s.file, H5F_SCOPE_LOCAL) < 0) h5::Fail(s.path, group, "cannot flush");
+}
+
 void FrameStore::WriteSeriesTable(const ResultTable& table, const Provenance& prov) {
   impl_->WriteTable("/series", table, prov);
 }

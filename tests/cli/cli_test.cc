@@ -28,7 +28,7 @@ TEST_CASE("every subcommand has --help", "[cli]") {
   std::string out;
   REQUIRE(Run("--help", &out) == 0);
   REQUIRE(out.find("commands:") != std::string::npos);
-  for (const std::string c : {"synth", "import", "info", "export", "quicklook", "network", "tortuosity", "geometry", "demo", "run", "report"}) {
+  for (const std::string c : {"synth", "import", "info", "export", "quicklook", "network", "tortuosity", "geometry", "demo", "run", "report", "merge"}) {
     INFO(c);
     REQUIRE(Run(c + " --help", &out) == 0);
     REQUIRE(out.find("usage: op4d " + c) == 0);
@@ -304,6 +304,34 @@ TEST_CASE("a pipeline killed with SIGKILL at random moments and started again gi
   REQUIRE(out.find(" 0 already done") == std::string::npos);
   // ... and every result is byte for byte the uninterrupted run's.
   REQUIRE(Run("info " + (dir / "b.h5") + " --digest", &out) == 0);
+  REQUIRE(out == want);
+}
+
+TEST_CASE("scale-out: parts run on frame ranges and merged give the single run's results", "[cli][run][merge]") {
+  op4d::test::TempDir dir;
+  std::string out;
+  const std::string pipeline = std::string(OP4D_SOURCE_DIR) + "/pipelines/operando.json";
+  REQUIRE(Run("synth --out " + (dir / "base.h5") + " --frames 4 --shape 24 32 32 --binder-neck 0 --pressure 20000 80000 --quiet", &out) == 0);
+  for (const std::string copy : {"single.h5", "c.h5", "part_0.h5", "part_1.h5"}) std::filesystem::copy_file(dir / "base.h5", dir / copy);
+  REQUIRE(Run("run " + pipeline + " --store " + (dir / "single.h5") + " --quiet", &out) == 0);
+  REQUIRE(Run("info " + (dir / "single.h5") + " --digest", &out) == 0);
+  const std::string want = out;
+  // The recipe of op4d merge --help: two tasks, two frames each, then merge and the series steps.
+  REQUIRE(Run("run " + pipeline + " --store " + (dir / "part_0.h5") + " --frames 0:2 --no-series --quiet", &out) == 0);
+  REQUIRE(out.find("plan: 10 units on 2 frames") != std::string::npos);  // 5 per-frame steps, no series step
+  REQUIRE(Run("run " + pipeline + " --store " + (dir / "part_1.h5") + " --frames 2:4 --no-series --quiet", &out) == 0);
+  REQUIRE(Run("merge " + (dir / "c.h5") + " " + (dir / "part_0.h5") + " " + (dir / "part_1.h5"), &out) == 0);
+  REQUIRE(out.find("merged 4 frames from 2 parts into " + (dir / "c.h5")) != std::string::npos);
+  REQUIRE(Run("run " + pipeline + " --store " + (dir / "c.h5") + " --quiet", &out) == 0);
+  REQUIRE(out.find("plan: 23 units on 4 frames, 3 to run, 20 already done") != std::string::npos);
+  REQUIRE(Run("info " + (dir / "c.h5") + " --digest", &out) == 0);
+  REQUIRE(out == want);
+  // A part of another campaign is refused, naming it and the frame, and nothing is written.
+  REQUIRE(Run("synth --out " + (dir / "other.h5") + " --frames 4 --shape 24 32 32 --seed 7 --quiet", &out) == 0);
+  REQUIRE(Run("run " + pipeline + " --store " + (dir / "other.h5") + " --frames 1 --no-series --quiet", &out) == 0);
+  REQUIRE(Run("merge " + (dir / "c.h5") + " " + (dir / "other.h5"), &out) == 1);
+  REQUIRE(out.find("op4d: error: " + (dir / "other.h5") + ":/frames/provenance: frame 1 is not " + (dir / "c.h5") + "'s frame 1") == 0);
+  REQUIRE(Run("info " + (dir / "c.h5") + " --digest", &out) == 0);
   REQUIRE(out == want);
 }
 

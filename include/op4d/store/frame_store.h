@@ -132,6 +132,10 @@ class FrameStore {
   AnyVolume ReadFrameVolume(std::int64_t k, const std::string& name) const;
   std::vector<std::string> ListFrameVolumes(std::int64_t k) const;
 
+  // Copies frame k's results (tables and volumes, with their provenance) from another store of the
+  // same campaign, replacing those of the same name here: how scale-out parts are merged.
+  void CopyFrameResults(const FrameStore& from, std::int64_t k);
+
   void WriteSeriesTable(const ResultTable& table, const Provenance& prov);
   ResultTable ReadSeriesTable(const std::string& name) const;
   std::vector<std::string> ListSeriesTables() const;
