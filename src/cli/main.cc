@@ -179,6 +179,10 @@ const std::map<std::string, std::string> kHelp = {
      "                           (op4d import ... --append --wait-lock S) and process them\n"
      "  --idle S                 follow: stop after S seconds without a new frame (default 60)\n"
      "  --poll S                 follow: look for new frames every S seconds (default 1)\n"
+     "  --jobs N                 frames in parallel: up to N child runs, each on its own copy of the store\n"
+     "                           (frame ranges), merged when done; --threads is then per job\n"
+     "  --memory GB              memory budget of the jobs (default 80 % of MemAvailable): fewer jobs run\n"
+     "                           when a frame job (about 80 bytes per voxel of a frame) would not fit\n"
      "  --no-series              per-frame steps only (a scale-out part; see op4d merge)\n"
      "  --log FILE               run log (default CAMPAIGN.h5.log, appended)\n"
      "  --threads N              worker threads\n"
@@ -928,7 +932,7 @@ int Dispatch(int argc, char** argv);
 int CmdRun(int argc, char** argv) {
   Args a("run", argc, argv, 2,
          {{"store", 1}, {"frames", 1}, {"threads", 1}, {"quiet", 0}, {"force", 0}, {"log", 1}, {"follow", 0}, {"idle", 1},
-          {"poll", 1}, {"manifest", 1}, {"no-series", 0}});
+          {"poll", 1}, {"manifest", 1}, {"no-series", 0}, {"jobs", 1}, {"memory", 1}});
   if (a.help()) return std::printf("%s", kHelp.at("run").c_str()), 0;
   if (a.positional().size() != 1) throw ConfigError("PIPELINE", "give exactly one pipeline file (see op4d run --help)");
   cli::RunOptions o;
@@ -945,6 +949,10 @@ int CmdRun(int argc, char** argv) {
   if (!(o.idle_s >= 0) || !(o.poll_s > 0)) throw ConfigError("--idle/--poll", "must be >= 0 and > 0 seconds");
   o.manifest = a.String("manifest");
   o.no_series = a.Has("no-series");
+  o.jobs = int(a.Int("jobs", 1));
+  if (o.jobs < 1 || o.jobs > 256) throw ConfigError("--jobs", "must be 1 to 256");
+  o.memory_gb = a.Double("memory", 0);
+  if (!(o.memory_gb >= 0)) throw ConfigError("--memory", "must be >= 0 GB");
   return cli::RunPipeline(o, [](const std::vector<std::string>& args) {
     std::vector<char*> av;
     for (const std::string& s : args) av.push_back(const_cast<char*>(s.c_str()));

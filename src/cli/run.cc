@@ -5,10 +5,14 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <set>
 #include <sstream>
 
 #include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -240,6 +244,12 @@ std::string Duration(double s) {
   return buf;
 }
 
+std::string Gigabytes(double bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f GB", bytes / 1e9);
+  return buf;
+}
+
 // The runner's lines: to stdout and, with the UTC time, appended to the log file.
 class RunLog {
  public:
@@ -365,7 +375,7 @@ class Runner {
  public:
   Runner(const RunOptions& o, const StepDispatcher& dispatch)
       : o_(o), dispatch_(dispatch), pipeline_(ReadPipeline(o.pipeline_path)),
-        log_(o.log_path.empty() ? o.store + ".log" : o.log_path), journal_(o.store + ".journal") {
+        log_(o.log_path.empty() ? o.store + ".log" : o.log_path), journal_(std::make_unique<Journal>(o.store + ".journal")) {
     name_ = pipeline_.value("name", std::filesystem::path(o.pipeline_path).stem().string());
     bool analysis = false;
     for (std::size_t i = 0; i < steps().size(); ++i) {
@@ -384,6 +394,7 @@ class Runner {
     // refuse: opening it once for writing recovers it (FrameStore::OpenReadWrite).
     if (std::filesystem::exists(o_.store)) FrameStore::OpenReadWrite(o_.store).Close();
     RunInputSteps();
+    MergeLeftoverParts();
     std::int64_t seen = FrameStore::OpenRead(o_.store).frame_count();
     RunAnalysis();
     while (o_.follow) {
@@ -436,9 +447,9 @@ class Runner {
   }
 
   // Plans every analysis unit (keys from the frames stored now), then runs those not done.
-  void RunAnalysis() {
+  // Every analysis unit, with its key, from the frames stored now; `frames` receives the frames selected.
+  std::vector<Unit> Plan(std::vector<std::int64_t>& frames) {
     std::vector<std::string> ids;
-    std::vector<std::int64_t> frames;
     {  // closed before the steps open the store for writing
       const FrameStore store = FrameStore::OpenRead(o_.store);
       ids = FrameIdentities(store);
@@ -464,7 +475,7 @@ class Runner {
         }
         for (std::int64_t k : frames) {
           Unit u{i, k, Fnv1a(base + "|frame|" + ids[std::size_t(k)] + "|" + reference)};
-          u.skip = !o_.force && journal_.Has(u.key);
+          u.skip = !o_.force && journal_->Has(u.key);
           keys += u.key;
           plan.push_back(u);
         }
@@ -474,12 +485,19 @@ class Runner {
         for (const std::string& id : ids) all += id;
         all += "|" + o_.frames;
         Unit u{i, -1, Fnv1a(base + "|series|" + all + "|" + chain)};
-        u.skip = !o_.force && journal_.Has(u.key);
+        u.skip = !o_.force && journal_->Has(u.key);
         keys += u.key;
         plan.push_back(u);
       }
       chain = Fnv1a(chain + keys);
     }
+    return plan;
+  }
+
+  void RunAnalysis() {
+    std::vector<std::int64_t> frames;
+    std::vector<Unit> plan = Plan(frames);
+    if (o_.jobs > 1 && RunFrameJobs(plan)) plan = Plan(frames);  // the jobs' work is merged: plan again
     std::size_t todo = 0;
     for (const Unit& u : plan) todo += u.skip ? 0 : 1;
     log_("plan: " + std::to_string(plan.size()) + " units on " + std::to_string(frames.size()) + " frames, " + std::to_string(todo) +
@@ -499,7 +517,7 @@ class Runner {
         continue;
       }
       const double secs = Execute(u.step, steps()[u.step], u.frame < 0 ? o_.frames : std::to_string(u.frame), u.frame);
-      journal_.Record(u.key, steps()[u.step]["step"].get<std::string>(), u.frame);
+      journal_->Record(u.key, steps()[u.step]["step"].get<std::string>(), u.frame);
       per_step[u.step].first += secs;
       per_step[u.step].second += 1;
       total_s += secs;
@@ -516,6 +534,129 @@ class Runner {
       log_(Tag(u.step) + " " + where + ": " + Duration(secs) + " (" + std::to_string(todo - left) + "/" + std::to_string(todo) +
            "); step ETA " + Duration(step_eta) + ", overall ETA " + Duration(eta));
     }
+  }
+
+  std::string PartPath(int j) const { return o_.store + ".job" + std::to_string(j) + ".h5"; }
+
+  // Merges the parts a killed run of --jobs left behind (their finished work is kept), then removes them.
+  void MergeLeftoverParts() {
+    for (int j = 0; j < 1024; ++j) {
+      const std::string part = PartPath(j);
+      if (!std::filesystem::exists(part)) continue;
+      try {
+        if (std::filesystem::exists(part + ".journal")) {
+          const std::int64_t n = MergeParts(o_.store, {part}, true);
+          log_("jobs: merged " + std::to_string(n) + " frames left by an interrupted job in " + part);
+        }
+      } catch (const std::exception& e) {
+        log_("jobs: " + part + " left by an interrupted job is not merged (" + e.what() + "); its frames run again");
+      }
+      for (const std::string& f : {part, part + ".journal", part + ".log", part + ".out"}) std::filesystem::remove(f);
+    }
+    journal_ = std::make_unique<Journal>(o_.store + ".journal");
+  }
+
+  // Frame parallelism: the frames with per-frame work left are split into contiguous ranges, each run
+  // by a child `op4d run --no-series` on its own copy of the store (a part), as many at a time as the
+  // memory budget allows; the parts are then merged (MergeParts). Returns false if it ran nothing.
+  bool RunFrameJobs(const std::vector<Unit>& plan) {
+    std::set<std::int64_t> todo_frames;
+    for (const Unit& u : plan)
+      if (!u.skip && u.frame >= 0) todo_frames.insert(u.frame);
+    if (todo_frames.size() < 2) return false;
+    // Memory: a frame job needs about kJobBytesPerVoxel per voxel of a frame (bench/RESULTS.md).
+    constexpr double kJobBytesPerVoxel = 80;  // operando pipeline, 256^3 uint16: 1.30 GB peak RSS
+    double voxels = 0, available = 0;
+    {
+      const FrameStore store = FrameStore::OpenRead(o_.store);
+      voxels = double(store.layout()->geometry.voxel_count());
+    }
+    std::ifstream meminfo("/proc/meminfo");
+    for (std::string key; meminfo >> key;) {
+      double kb = 0;
+      meminfo >> kb;
+      if (key == "MemAvailable:") available = kb * 1024;
+      meminfo.ignore(64, '\n');
+    }
+    const double budget = o_.memory_gb > 0 ? o_.memory_gb * 1e9 : 0.8 * available;
+    const double per_job = kJobBytesPerVoxel * voxels;
+    int jobs = std::min<int>(o_.jobs, int(todo_frames.size()));
+    jobs = std::max(1, std::min(jobs, int(budget / per_job)));
+    log_("jobs: " + std::to_string(jobs) + " at a time for " + std::to_string(todo_frames.size()) + " frames (memory budget " +
+         Gigabytes(budget) + ", about " + Gigabytes(per_job) + " per frame job)");
+    if (jobs < 2) return false;
+    const std::vector<std::int64_t> frames(todo_frames.begin(), todo_frames.end());
+    const int threads = o_.threads > 0 ? o_.threads : std::max(1, int(std::thread::hardware_concurrency()) / jobs);
+    struct Job {
+      std::string part, range;
+      pid_t pid = -1;
+      std::size_t units = 0;
+    };
+    std::vector<Job> list;
+    for (int j = 0; j < jobs; ++j) {
+      const std::size_t a = frames.size() * std::size_t(j) / std::size_t(jobs), b = frames.size() * std::size_t(j + 1) / std::size_t(jobs);
+      if (a == b) continue;
+      Job job{PartPath(j), std::to_string(frames[a]) + ":" + std::to_string(frames[b - 1] + 1)};
+      for (const Unit& u : plan)
+        if (!u.skip && u.frame >= frames[a] && u.frame <= frames[b - 1]) ++job.units;
+      std::filesystem::copy_file(o_.store, job.part, std::filesystem::copy_options::overwrite_existing);
+      std::filesystem::copy_file(o_.store + ".journal", job.part + ".journal", std::filesystem::copy_options::overwrite_existing);
+      std::filesystem::remove(job.part + ".log");
+      std::vector<std::string> args{"op4d", "run", o_.pipeline_path, "--store", job.part, "--frames", job.range, "--no-series",
+                                    "--threads", std::to_string(threads), "--quiet"};
+      job.pid = ::fork();
+      if (job.pid < 0) throw IoError(o_.store, "", "cannot start a frame job");
+      if (job.pid == 0) {
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // a job does not outlive the run
+        const int out = ::open((job.part + ".out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        if (out >= 0) ::dup2(out, 1), ::dup2(out, 2);
+        std::vector<char*> argv;
+        for (std::string& a : args) argv.push_back(a.data());
+        argv.push_back(nullptr);
+        ::execv("/proc/self/exe", argv.data());
+        ::_exit(127);
+      }
+      log_("jobs: frames " + job.range + " (" + std::to_string(job.units) + " units) in " + job.part + ", " + std::to_string(threads) +
+           " threads");
+      list.push_back(job);
+    }
+    // Progress: the units the jobs' journals gained.
+    std::size_t total = 0;
+    for (const Job& j : list) total += j.units;
+    const std::size_t start_lines = Journal(o_.store + ".journal").entries().size();
+    const auto t0 = std::chrono::steady_clock::now();
+    std::size_t reported = 0;
+    std::string failed;
+    for (std::size_t running = list.size(); running > 0;) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+      for (Job& j : list) {
+        if (j.pid < 0) continue;
+        int status = 0;
+        if (::waitpid(j.pid, &status, WNOHANG) == j.pid) {
+          j.pid = -1;
+          --running;
+          if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) failed += (failed.empty() ? "" : ", ") + j.part + ".out";
+        }
+      }
+      std::size_t done = 0;
+      for (const Job& j : list) done += Journal(j.part + ".journal").entries().size() - start_lines;
+      if (done != reported) {
+        reported = done;
+        const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+        log_("jobs: " + std::to_string(done) + "/" + std::to_string(total) + " units done, " + Duration(el) + "; overall ETA " +
+             Duration(done ? el / double(done) * double(total - done) : NAN));
+      }
+    }
+    // Merge what finished (a failed job's finished frames too), then report the failure.
+    for (const Job& j : list) {
+      const std::int64_t n = MergeParts(o_.store, {j.part}, true);
+      log_("jobs: merged " + std::to_string(n) + " frames of " + j.part);
+    }
+    if (!failed.empty()) throw IoError(failed, "", "a frame job failed (its output is in this file); the finished frames were kept");
+    for (const Job& j : list)
+      for (const std::string& f : {j.part, j.part + ".journal", j.part + ".log", j.part + ".out"}) std::filesystem::remove(f);
+    journal_ = std::make_unique<Journal>(o_.store + ".journal");
+    return true;
   }
 
   // Runs one step's command; returns its wall time.
@@ -570,7 +711,7 @@ class Runner {
   nlohmann::json pipeline_;
   std::string name_;
   RunLog log_;
-  Journal journal_;
+  std::unique_ptr<Journal> journal_;
   ResultTable record_;
   std::int64_t ran_ = 0, skipped_ = 0;
 };

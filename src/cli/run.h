@@ -42,6 +42,8 @@ struct RunOptions {
   double poll_s = 1;     // follow: how often the store is looked at
   std::string manifest;  // for an import step without its own manifest option (batch replay)
   bool no_series = false;  // per-frame steps only: a scale-out part (series steps run after MergeParts)
+  int jobs = 1;            // > 1: frames in parallel, each job a child op4d on a copy of the store
+  double memory_gb = 0;    // jobs' memory budget (0 = 80 % of MemAvailable); fewer jobs run if it is short
 };
 
 // Runs a step's command line (StepArguments) in this process; returns its exit status.

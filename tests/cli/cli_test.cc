@@ -335,6 +335,43 @@ TEST_CASE("scale-out: parts run on frame ranges and merged give the single run's
   REQUIRE(out == want);
 }
 
+TEST_CASE("frames in parallel jobs give the serial run's results, within the memory budget", "[cli][run][jobs]") {
+  op4d::test::TempDir dir;
+  std::string out;
+  const std::string pipeline = std::string(OP4D_SOURCE_DIR) + "/pipelines/operando.json";
+  REQUIRE(Run("synth --out " + (dir / "base.h5") + " --frames 4 --shape 24 32 32 --binder-neck 0 --pressure 20000 80000 --quiet", &out) == 0);
+  for (const std::string copy : {"serial.h5", "jobs.h5", "tight.h5"}) std::filesystem::copy_file(dir / "base.h5", dir / copy);
+  REQUIRE(Run("run " + pipeline + " --store " + (dir / "serial.h5") + " --quiet", &out) == 0);
+  REQUIRE(Run("info " + (dir / "serial.h5") + " --digest", &out) == 0);
+  const std::string want = out;
+  REQUIRE(Run("run " + pipeline + " --store " + (dir / "jobs.h5") + " --jobs 2 --quiet", &out) == 0);
+  INFO(out);
+  REQUIRE(out.find("jobs: 2 at a time for 4 frames") != std::string::npos);
+  REQUIRE(out.find("jobs: frames 0:2 (10 units)") != std::string::npos);
+  REQUIRE(out.find("jobs: frames 2:4 (10 units)") != std::string::npos);
+  REQUIRE(out.find("jobs: 20/20 units done") != std::string::npos);
+  REQUIRE(out.find("plan: 23 units on 4 frames, 3 to run, 20 already done") != std::string::npos);
+  REQUIRE(Run("info " + (dir / "jobs.h5") + " --digest", &out) == 0);
+  REQUIRE(out == want);
+  REQUIRE_FALSE(std::filesystem::exists(dir / "jobs.h5.job0.h5"));  // parts removed once merged
+  // A budget too small for two frame jobs runs the frames one after the other.
+  REQUIRE(Run("run " + pipeline + " --store " + (dir / "tight.h5") + " --jobs 2 --memory 0.000001 --quiet", &out) == 0);
+  REQUIRE(out.find("jobs: 1 at a time for 4 frames") != std::string::npos);
+  REQUIRE(out.find("plan: 23 units on 4 frames, 23 to run") != std::string::npos);
+  REQUIRE(Run("info " + (dir / "tight.h5") + " --digest", &out) == 0);
+  REQUIRE(out == want);
+  // A part left by a killed run is merged when the run starts again: its finished frames are kept.
+  std::filesystem::copy_file(dir / "base.h5", dir / "again.h5");
+  std::filesystem::copy_file(dir / "base.h5", dir / "again.h5.job0.h5");
+  REQUIRE(Run("run " + pipeline + " --store " + (dir / "again.h5.job0.h5") + " --frames 1 --no-series --quiet", &out) == 0);
+  REQUIRE(Run("run " + pipeline + " --store " + (dir / "again.h5") + " --quiet", &out) == 0);
+  REQUIRE(out.find("jobs: merged 1 frames left by an interrupted job") != std::string::npos);
+  REQUIRE(out.find("plan: 23 units on 4 frames, 18 to run, 5 already done") != std::string::npos);
+  REQUIRE_FALSE(std::filesystem::exists(dir / "again.h5.job0.h5"));
+  REQUIRE(Run("info " + (dir / "again.h5") + " --digest", &out) == 0);
+  REQUIRE(out == want);
+}
+
 TEST_CASE("batch replay of an archive and its manifest in one command, resumed after an interruption", "[cli][run][replay]") {
   op4d::test::TempDir dir;
   std::string out;
