@@ -41,11 +41,13 @@ const char* kUsage =
     "  import     import scans (TIFF, raw, MHA/NRRD/NIfTI, DXchange/NeXus HDF5) into a campaign store\n"
     "  info       describe a campaign store: frames, geometry, time table, results\n"
     "  export     write a frame, result volume or table to TIFF/MHA/NRRD/NIfTI/VTK/CSV\n"
+    "  segment    segment every frame once (denoise, mixture, clean-up) and store labels and probability maps\n"
     "  quicklook  segment every frame (Gaussian mixture or multi-Otsu) and report phase volume fractions\n"
     "  network    extract the pore network (skeleton, nodes, throats) of frames or of a labelled volume\n"
     "  run        run a pipeline file (pipelines/*.json) on a campaign store, step by step\n"
     "  geometry   phase fractions, percolation, interface areas, size distributions, particles, contacts and adhesion\n"
     "  tortuosity tortuosity factor of a phase along z, y, x (finite volumes) for frames or a labelled volume\n"
+    "  conductivity effective electronic conductivity of the solid per frame, with inter-particle contact resistance\n"
     "  throats    follow the reference network's throats through the frames: Young-Laplace open/closed, percolation history\n"
     "  soc        state of charge per particle from the register step's strains (law given or calibrated)\n"
     "  register   register frames to the reference (rigid/affine in-process, non-rigid with elastix): F, J, strain\n"
@@ -146,6 +148,31 @@ const std::map<std::string, std::string> kHelp = {
      "Segments every frame (or frames A..B-1, or frame K) into pore / binder / active, voxel by voxel from the grey value (multi-Otsu\n"
      "thresholds, default; or a Gaussian mixture fitted by EM), stores the phase volume fractions in\n"
      "each frame's results, and prints them per frame.\n"},
+    {"segment",
+     "usage: op4d segment CAMPAIGN.h5 [--method gmm|multi-otsu|nlm+gmm] [--bins N] [--frames A:B] [--no-probabilities]\n"
+     "                    [--threads N] [--quiet]\n"
+     "Segments every frame (or frames A..B-1, or frame K) once and stores the result for the later steps:\n"
+     "per-frame result volumes 'labels' (uint8 phase labels: 0 pore, 1 active, 2 binder) and, for the\n"
+     "mixture methods, 'probability_<phase>' (uint8, 255 x the posterior probability: the probability map).\n"
+     "nlm+gmm is the whole chain: non-local means denoising, tied-sigma Gaussian mixture, partial-volume\n"
+     "correction, islands below 27 voxels removed with dual connectivity (pore 26, solid 6).\n"
+     "quicklook, geometry, tortuosity, network, register --particles and throats then use the stored\n"
+     "labels of a frame when their --method (and bins) is the one the labels were made with.\n"
+     "  --no-probabilities       store the labels only\n"},
+    {"conductivity",
+     "usage: op4d conductivity CAMPAIGN.h5 [options]\n"
+     "Effective electronic conductivity of the solid of each frame (finite volumes), with a contact\n"
+     "resistance between touching active particles (watershed-separated). Table conductivity per frame,\n"
+     "one row per axis: sigma_eff [S/m], sigma_eff/sigma_active, tau_electronic, contact faces and the\n"
+     "share of the power dissipated in contacts.\n"
+     "  --sigma-active S         conductivity of the active phase, S/m (default 1)\n"
+     "  --sigma-binder S         conductivity of the carbon-binder domain, S/m (default 100)\n"
+     "  --contact-resistance R   r_c between two particles, ohm m^2 (default 0)\n"
+     "  --axes zyx               axes to solve along (default z)\n"
+     "  --method M               segmentation: multi-otsu (default), gmm, nlm+gmm (stored labels reused)\n"
+     "  --tolerance T            relative residual (default 1e-8)\n"
+     "  --frames A:B             frames A..B-1 (default all); or a single frame K\n"
+     "  --threads N, --quiet\n"},
     {"network",
      "usage: op4d network INPUT [options]\n"
      "INPUT is a campaign store (results go into each frame's results: network_pores, network_throats,\n"
@@ -182,7 +209,7 @@ const std::map<std::string, std::string> kHelp = {
      "  --jobs N                 frames in parallel: up to N child runs, each on its own copy of the store\n"
      "                           (frame ranges), merged when done; --threads is then per job\n"
      "  --memory GB              memory budget of the jobs (default 80 % of MemAvailable): fewer jobs run\n"
-     "                           when a frame job (about 80 bytes per voxel of a frame) would not fit\n"
+     "                           when a frame job (about 100 bytes per voxel of a frame) would not fit\n"
      "  --no-series              per-frame steps only (a scale-out part; see op4d merge)\n"
      "  --log FILE               run log (default CAMPAIGN.h5.log, appended)\n"
      "  --threads N              worker threads\n"
@@ -547,6 +574,56 @@ int CmdQuickLook(int argc, char** argv) {
   o.threads = Threads(a);
   o.progress = Style(a);
   PrintQuickLook(RunQuickLook(a.positional()[0], o), o.method);
+  return 0;
+}
+
+QuickLookOptions SegmentOptions(const Args& a);
+
+int CmdConductivity(int argc, char** argv) {
+  Args a("conductivity", argc, argv, 2,
+         {{"sigma-active", 1}, {"sigma-binder", 1}, {"contact-resistance", 1}, {"axes", 1}, {"method", 1}, {"tolerance", 1},
+          {"frames", 1}, {"threads", 1}, {"quiet", 0}});
+  if (a.help()) return std::printf("%s", kHelp.at("conductivity").c_str()), 0;
+  if (a.positional().size() != 1) throw ConfigError("CAMPAIGN.h5", "give exactly one store (see op4d conductivity --help)");
+  ConductivityRunOptions o;
+  o.segment = SegmentOptions(a);
+  o.sigma_active_S_per_m = a.Double("sigma-active", 1.0);
+  o.sigma_binder_S_per_m = a.Double("sigma-binder", 100.0);
+  o.contact_resistance_ohm_m2 = a.Double("contact-resistance", 0.0);
+  o.axes = a.String("axes", "z");
+  o.solver.tolerance = a.Double("tolerance", 1e-8);
+  o.solver.threads = Threads(a);
+  o.frames = Frames(a);
+  o.progress = Style(a);
+  for (const auto& [k, t] : RunConductivity(a.positional()[0], o)) {
+    const ResultColumn* axis = t.Find("axis");
+    const ResultColumn* s = t.Find("sigma_eff");
+    const ResultColumn* share = t.Find("contact_power_share");
+    for (std::size_t r = 0; r < t.rows(); ++r)
+      std::printf("frame %lld: axis %c  sigma_eff %.6g S/m  (%.4g of sigma_active)  contact power share %.4f\n", static_cast<long long>(k),
+                  "zyx"[int(axis->values[r])], s->values[r], s->values[r] / o.sigma_active_S_per_m, share->values[r]);
+  }
+  return 0;
+}
+
+int CmdSegment(int argc, char** argv) {
+  Args a("segment", argc, argv, 2, {{"method", 1}, {"bins", 1}, {"frames", 1}, {"no-probabilities", 0}, {"threads", 1}, {"quiet", 0}});
+  if (a.help()) return std::printf("%s", kHelp.at("segment").c_str()), 0;
+  if (a.positional().size() != 1) throw ConfigError("CAMPAIGN.h5", "give exactly one store (see op4d segment --help)");
+  QuickLookOptions o;
+  o.method = SegmentMethodFromString(a.String("method", "multi-otsu"));
+  o.bins = int(a.Int("bins", 256));
+  o.frames = Frames(a);
+  o.threads = Threads(a);
+  o.progress = Style(a);
+  const std::vector<QuickLookRow> rows = RunSegment(a.positional()[0], o, !a.Has("no-probabilities"));
+  for (const QuickLookRow& r : rows) {
+    std::printf("frame %lld:", static_cast<long long>(r.frame));
+    for (const PhaseFraction& p : r.measured.phases) std::printf(" %s %.4f", p.name.c_str(), p.fraction);
+    std::printf(" (%s)\n", r.status.c_str());
+  }
+  std::printf("labels%s stored in each frame's results of %s\n", a.Has("no-probabilities") || o.method == SegmentMethod::kMultiOtsu ? "" : " and probability maps",
+              a.positional()[0].c_str());
   return 0;
 }
 
@@ -971,6 +1048,8 @@ int Dispatch(int argc, char** argv) {
   if (cmd == "merge") return CmdMerge(argc, argv);
   if (cmd == "export") return CmdExport(argc, argv);
   if (cmd == "quicklook") return CmdQuickLook(argc, argv);
+  if (cmd == "segment") return CmdSegment(argc, argv);
+  if (cmd == "conductivity") return CmdConductivity(argc, argv);
   if (cmd == "demo") return CmdDemo(argc, argv);
   if (cmd == "network") return CmdNetwork(argc, argv);
   if (cmd == "tortuosity") return CmdTortuosity(argc, argv);

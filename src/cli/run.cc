@@ -272,27 +272,37 @@ class RunLog {
 // (fdatasync) before the next unit starts. A line cut short by a kill is ignored.
 class Journal {
  public:
-  explicit Journal(const std::string& path) : path_(path) {
+  struct Entry {
+    std::string key, step;
+    std::int64_t frame = -1;  // -1: a series step
+  };
+
+  // The complete lines of a journal (none if it does not exist); reads only.
+  static std::vector<Entry> Read(const std::string& path, bool* complete = nullptr) {
+    std::vector<Entry> entries;
     std::ifstream in(path);
-    std::string line;
-    bool complete = true;
-    if (in) {
-      std::stringstream ss;
-      ss << in.rdbuf();
-      const std::string text = ss.str();
-      complete = text.empty() || text.back() == '\n';
-      std::istringstream lines(text);
-      while (std::getline(lines, line)) {
-        if (!(line.size() > 17 && line[16] == ' ' && line.find_first_not_of("0123456789abcdef") == 16)) continue;
-        std::istringstream fields(line);
-        Entry e;
-        std::string frame;
-        if (!(fields >> e.key >> e.step >> frame)) continue;
-        e.frame = frame == "series" ? -1 : std::atoll(frame.c_str());
-        keys_.insert(e.key);
-        entries_.push_back(e);
-      }
+    std::stringstream ss;
+    if (in) ss << in.rdbuf();
+    std::string text = ss.str();
+    const bool ends = text.empty() || text.back() == '\n';
+    if (complete) *complete = ends;
+    if (!ends) text.resize(text.find_last_of('\n') == std::string::npos ? 0 : text.find_last_of('\n') + 1);
+    std::istringstream lines(text);
+    for (std::string line; std::getline(lines, line);) {
+      if (!(line.size() > 17 && line[16] == ' ' && line.find_first_not_of("0123456789abcdef") == 16)) continue;
+      std::istringstream fields(line);
+      Entry e;
+      std::string frame;
+      if (!(fields >> e.key >> e.step >> frame)) continue;
+      e.frame = frame == "series" ? -1 : std::atoll(frame.c_str());
+      entries.push_back(e);
     }
+    return entries;
+  }
+
+  explicit Journal(const std::string& path) : path_(path) {
+    bool complete = true;
+    for (const Entry& e : Read(path, &complete)) keys_.insert(e.key);
     fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd_ < 0) throw IoError(path, "", "cannot open the run journal for appending");
     if (!complete) Write("\n");  // end the line a killed run left unfinished
@@ -302,13 +312,7 @@ class Journal {
   }
   Journal(const Journal&) = delete;
   Journal& operator=(const Journal&) = delete;
-  struct Entry {
-    std::string key, step;
-    std::int64_t frame = -1;  // -1: a series step
-  };
   bool Has(const std::string& key) const { return keys_.count(key) > 0; }
-  // The units recorded when the journal was opened.
-  const std::vector<Entry>& entries() const { return entries_; }
   void Record(const std::string& key, const std::string& step, std::int64_t frame) {
     Write(key + " " + step + " " + (frame < 0 ? std::string("series") : std::to_string(frame)) + "\n");
     if (::fdatasync(fd_) != 0) throw IoError(path_, "", "cannot sync the run journal");
@@ -322,7 +326,6 @@ class Journal {
   std::string path_;
   int fd_ = -1;
   std::set<std::string> keys_;
-  std::vector<Entry> entries_;
 };
 
 // What a frame is, for the keys: its provenance record (source, options, time of append) and its
@@ -565,7 +568,7 @@ class Runner {
       if (!u.skip && u.frame >= 0) todo_frames.insert(u.frame);
     if (todo_frames.size() < 2) return false;
     // Memory: a frame job needs about kJobBytesPerVoxel per voxel of a frame (bench/RESULTS.md).
-    constexpr double kJobBytesPerVoxel = 80;  // operando pipeline, 256^3 uint16: 1.30 GB peak RSS
+    constexpr double kJobBytesPerVoxel = 100;  // operando pipeline, 256^3 uint16: 1.58 GB peak RSS (94 B/voxel)
     double voxels = 0, available = 0;
     {
       const FrameStore store = FrameStore::OpenRead(o_.store);
@@ -623,7 +626,7 @@ class Runner {
     // Progress: the units the jobs' journals gained.
     std::size_t total = 0;
     for (const Job& j : list) total += j.units;
-    const std::size_t start_lines = Journal(o_.store + ".journal").entries().size();
+    const std::size_t start_lines = Journal::Read(o_.store + ".journal").size();
     const auto t0 = std::chrono::steady_clock::now();
     std::size_t reported = 0;
     std::string failed;
@@ -639,7 +642,7 @@ class Runner {
         }
       }
       std::size_t done = 0;
-      for (const Job& j : list) done += Journal(j.part + ".journal").entries().size() - start_lines;
+      for (const Job& j : list) done += Journal::Read(j.part + ".journal").size() - start_lines;
       if (done != reported) {
         reported = done;
         const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -738,11 +741,8 @@ std::int64_t MergeParts(const std::string& target, const std::vector<std::string
     if (!std::filesystem::exists(path + ".journal")) throw IoError(path + ".journal", "", "no run journal: was op4d run ... --no-series run on this part?");
     FrameStore::OpenReadWrite(path).Close();
     Part p{path, {}, {}};
-    {
-      const Journal j(path + ".journal");
-      for (const Journal::Entry& e : j.entries())
-        if (e.frame >= 0) p.units.push_back(e), p.frames.insert(e.frame);
-    }
+    for (const Journal::Entry& e : Journal::Read(path + ".journal"))
+      if (e.frame >= 0) p.units.push_back(e), p.frames.insert(e.frame);
     const FrameStore part = FrameStore::OpenRead(path);
     const std::vector<std::string> ids = FrameIdentities(part);
     for (std::int64_t k : p.frames) {

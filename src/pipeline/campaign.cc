@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <set>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -214,7 +215,8 @@ SegmentMethod SegmentMethodFromString(const std::string& s) {
   throw ConfigError("--method", "'" + s + "' is not one of gmm, multi-otsu, nlm+gmm");
 }
 
-PhaseVolume SegmentFrame(const AnyVolume& grey, const QuickLookOptions& options, QuickLookRow* report_out) {
+PhaseVolume SegmentFrame(const AnyVolume& grey, const QuickLookOptions& options, QuickLookRow* report_out,
+                         std::vector<Volume<std::uint8_t>>* posteriors) {
   if (options.class_labels.size() < 2) throw ConfigError("class_labels", "at least two classes are needed");
   QuickLookRow report;
   PhaseVolume phases;
@@ -232,7 +234,9 @@ PhaseVolume SegmentFrame(const AnyVolume& grey, const QuickLookOptions& options,
     go.components = int(options.class_labels.size());
     go.threads = options.threads;
     const GmmModel m = FitGaussianMixture(grey, go);
-    phases = ClassifyGaussianMixture(grey, m, options.class_labels, false, options.threads).labels;
+    ProbabilisticSegmentation ps = ClassifyGaussianMixture(grey, m, options.class_labels, posteriors != nullptr, options.threads);
+    phases = std::move(ps.labels);
+    if (posteriors) *posteriors = std::move(ps.posteriors);
     report.thresholds = m.means;
     report.status = m.message;
   } else {
@@ -245,7 +249,9 @@ PhaseVolume SegmentFrame(const AnyVolume& grey, const QuickLookOptions& options,
     go.tied_sigma = true;
     go.threads = options.threads;
     const GmmModel m = FitGaussianMixture(den, go);
-    phases = ClassifyGaussianMixture(den, m, options.class_labels, false, options.threads).labels;
+    ProbabilisticSegmentation ps = ClassifyGaussianMixture(den, m, options.class_labels, posteriors != nullptr, options.threads);
+    phases = std::move(ps.labels);
+    if (posteriors) *posteriors = std::move(ps.posteriors);
     const std::int64_t pv = ResolvePartialVolume(phases, den, m, options.class_labels, 1, options.threads);
     const std::vector<Phase> pores = options.phases.WithRole(PhaseRole::kPore);
     if (pores.size() != 1)
@@ -262,6 +268,75 @@ PhaseVolume SegmentFrame(const AnyVolume& grey, const QuickLookOptions& options,
     report_out->status = report.status;
   }
   return phases;
+}
+
+std::string SegmentationJson(const QuickLookOptions& options) {
+  nlohmann::json j;
+  j["method"] = ToString(options.method);
+  j["bins"] = options.bins;
+  j["class_labels"] = options.class_labels;
+  j["phases"] = options.phases.ToSpec();
+  if (options.method == SegmentMethod::kNlmGmm) j["min_island_voxels"] = options.min_island_voxels;
+  return j.dump();
+}
+
+std::vector<QuickLookRow> RunSegment(const std::string& store_path, const QuickLookOptions& options, bool probabilities) {
+  FrameStore store = FrameStore::OpenReadWrite(store_path);
+  const std::vector<std::int64_t> frames = FramesToRun(store, store_path, options.frames);
+  const nlohmann::json segmentation = nlohmann::json::parse(SegmentationJson(options));
+  std::vector<QuickLookRow> rows;
+  Progress progress("segment", std::int64_t(frames.size()), options.progress);
+  for (std::int64_t k : frames) {
+    const AnyVolume grey = store.ReadFrame(k, options.threads);
+    QuickLookRow r;
+    r.frame = k;
+    std::vector<Volume<std::uint8_t>> posteriors;
+    const PhaseVolume labels = SegmentFrame(grey, options, &r, probabilities ? &posteriors : nullptr);
+    r.measured = ComputeVolumeFractions(labels, options.phases, options.threads);
+    nlohmann::json pj;
+    pj["segmentation"] = segmentation;
+    pj[options.method == SegmentMethod::kMultiOtsu ? "thresholds" : "means"] = r.thresholds;
+    pj["status"] = r.status;
+    const Provenance prov{"segment", "frame " + std::to_string(k), pj.dump(), ""};
+    // Everything is computed: now write (a failure above leaves the store as it was).
+    std::set<std::string> written{"labels"};
+    for (std::size_t c = 0; c < posteriors.size(); ++c) {
+      const auto phase = options.phases.FindLabel(options.class_labels[c]);
+      const std::string name = "probability_" + (phase ? phase->name : std::to_string(int(options.class_labels[c])));
+      store.WriteFrameVolume(k, name, posteriors[c], prov);
+      written.insert(name);
+    }
+    store.WriteFrameVolume(k, "labels", labels, prov);
+    // Maps of an earlier segmentation of this frame would not belong to these labels.
+    for (const std::string& name : store.ListFrameVolumes(k))
+      if (name.rfind("probability_", 0) == 0 && !written.count(name)) store.RemoveFrameResult(k, name);
+    rows.push_back(std::move(r));
+    progress.Advance();
+  }
+  return rows;
+}
+
+PhaseVolume FrameLabels(const FrameStore& store, std::int64_t k, const AnyVolume& grey, const QuickLookOptions& options,
+                        QuickLookRow* report) {
+  const std::vector<std::string> volumes = store.ListFrameVolumes(k);
+  if (std::find(volumes.begin(), volumes.end(), "labels") != volumes.end()) {
+    const nlohmann::json p = nlohmann::json::parse(store.ReadTableProvenance(FrameResultsGroup(k) + "/labels"), nullptr, false);
+    if (p.is_object() && p.contains("options") && p["options"].is_object() && p["options"].contains("segmentation") &&
+        p["options"]["segmentation"] == nlohmann::json::parse(SegmentationJson(options))) {
+      AnyVolume stored = store.ReadFrameVolume(k, "labels");
+      if (auto* labels = std::get_if<Volume<std::uint8_t>>(&stored))
+        if (labels->shape() == std::visit([](const auto& v) { return v.shape(); }, grey)) {
+          if (report) {
+            const nlohmann::json& o = p["options"];
+            const char* key = o.contains("thresholds") ? "thresholds" : "means";
+            if (o.contains(key)) report->thresholds = o[key].get<std::vector<double>>();
+            report->status = o.value("status", "") + " (labels stored by the segment step)";
+          }
+          return std::move(*labels);
+        }
+    }
+  }
+  return SegmentFrame(grey, options, report);
 }
 
 std::vector<QuickLookRow> RunQuickLook(const std::string& store_path, const QuickLookOptions& options) {
@@ -281,7 +356,7 @@ std::vector<QuickLookRow> RunQuickLook(const std::string& store_path, const Quic
   for (std::int64_t k : frames) {
     const AnyVolume grey = store.ReadFrame(k, options.threads);
     QuickLookRow r;
-    const PhaseVolume phases = SegmentFrame(grey, options, &r);
+    const PhaseVolume phases = FrameLabels(store, k, grey, options, &r);
     r.frame = k;
     r.time_s = tt.values[0][std::size_t(k)];
     r.voltage_V = (*tt.Find("voltage_V"))[std::size_t(k)];

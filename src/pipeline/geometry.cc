@@ -169,7 +169,7 @@ std::vector<GeometryRunRow> RunGeometry(const std::string& store_path, const Geo
           },
           frame);
     } else {
-      phases = SegmentFrame(frame, options.segment);
+      phases = FrameLabels(store, k, frame, options.segment);
     }
     GeometryRunRow row;
     row.frame = k;

@@ -30,9 +30,10 @@ Volume<std::uint8_t> PoreMaskFromLabels(const AnyVolume& labels, int pore_value)
       labels);
 }
 
-Volume<std::uint8_t> PhaseMaskOfFrame(const AnyVolume& frame, int value, const QuickLookOptions& segment, std::uint8_t label) {
+Volume<std::uint8_t> PhaseMaskOfFrame(const AnyVolume& frame, int value, const QuickLookOptions& segment, std::uint8_t label,
+                                      const FrameStore* store, std::int64_t k) {
   if (value >= 0) return PoreMaskFromLabels(frame, value);
-  const PhaseVolume phases = SegmentFrame(frame, segment);
+  const PhaseVolume phases = store ? FrameLabels(*store, k, frame, segment) : SegmentFrame(frame, segment);
   Volume<std::uint8_t> mask(phases.geometry(), 0);
   for (std::int64_t i = 0; i < mask.size(); ++i) mask[i] = phases[i] == label;
   return mask;
@@ -120,7 +121,7 @@ std::vector<NetworkRunRow> RunNetwork(const std::string& store_path, const Netwo
   Progress progress("network (frames)", std::int64_t(frames.size()), options.network.progress);
   for (std::int64_t k : frames) {
     const AnyVolume frame = store.ReadFrame(k, options.network.threads);
-    const Volume<std::uint8_t> pore = PhaseMaskOfFrame(frame, options.pore_value, options.segment, pore_phase);
+    const Volume<std::uint8_t> pore = PhaseMaskOfFrame(frame, options.pore_value, options.segment, pore_phase, &store, k);
     NetworkOptions no = options.network;
     if (frames.size() > 1) no.progress = ProgressStyle::kOff;  // one line per frame is enough
     const PoreNetwork net = ExtractPoreNetwork(pore, no);

@@ -130,7 +130,7 @@ std::vector<RegisterRunRow> RunRegistration(const std::string& store_path, const
     QuickLookOptions so = o.segment;
     so.threads = o.threads;
     so.progress = ProgressStyle::kOff;
-    const PhaseVolume phases = SegmentFrame(reference_frame, so);
+    const PhaseVolume phases = FrameLabels(store, o.reference, reference_frame, so);
     const std::vector<Phase> active = so.phases.WithRole(PhaseRole::kActive);
     if (active.size() != 1)
       throw ConfigError("phases", "per-particle kinematics needs exactly one phase with the active role, got " +

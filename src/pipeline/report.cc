@@ -604,12 +604,16 @@ ReportSummary WriteReport(const std::string& store_path, const ReportOptions& o)
     const Rgb c = RoleColour(ph.role);
     *out << "<span style=\"color:rgb(" << int(c.r) << "," << int(c.g) << "," << int(c.b) << ")\">&#9632; " << Html(ph.name) << "</span> ";
   }
-  *out << "(segmented by " << ToString(o.segment.method) << "). Strain: J &minus; 1, blue &lt; 0 &lt; red.</p>\n";
+  *out << "(" << (layout.phases ? std::string("the stored labels") : "segmented by " + std::string(ToString(o.segment.method)))
+       << "). Strain: J &minus; 1, blue &lt; 0 &lt; red.</p>\n";
   for (std::int64_t k : slices) {
     const AnyVolume grey = store.ReadFrame(k, o.segment.threads);
     QuickLookOptions seg = o.segment;
     seg.phases = phases;
-    const PhaseVolume labels = SegmentFrame(grey, seg);
+    // A label campaign (phases in the store) is its own segmentation.
+    const PhaseVolume labels = layout.phases && std::holds_alternative<Volume<std::uint8_t>>(grey)
+                                   ? std::get<Volume<std::uint8_t>>(grey)
+                                   : SegmentFrame(grey, seg);
     const std::vector<std::string> vols = store.ListFrameVolumes(k);
     const bool has_j = std::find(vols.begin(), vols.end(), "J") != vols.end();
     AnyVolume J;
@@ -671,7 +675,8 @@ ReportSummary WriteReport(const std::string& store_path, const ReportOptions& o)
     section("key", "Key quantities");
     *out << "<p>The quantities of the campaign at a glance (each also in its table's section).</p><div class=\"grid\">";
     static const char* kKey[] = {"volume_fractions · volume_fraction", "quicklook_fractions · volume_fraction", "tortuosity · tau",
-                                 "tortuosity · d_eff_over_d_bulk", "interface_areas · specific_area_per_um",
+                                 "tortuosity · d_eff_over_d_bulk", "conductivity · sigma_eff", "conductivity · sigma_eff_over_sigma_active",
+                                 "interface_areas · specific_area_per_um",
                                  "registration_series · J_linear", "particle_kinematics · eps_v (median, 10-90 %)",
                                  "soc_series · soc_mean", "soc_series · soc_sd", "throat_frames · percolates",
                                  "throat_frames · open_throats", "throat_frames · critical_pressure_Pa"};
@@ -679,7 +684,7 @@ ReportSummary WriteReport(const std::string& store_path, const ReportOptions& o)
     for (const char* k : kKey)
       if (plotted.count(k) && !(std::string(k).rfind("quicklook", 0) == 0 && plotted.count(kKey[0]))) {
         Plot p = plotted.at(k);
-        if (std::string(k) == "tortuosity · d_eff_over_d_bulk") p.title = "tortuosity · sigma_eff/sigma_0 = D_eff/D";
+        if (std::string(k) == "tortuosity · d_eff_over_d_bulk") p.title = "tortuosity · D_eff/D (ionic sigma_eff/sigma_0 of the phase)";
         render(*out, p);
         ++shown;
       }

@@ -15,7 +15,7 @@ namespace op4d {
 namespace {
 
 // The pore mask of frame k: labels equal to pore_value, or the segmented pore phase.
-Volume<std::uint8_t> PoreOf(const AnyVolume& frame, const ThroatRunOptions& o) {
+Volume<std::uint8_t> PoreOf(const FrameStore& store, std::int64_t k, const AnyVolume& frame, const ThroatRunOptions& o) {
   if (o.pore_value >= 0) return PoreMaskFromLabels(frame, o.pore_value);
   const std::vector<Phase> pores = o.segment.phases.WithRole(PhaseRole::kPore);
   if (pores.size() != 1)
@@ -24,7 +24,7 @@ Volume<std::uint8_t> PoreOf(const AnyVolume& frame, const ThroatRunOptions& o) {
   QuickLookOptions so = o.segment;
   so.threads = o.threads;
   so.progress = ProgressStyle::kOff;
-  return PhaseMaskOfFrame(frame, -1, so, pores.front().label);
+  return PhaseMaskOfFrame(frame, -1, so, pores.front().label, &store, k);
 }
 
 // The registration of frame k stored by the register step, if any.
@@ -88,7 +88,7 @@ ThroatRunResult RunThroatHistory(const std::string& store_path, const ThroatRunO
   NetworkOptions no = o.network;
   no.threads = o.threads;
   no.progress = ProgressStyle::kOff;
-  const Volume<std::uint8_t> reference_pore = PoreOf(store.ReadFrame(o.reference, o.threads), o);
+  const Volume<std::uint8_t> reference_pore = PoreOf(store, o.reference, store.ReadFrame(o.reference, o.threads), o);
   result.network = ExtractPoreNetwork(reference_pore, no);
   const PoreNetwork& net = result.network;
   s.throats = std::int64_t(net.throats.size());
@@ -101,7 +101,7 @@ ThroatRunResult RunThroatHistory(const std::string& store_path, const ThroatRunO
     AffineMap map;
     if (k != o.reference && StoredMotion(store, k, o.reference, &map)) ++result.frames_with_registration;
     const Volume<float> edt = DistanceTransform(
-        k == o.reference ? reference_pore : PoreOf(store.ReadFrame(k, o.threads), o), {o.threads});
+        k == o.reference ? reference_pore : PoreOf(store, k, store.ReadFrame(k, o.threads), o), {o.threads});
     const std::vector<float> r = CarryThroatRadii(net, map, edt, co);
     std::copy(r.begin(), r.end(), s.radius_um.begin() + std::ptrdiff_t(k * s.throats));
     progress.Advance();

@@ -1,6 +1,7 @@
 #include "op4d/pipeline/transport.h"
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 
 #include <nlohmann/json.hpp>
@@ -88,7 +89,7 @@ std::vector<TransportRunRow> RunTransport(const std::string& store_path, const T
   Progress progress("tortuosity (frames)", std::int64_t(frames.size()), options.progress);
   for (std::int64_t k : frames) {
     const AnyVolume frame = store.ReadFrame(k, options.solver.threads);
-    const Volume<std::uint8_t> mask = PhaseMaskOfFrame(frame, options.value, options.segment, label);
+    const Volume<std::uint8_t> mask = PhaseMaskOfFrame(frame, options.value, options.segment, label, &store, k);
     std::vector<Volume<float>> fields;
     TransportRunRow row;
     row.frame = k;
@@ -101,6 +102,68 @@ std::vector<TransportRunRow> RunTransport(const std::string& store_path, const T
     progress.Advance();
   }
   return rows;
+}
+
+}  // namespace op4d
+
+namespace op4d {
+
+std::vector<std::pair<std::int64_t, ResultTable>> RunConductivity(const std::string& store_path, const ConductivityRunOptions& options) {
+  if (!(options.sigma_active_S_per_m > 0) || !std::isfinite(options.sigma_active_S_per_m))
+    throw ConfigError("sigma-active", "must be a finite conductivity > 0 S/m");
+  if (!(options.sigma_binder_S_per_m >= 0) || !std::isfinite(options.sigma_binder_S_per_m))
+    throw ConfigError("sigma-binder", "must be a finite conductivity >= 0 S/m");
+  if (!(options.contact_resistance_ohm_m2 >= 0) || !std::isfinite(options.contact_resistance_ohm_m2))
+    throw ConfigError("contact-resistance", "must be a finite resistance >= 0 ohm m^2");
+  for (char c : options.axes) AxisOf(c);
+  if (options.axes.empty()) throw ConfigError("axes", "give at least one of z, y, x");
+  const PhaseTable& phases = options.segment.phases;
+  const std::vector<Phase> active = phases.WithRole(PhaseRole::kActive), binder = phases.WithRole(PhaseRole::kBinder);
+  if (active.size() != 1) throw ConfigError("phases", "the conductivity needs exactly one phase with the active role");
+  FrameStore store = FrameStore::OpenReadWrite(store_path);
+  const std::vector<std::int64_t> frames = FramesToRun(store, store_path, options.frames);
+  nlohmann::json j;
+  j["axes"] = options.axes;
+  j["sigma_active_S_per_m"] = options.sigma_active_S_per_m;
+  j["sigma_binder_S_per_m"] = options.sigma_binder_S_per_m;
+  j["contact_resistance_ohm_m2"] = options.contact_resistance_ohm_m2;
+  j["segment"] = ToString(options.segment.method);
+  j["tolerance"] = options.solver.tolerance;
+  std::vector<std::pair<std::int64_t, ResultTable>> out;
+  Progress progress("conductivity (frames)", std::int64_t(frames.size()), options.progress);
+  for (std::int64_t k : frames) {
+    const AnyVolume grey = store.ReadFrame(k, options.solver.threads);
+    // A label campaign (phases in the store) is its own segmentation.
+    const PhaseVolume labels = store.layout()->phases && std::holds_alternative<Volume<std::uint8_t>>(grey)
+                                   ? std::get<Volume<std::uint8_t>>(grey)
+                                   : FrameLabels(store, k, grey, options.segment);
+    Volume<float> sigma(labels.geometry(), 0.0f);
+    Volume<std::uint8_t> mask(labels.geometry(), 0);
+    for (std::int64_t i = 0; i < labels.size(); ++i) {
+      if (labels[i] == active.front().label) sigma[i] = float(options.sigma_active_S_per_m), mask[i] = 1;
+      else if (!binder.empty() && labels[i] == binder.front().label) sigma[i] = float(options.sigma_binder_S_per_m);
+    }
+    WatershedOptions wo = options.watershed;
+    wo.threads = options.solver.threads;
+    const LabelVolume particles = SeparateParticles(mask, wo).labels;
+    ResultTable table;
+    for (char c : options.axes) {
+      ConductivityOptions co;
+      co.solver = options.solver;
+      co.solver.axis = AxisOf(c);
+      co.contact_resistance_ohm_m2 = options.contact_resistance_ohm_m2;
+      const ConductivityResult r = ComputeConductivity(sigma, particles, co);
+      ResultTable row = r.ToTable();
+      row.columns.push_back({"sigma_eff_over_sigma_active", "1", {r.sigma_eff_S_per_m / options.sigma_active_S_per_m}});
+      if (table.columns.empty()) table = row;
+      else
+        for (std::size_t i = 0; i < row.columns.size(); ++i) table.columns[i].values.push_back(row.columns[i].values[0]);
+    }
+    store.WriteFrameTable(k, table, {"conductivity", "frame " + std::to_string(k), j.dump(), ""});
+    out.push_back({k, std::move(table)});
+    progress.Advance();
+  }
+  return out;
 }
 
 }  // namespace op4d

@@ -981,6 +981,17 @@ std::vector<std::string> FrameStore::ListFrameVolumes(std::int64_t k) const {
   return impl_->ListTables(FrameResultsGroup(k), false);
 }
 
+void FrameStore::RemoveFrameResult(std::int64_t k, const std::string& name) {
+  Impl& s = *impl_;
+  if (!s.writable) throw IoError(s.path, "", "store was opened read-only");
+  CheckName("result", name);
+  const std::string path = FrameResultsGroup(k) + "/" + name;
+  s.SetMode(Impl::Mode::kStructure);
+  if (!h5::Exists(s.file, path)) return;
+  if (H5Ldelete(s.file, path.c_str(), H5P_DEFAULT) < 0) h5::Fail(s.path, path, "cannot remove");
+  if (H5Fflush(s.file, H5F_SCOPE_LOCAL) < 0) h5::Fail(s.path, path, "cannot flush");
+}
+
 void FrameStore::CopyFrameResults(const FrameStore& from, std::int64_t k) {
   Impl& s = *impl_;
   if (!s.writable) throw IoError(s.path, "", "store was opened read-only");
@@ -1013,7 +1024,7 @@ std::vector<std::string> FrameStore::ListSeriesTables() const { return impl_->Li
 
 std::string FrameStore::ReadTableProvenance(const std::string& group_path) const {
   if (!h5::Exists(impl_->file, group_path)) return "";
-  Id g(H5Gopen2(impl_->file, group_path.c_str(), H5P_DEFAULT));
+  Id g(H5Oopen(impl_->file, group_path.c_str(), H5P_DEFAULT));  // a table's group or a volume's dataset
   return h5::ReadStringAttr(g, "provenance");
 }
 

@@ -28,7 +28,7 @@ TEST_CASE("every subcommand has --help", "[cli]") {
   std::string out;
   REQUIRE(Run("--help", &out) == 0);
   REQUIRE(out.find("commands:") != std::string::npos);
-  for (const std::string c : {"synth", "import", "info", "export", "quicklook", "network", "tortuosity", "geometry", "demo", "run", "report", "merge"}) {
+  for (const std::string c : {"synth", "import", "info", "export", "quicklook", "network", "tortuosity", "geometry", "demo", "run", "report", "merge", "segment", "conductivity"}) {
     INFO(c);
     REQUIRE(Run(c + " --help", &out) == 0);
     REQUIRE(out.find("usage: op4d " + c) == 0);
@@ -318,12 +318,12 @@ TEST_CASE("scale-out: parts run on frame ranges and merged give the single run's
   const std::string want = out;
   // The recipe of op4d merge --help: two tasks, two frames each, then merge and the series steps.
   REQUIRE(Run("run " + pipeline + " --store " + (dir / "part_0.h5") + " --frames 0:2 --no-series --quiet", &out) == 0);
-  REQUIRE(out.find("plan: 10 units on 2 frames") != std::string::npos);  // 5 per-frame steps, no series step
+  REQUIRE(out.find("plan: 14 units on 2 frames") != std::string::npos);  // 7 per-frame steps, no series step
   REQUIRE(Run("run " + pipeline + " --store " + (dir / "part_1.h5") + " --frames 2:4 --no-series --quiet", &out) == 0);
   REQUIRE(Run("merge " + (dir / "c.h5") + " " + (dir / "part_0.h5") + " " + (dir / "part_1.h5"), &out) == 0);
   REQUIRE(out.find("merged 4 frames from 2 parts into " + (dir / "c.h5")) != std::string::npos);
   REQUIRE(Run("run " + pipeline + " --store " + (dir / "c.h5") + " --quiet", &out) == 0);
-  REQUIRE(out.find("plan: 23 units on 4 frames, 3 to run, 20 already done") != std::string::npos);
+  REQUIRE(out.find("plan: 31 units on 4 frames, 3 to run, 28 already done") != std::string::npos);
   REQUIRE(Run("info " + (dir / "c.h5") + " --digest", &out) == 0);
   REQUIRE(out == want);
   // A part of another campaign is refused, naming it and the frame, and nothing is written.
@@ -347,17 +347,17 @@ TEST_CASE("frames in parallel jobs give the serial run's results, within the mem
   REQUIRE(Run("run " + pipeline + " --store " + (dir / "jobs.h5") + " --jobs 2 --quiet", &out) == 0);
   INFO(out);
   REQUIRE(out.find("jobs: 2 at a time for 4 frames") != std::string::npos);
-  REQUIRE(out.find("jobs: frames 0:2 (10 units)") != std::string::npos);
-  REQUIRE(out.find("jobs: frames 2:4 (10 units)") != std::string::npos);
-  REQUIRE(out.find("jobs: 20/20 units done") != std::string::npos);
-  REQUIRE(out.find("plan: 23 units on 4 frames, 3 to run, 20 already done") != std::string::npos);
+  REQUIRE(out.find("jobs: frames 0:2 (14 units)") != std::string::npos);
+  REQUIRE(out.find("jobs: frames 2:4 (14 units)") != std::string::npos);
+  REQUIRE(out.find("jobs: 28/28 units done") != std::string::npos);
+  REQUIRE(out.find("plan: 31 units on 4 frames, 3 to run, 28 already done") != std::string::npos);
   REQUIRE(Run("info " + (dir / "jobs.h5") + " --digest", &out) == 0);
   REQUIRE(out == want);
   REQUIRE_FALSE(std::filesystem::exists(dir / "jobs.h5.job0.h5"));  // parts removed once merged
   // A budget too small for two frame jobs runs the frames one after the other.
   REQUIRE(Run("run " + pipeline + " --store " + (dir / "tight.h5") + " --jobs 2 --memory 0.000001 --quiet", &out) == 0);
   REQUIRE(out.find("jobs: 1 at a time for 4 frames") != std::string::npos);
-  REQUIRE(out.find("plan: 23 units on 4 frames, 23 to run") != std::string::npos);
+  REQUIRE(out.find("plan: 31 units on 4 frames, 31 to run") != std::string::npos);
   REQUIRE(Run("info " + (dir / "tight.h5") + " --digest", &out) == 0);
   REQUIRE(out == want);
   // A part left by a killed run is merged when the run starts again: its finished frames are kept.
@@ -366,7 +366,7 @@ TEST_CASE("frames in parallel jobs give the serial run's results, within the mem
   REQUIRE(Run("run " + pipeline + " --store " + (dir / "again.h5.job0.h5") + " --frames 1 --no-series --quiet", &out) == 0);
   REQUIRE(Run("run " + pipeline + " --store " + (dir / "again.h5") + " --quiet", &out) == 0);
   REQUIRE(out.find("jobs: merged 1 frames left by an interrupted job") != std::string::npos);
-  REQUIRE(out.find("plan: 23 units on 4 frames, 18 to run, 5 already done") != std::string::npos);
+  REQUIRE(out.find("plan: 31 units on 4 frames, 24 to run, 7 already done") != std::string::npos);
   REQUIRE_FALSE(std::filesystem::exists(dir / "again.h5.job0.h5"));
   REQUIRE(Run("info " + (dir / "again.h5") + " --digest", &out) == 0);
   REQUIRE(out == want);
@@ -388,7 +388,7 @@ TEST_CASE("batch replay of an archive and its manifest in one command, resumed a
   REQUIRE(Run("import --manifest " + (dir / "archive/first_two.csv") + " --store " + (dir / "r.h5") + " --quiet", &out) == 0);
   REQUIRE(Run("run " + pipeline + " --store " + (dir / "r.h5") + " --manifest " + manifest + " --quiet", &out) == 0);
   INFO(out);
-  REQUIRE(out.find("plan: 21 units on 4 frames, 21 to run") != std::string::npos);
+  REQUIRE(out.find("plan: 25 units on 4 frames, 25 to run") != std::string::npos);
   REQUIRE(Run("info " + (dir / "r.h5") + " --time", &out) == 0);
   REQUIRE(out.find("frames: 4") != std::string::npos);
   REQUIRE(out.find("1800") != std::string::npos);  // time_s of the last manifest row

@@ -3,6 +3,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "op4d/frame/geometry/percolation.h"
 #include "op4d/io/export.h"
@@ -229,4 +230,57 @@ TEST_CASE("the network step writes its tables into the store and its files besid
   n.frames = {0};
   n.pore_value = 300;
   REQUIRE_THROWS_WITH(RunNetwork(s.truth_path, n), Catch::Contains("pore value 300"));
+}
+
+TEST_CASE("the segment step stores labels and probability maps that the later steps reuse", "[pipeline][segment]") {
+  test::TempDir dir;
+  SynthOptions o;
+  o.shape = {16, 24, 24};
+  o.frames = 2;
+  o.radius_um = 2.5;
+  WriteSynthCampaign(o, dir / "c.h5", {}, false, ProgressStyle::kOff);
+  QuickLookOptions q;
+  q.method = SegmentMethod::kGaussianMixture;
+  q.progress = ProgressStyle::kOff;
+  const std::vector<QuickLookRow> rows = RunSegment(dir / "c.h5", q);
+  REQUIRE(rows.size() == 2);
+  FrameStore store = FrameStore::OpenRead(dir / "c.h5");
+  const AnyVolume grey = store.ReadFrame(1);
+  std::vector<Volume<std::uint8_t>> posteriors;
+  const PhaseVolume direct = SegmentFrame(grey, q, nullptr, &posteriors);
+  // The stored labels are the segmentation's, and each probability map is its class's posterior
+  // (classes by increasing mean: pore, binder, active); the maps sum to 255 within rounding.
+  const std::vector<std::string> volumes = store.ListFrameVolumes(1);
+  REQUIRE(volumes == std::vector<std::string>{"labels", "probability_active", "probability_binder", "probability_pore"});
+  const auto labels = std::get<Volume<std::uint8_t>>(store.ReadFrameVolume(1, "labels"));
+  REQUIRE(labels.values() == direct.values());
+  const auto pore = std::get<Volume<std::uint8_t>>(store.ReadFrameVolume(1, "probability_pore"));
+  const auto binder = std::get<Volume<std::uint8_t>>(store.ReadFrameVolume(1, "probability_binder"));
+  const auto active = std::get<Volume<std::uint8_t>>(store.ReadFrameVolume(1, "probability_active"));
+  REQUIRE(pore.values() == posteriors[0].values());
+  REQUIRE(binder.values() == posteriors[1].values());
+  REQUIRE(active.values() == posteriors[2].values());
+  for (std::int64_t i = 0; i < pore.size(); ++i) REQUIRE(std::abs(int(pore[i]) + binder[i] + active[i] - 255) <= 2);
+  REQUIRE(nlohmann::json::parse(store.ReadTableProvenance("/results/000001/labels"))["options"]["segmentation"]["method"] == "gmm");
+  // FrameLabels takes the stored labels for the same segmentation (tampered here to tell them
+  // apart), and segments again for another method.
+  store.Close();  // one process: the reader goes before the writer comes
+  {
+    FrameStore w = FrameStore::OpenReadWrite(dir / "c.h5");
+    PhaseVolume marked = labels;
+    marked[0] = 9;
+    w.WriteFrameVolume(1, "labels", marked,
+                       Provenance{"segment", "", nlohmann::json{{"segmentation", nlohmann::json::parse(SegmentationJson(q))}}.dump(), ""});
+  }
+  FrameStore again = FrameStore::OpenRead(dir / "c.h5");
+  QuickLookRow report;
+  REQUIRE(FrameLabels(again, 1, grey, q, &report)[0] == 9);
+  REQUIRE(report.status.find("(labels stored by the segment step)") != std::string::npos);
+  QuickLookOptions otsu = q;
+  otsu.method = SegmentMethod::kMultiOtsu;
+  REQUIRE(FrameLabels(again, 1, grey, otsu).values() == SegmentFrame(grey, otsu).values());
+  // Multi-Otsu has no posteriors: labels only, and the maps of the earlier segmentation are removed.
+  again.Close();
+  RunSegment(dir / "c.h5", otsu);
+  REQUIRE(FrameStore::OpenRead(dir / "c.h5").ListFrameVolumes(0) == std::vector<std::string>{"labels"});
 }

@@ -150,3 +150,52 @@ TEST_CASE("the report plots every per-frame and series quantity against time, wi
     REQUIRE(std::string(e.what()).find("frame 3 is not in " + (dir / "c.h5") + " (3 frames)") != std::string::npos);
   }
 }
+
+TEST_CASE("the report of a label campaign overlays the stored labels, not a segmentation of them", "[pipeline][report]") {
+  test::TempDir dir;
+  {
+    StoreOptions so;
+    so.phases = PhaseTable::Electrode();
+    FrameStore store = FrameStore::Create(dir / "l.h5");
+    Geometry g;
+    g.shape = {4, 6, 8};
+    Volume<std::uint8_t> v(g, 0);
+    for (std::int64_t z = 0; z < 4; ++z)
+      for (std::int64_t y = 0; y < 6; ++y)
+        for (std::int64_t x = 4; x < 8; ++x) v(z, y, x) = 1;  // pore left, active right
+    store.AppendFrame(v, TimeRow{{"time_s", 0.0}}, Provenance{"test", "", "{}", ""}, so);
+  }
+  ReportOptions o;
+  o.out_dir = dir / "rep";
+  o.vtk = false;
+  o.progress = ProgressStyle::kOff;
+  const ReportSummary r = WriteReport(dir / "l.h5", o);
+  const std::string html = ReadAll(r.html);
+  REQUIRE(html.find("(the stored labels)") != std::string::npos);
+  // The second image is the label overlay of the middle z slice (8 x 6): 45 % grey + 55 % the phase colour.
+  std::size_t at = html.find("data:image/png;base64,");
+  at = html.find("data:image/png;base64,", at + 1) + 22;
+  const std::string b64 = html.substr(at, html.find('"', at) - at);
+  std::string png;
+  int bits = 0, acc = 0;
+  for (char c : b64) {
+    const std::string k = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    if (c == '=') break;
+    acc = (acc << 6) | int(k.find(c));
+    if ((bits += 6) >= 8) png += char((acc >> (bits -= 8)) & 255);
+  }
+  const std::uint32_t len = (std::uint32_t(std::uint8_t(png[33])) << 24) | (std::uint32_t(std::uint8_t(png[34])) << 16) |
+                            (std::uint32_t(std::uint8_t(png[35])) << 8) | std::uint8_t(png[36]);
+  std::vector<std::uint8_t> raw(6 * (1 + 8 * 3));
+  libdeflate_decompressor* d = libdeflate_alloc_decompressor();
+  REQUIRE(libdeflate_zlib_decompress(d, png.data() + 41, len, raw.data(), raw.size(), nullptr) == LIBDEFLATE_SUCCESS);
+  libdeflate_free_decompressor(d);
+  auto pixel = [&](int y, int x, int c) { return int(raw[std::size_t(y) * 25 + 1 + std::size_t(x) * 3 + std::size_t(c)]); };
+  // Pore (grey 0) under blue (40, 90, 220); active (grey 255) under orange (240, 140, 30).
+  REQUIRE(pixel(2, 1, 0) == 22);
+  REQUIRE(pixel(2, 1, 1) == 49);
+  REQUIRE(pixel(2, 1, 2) == 121);
+  REQUIRE(pixel(2, 6, 0) == 246);
+  REQUIRE(pixel(2, 6, 1) == 191);
+  REQUIRE(pixel(2, 6, 2) == 131);
+}

@@ -80,3 +80,38 @@ TEST_CASE("the tortuosity step refuses a bad axis, phase or frame by name", "[pi
   o.value = 300;
   REQUIRE_THROWS_WITH(RunTransport(dir / "c.h5", o), Catch::Contains("pore value 300 is outside the range"));
 }
+
+TEST_CASE("the conductivity step: layered active and binder give the parallel and the series means", "[pipeline][transport]") {
+  // Slabs x % 4 < 2 active (1 S/m), the others carbon-binder (3 S/m): along z the slabs conduct in
+  // parallel, sigma_eff = (1 + 3) / 2 = 2; across them in series, 2 / (1/1 + 1/3) = 1.5. A frame of
+  // pore only conducts nothing and is reported, not refused.
+  test::TempDir dir;
+  {
+    StoreOptions so;
+    so.phases = PhaseTable::Electrode();
+    FrameStore store = FrameStore::Create(dir / "c.h5");
+    Volume<std::uint8_t> v = Slabs(false);
+    for (std::int64_t i = 0; i < v.size(); ++i) v[i] = v[i] == 0 ? 1 : 2;
+    store.AppendFrame(v, TimeRow{{"time_s", 0.0}}, Provenance{"test", "", "{}", ""}, so);
+    store.AppendFrame(Volume<std::uint8_t>(v.geometry(), 0), TimeRow{{"time_s", 10.0}}, Provenance{"test", "", "{}", ""}, so);
+  }
+  ConductivityRunOptions o;
+  o.axes = "zx";
+  o.sigma_active_S_per_m = 1;
+  o.sigma_binder_S_per_m = 3;
+  o.solver.tolerance = 1e-12;
+  o.progress = ProgressStyle::kOff;
+  const auto out = RunConductivity(dir / "c.h5", o);
+  REQUIRE(out.size() == 2);
+  const ResultTable& t = out[0].second;
+  REQUIRE(t.Find("axis")->values == std::vector<double>{0, 2});
+  REQUIRE(t.Find("sigma_eff")->values[0] == Approx(2.0).epsilon(1e-9));
+  REQUIRE(t.Find("sigma_eff")->values[1] == Approx(1.5).epsilon(1e-9));
+  REQUIRE(t.Find("sigma_eff_over_sigma_active")->values[1] == Approx(1.5).epsilon(1e-9));
+  REQUIRE(out[1].second.Find("sigma_eff")->values == std::vector<double>{0, 0});
+  const FrameStore store = FrameStore::OpenRead(dir / "c.h5");
+  REQUIRE(store.ReadFrameTable(0, "conductivity").Find("sigma_eff")->unit == "S/m");
+  // Bad values are refused by name.
+  o.sigma_active_S_per_m = 0;
+  REQUIRE_THROWS_WITH(RunConductivity(dir / "c.h5", o), Catch::Contains("sigma-active"));
+}

@@ -94,8 +94,27 @@ struct QuickLookRow {
 };
 
 // Segments one grey frame the way the quick look does (options.method, class_labels, phases);
-// `report`, if given, receives the thresholds or means and the status line.
-PhaseVolume SegmentFrame(const AnyVolume& grey, const QuickLookOptions& options, QuickLookRow* report = nullptr);
+// `report`, if given, receives the thresholds or means and the status line; `posteriors`, if given,
+// the mixture's posterior probability per class (round(255 p), classes by increasing mean; for
+// nlm+gmm before its partial-volume and island corrections, which change labels, not probabilities;
+// left empty by multi-Otsu).
+PhaseVolume SegmentFrame(const AnyVolume& grey, const QuickLookOptions& options, QuickLookRow* report = nullptr,
+                         std::vector<Volume<std::uint8_t>>* posteriors = nullptr);
+
+// What identifies a segmentation: method, bins, class labels, phases, island size (JSON text).
+std::string SegmentationJson(const QuickLookOptions& options);
+
+// The segment step: every frame (or options.frames) segmented once and stored for the later steps,
+// as per-frame result volumes "labels" (uint8 phase labels) and, for the mixture methods unless
+// probabilities is false, "probability_<phase name>" (uint8, round(255 p): the probability map,
+// one byte per voxel and phase). The provenance holds SegmentationJson under "segmentation".
+std::vector<QuickLookRow> RunSegment(const std::string& store_path, const QuickLookOptions& options, bool probabilities = true);
+
+// The phase labels of frame k: the stored "labels" volume when the segment step wrote it with the
+// same segmentation (SegmentationJson), otherwise SegmentFrame(grey, options). Both give the same
+// labels; the stored ones save the work. `report` as for SegmentFrame (from the stored provenance).
+PhaseVolume FrameLabels(const FrameStore& store, std::int64_t k, const AnyVolume& grey, const QuickLookOptions& options,
+                        QuickLookRow* report = nullptr);
 
 // Segments every frame (multi-Otsu by default, or a Gaussian mixture), computes phase
 // volume fractions, writes table "quicklook_fractions" into each frame's results (with provenance),

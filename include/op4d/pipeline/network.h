@@ -48,7 +48,9 @@ PolyData NetworkPolyData(const PoreNetwork& net);
 Volume<std::uint8_t> PoreMaskFromLabels(const AnyVolume& labels, int pore_value);
 
 // The mask of one phase of a frame: where the value equals `value` when value >= 0 (the frame holds
-// labels), otherwise where the frame segmented with `segment` has phase label `label`.
-Volume<std::uint8_t> PhaseMaskOfFrame(const AnyVolume& frame, int value, const QuickLookOptions& segment, std::uint8_t label);
+// labels), otherwise where the frame segmented with `segment` has phase label `label` (frame k's
+// labels stored by the segment step when `store` is given and they match, see FrameLabels).
+Volume<std::uint8_t> PhaseMaskOfFrame(const AnyVolume& frame, int value, const QuickLookOptions& segment, std::uint8_t label,
+                                      const FrameStore* store = nullptr, std::int64_t k = -1);
 
 }  // namespace op4d

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "op4d/frame/segment/watershed.h"
 #include "op4d/frame/transport/diffusion.h"
 #include "op4d/pipeline/campaign.h"
 
@@ -45,5 +46,31 @@ std::vector<std::string> WriteTortuosityFiles(const std::string& base, const Res
 
 // Runs TortuosityTable on each frame and writes it into the frame's results (with provenance).
 std::vector<TransportRunRow> RunTransport(const std::string& store_path, const TransportRunOptions& options);
+
+}  // namespace op4d
+
+namespace op4d {
+
+// The conductivity step: effective electronic conductivity of the solid of every frame along each
+// axis, with a contact resistance between touching active particles. The frame is segmented (or its
+// stored labels used; a label campaign's frames are the labels); the active phase conducts with sigma_active, the carbon-binder with
+// sigma_binder, the pore not at all; active particles are separated by the watershed, and every voxel
+// face between two different particles has r_c in series. Table "conductivity" per frame, one row per
+// axis: ConductivityResult::ToTable() (sigma_eff in S/m, tau_electronic, contact faces and power share)
+// and the ratio sigma_eff / sigma_active.
+struct ConductivityRunOptions {
+  std::vector<std::int64_t> frames;  // empty = every frame
+  QuickLookOptions segment;
+  std::string axes = "z";
+  double sigma_active_S_per_m = 1.0;     // e.g. NMC
+  double sigma_binder_S_per_m = 100.0;   // carbon-binder domain
+  double contact_resistance_ohm_m2 = 0;  // r_c between touching particles
+  WatershedOptions watershed;
+  DiffusionOptions solver;               // tolerances, threads (axis from `axes`)
+  ProgressStyle progress = ProgressStyle::kAuto;
+};
+
+// Returns frame -> table, as written into the frames' results.
+std::vector<std::pair<std::int64_t, ResultTable>> RunConductivity(const std::string& store_path, const ConductivityRunOptions& options);
 
 }  // namespace op4d

@@ -132,6 +132,9 @@ class FrameStore {
   AnyVolume ReadFrameVolume(std::int64_t k, const std::string& name) const;
   std::vector<std::string> ListFrameVolumes(std::int64_t k) const;
 
+  // Removes frame k's result table or volume `name` (nothing if there is none).
+  void RemoveFrameResult(std::int64_t k, const std::string& name);
+
   // Copies frame k's results (tables and volumes, with their provenance) from another store of the
   // same campaign, replacing those of the same name here: how scale-out parts are merged.
   void CopyFrameResults(const FrameStore& from, std::int64_t k);
@@ -139,7 +142,7 @@ class FrameStore {
   void WriteSeriesTable(const ResultTable& table, const Provenance& prov);
   ResultTable ReadSeriesTable(const std::string& name) const;
   std::vector<std::string> ListSeriesTables() const;
-  // Provenance JSON of a stored table ("" if absent).
+  // Provenance JSON of a stored table or result volume ("" if absent).
   std::string ReadTableProvenance(const std::string& group_path) const;
 
   // Reader: picks up frames appended since open/last refresh. Returns the new frame count.
