@@ -12,6 +12,7 @@
 
 #include "args.h"
 #include "op4d/core/error.h"
+#include "op4d/core/hash.h"
 #include "op4d/core/version.h"
 #include "op4d/io/export.h"
 #include "op4d/pipeline/campaign.h"
@@ -310,16 +311,8 @@ const std::map<std::string, std::string> kHelp = {
 std::vector<std::int64_t> Frames(const Args& a) {
   std::vector<std::int64_t> frames;
   if (!a.Has("frames")) return frames;
-  const std::string f = a.String("frames");
-  const auto colon = f.find(':');
-  try {
-    const long long lo = std::stoll(f.substr(0, colon));
-    const long long hi = colon == std::string::npos ? lo + 1 : std::stoll(f.substr(colon + 1));
-    if (hi <= lo) throw std::invalid_argument("empty");
-    for (long long k = lo; k < hi; ++k) frames.push_back(k);
-  } catch (const std::exception&) {
-    throw ConfigError("--frames", "'" + f + "' is not a frame K or a range A:B with A < B");
-  }
+  const auto [lo, hi] = cli::FrameRange(a.String("frames"));
+  for (std::int64_t k = lo; k < hi; ++k) frames.push_back(k);
   return frames;
 }
 
@@ -485,7 +478,7 @@ int CmdInfo(int argc, char** argv) {
       std::printf("%s  %s\n", d.hash.c_str(), d.item.c_str());
       all += d.hash + d.item;
     }
-    std::printf("%s  all results\n", cli::Fnv1a(all).c_str());
+    std::printf("%s  all results\n", Fnv1aHex(all).c_str());
     return 0;
   }
   std::printf("campaign %s\n", s.path().c_str());

@@ -19,6 +19,7 @@
 #include <ctime>
 #include <filesystem>
 #include <thread>
+#include <tuple>
 
 #include <valijson/adapters/nlohmann_json_adapter.hpp>
 #include <valijson/schema.hpp>
@@ -26,6 +27,7 @@
 #include <valijson/validator.hpp>
 
 #include "op4d/core/error.h"
+#include "op4d/core/hash.h"
 #include "op4d/core/table.h"
 #include "op4d/core/version.h"
 #include "op4d/pipeline/campaign.h"
@@ -218,22 +220,7 @@ std::vector<std::string> StepArguments(const nlohmann::json& step, const std::st
 
 namespace op4d::cli {
 
-std::string Fnv1a(const std::string& text) {
-  std::uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : text) h = (h ^ c) * 1099511628211ull;
-  char buf[17];
-  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
-  return buf;
-}
-
 namespace {
-
-std::string UtcNow() {
-  const std::time_t t = std::time(nullptr);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return buf;
-}
 
 std::string Duration(double s) {
   char buf[32];
@@ -336,7 +323,7 @@ std::vector<std::string> FrameIdentities(const FrameStore& store) {
   for (std::int64_t k = 0; k < store.frame_count(); ++k) {
     std::string text = store.ReadFrameProvenance(k);
     for (std::size_t c = 0; c < tt.columns.size(); ++c) text += "|" + tt.columns[c].name + "=" + Number(tt.values[c][std::size_t(k)]);
-    ids.push_back(Fnv1a(text));
+    ids.push_back(Fnv1aHex(text));
   }
   return ids;
 }
@@ -365,11 +352,7 @@ bool IsPerFrame(const nlohmann::json& step) {
 std::vector<std::int64_t> SelectedFrames(const std::string& frames, std::int64_t count) {
   std::vector<std::int64_t> out;
   std::int64_t lo = 0, hi = count;
-  if (!frames.empty()) {
-    const auto colon = frames.find(':');
-    lo = std::stoll(frames.substr(0, colon));
-    hi = colon == std::string::npos ? lo + 1 : std::stoll(frames.substr(colon + 1));
-  }
+  if (!frames.empty()) std::tie(lo, hi) = FrameRange(frames);
   for (std::int64_t k = lo; k < std::min(hi, count); ++k) out.push_back(k);
   return out;
 }
@@ -477,7 +460,7 @@ class Runner {
           reference = r < std::int64_t(ids.size()) ? ids[std::size_t(r)] : "missing";
         }
         for (std::int64_t k : frames) {
-          Unit u{i, k, Fnv1a(base + "|frame|" + ids[std::size_t(k)] + "|" + reference)};
+          Unit u{i, k, Fnv1aHex(base + "|frame|" + ids[std::size_t(k)] + "|" + reference)};
           u.skip = !o_.force && journal_->Has(u.key);
           keys += u.key;
           plan.push_back(u);
@@ -487,12 +470,12 @@ class Runner {
         std::string all;
         for (const std::string& id : ids) all += id;
         all += "|" + o_.frames;
-        Unit u{i, -1, Fnv1a(base + "|series|" + all + "|" + chain)};
+        Unit u{i, -1, Fnv1aHex(base + "|series|" + all + "|" + chain)};
         u.skip = !o_.force && journal_->Has(u.key);
         keys += u.key;
         plan.push_back(u);
       }
-      chain = Fnv1a(chain + keys);
+      chain = Fnv1aHex(chain + keys);
     }
     return plan;
   }
@@ -568,7 +551,7 @@ class Runner {
       if (!u.skip && u.frame >= 0) todo_frames.insert(u.frame);
     if (todo_frames.size() < 2) return false;
     // Memory: a frame job needs about kJobBytesPerVoxel per voxel of a frame (bench/RESULTS.md).
-    constexpr double kJobBytesPerVoxel = 100;  // operando pipeline, 256^3 uint16: 1.58 GB peak RSS (94 B/voxel)
+    constexpr double kJobBytesPerVoxel = 100;  // operando pipeline, 256^3 uint16: 1.61 GB peak RSS (96 B/voxel)
     double voxels = 0, available = 0;
     {
       const FrameStore store = FrameStore::OpenRead(o_.store);
@@ -706,7 +689,7 @@ class Runner {
     if (o_.force) effective["force"] = true;
     if (!o_.manifest.empty()) effective["manifest"] = o_.manifest;
     FrameStore fs = FrameStore::OpenReadWrite(o_.store);
-    fs.WriteSeriesTable(record_, Provenance{"run", o_.pipeline_path, effective.dump(), Fnv1a(pipeline_.dump())});
+    fs.WriteSeriesTable(record_, Provenance{"run", o_.pipeline_path, effective.dump(), Fnv1aHex(pipeline_.dump())});
   }
 
   RunOptions o_;
@@ -788,17 +771,26 @@ std::int64_t MergeParts(const std::string& target, const std::vector<std::string
   return merged;
 }
 
-int RunPipeline(const RunOptions& options, const StepDispatcher& dispatch) {
-  if (!options.frames.empty()) {
-    const auto colon = options.frames.find(':');
-    try {
-      const long long lo = std::stoll(options.frames.substr(0, colon));
-      const long long hi = colon == std::string::npos ? lo + 1 : std::stoll(options.frames.substr(colon + 1));
-      if (lo < 0 || hi <= lo) throw std::invalid_argument("empty");
-    } catch (const std::exception&) {
-      throw ConfigError("--frames", "'" + options.frames + "' is not a frame K or a range A:B with 0 <= A < B");
+std::pair<std::int64_t, std::int64_t> FrameRange(const std::string& frames) {
+  const auto colon = frames.find(':');
+  try {
+    std::size_t used = 0;
+    const long long lo = std::stoll(frames.substr(0, colon), &used);
+    if (used != frames.substr(0, colon).size()) throw std::invalid_argument("junk");
+    long long hi = lo + 1;
+    if (colon != std::string::npos) {
+      hi = std::stoll(frames.substr(colon + 1), &used);
+      if (used != frames.size() - colon - 1) throw std::invalid_argument("junk");
     }
+    if (lo < 0 || hi <= lo) throw std::invalid_argument("empty");
+    return {lo, hi};
+  } catch (const std::exception&) {
+    throw ConfigError("--frames", "'" + frames + "' is not a frame K or a range A:B with 0 <= A < B");
   }
+}
+
+int RunPipeline(const RunOptions& options, const StepDispatcher& dispatch) {
+  if (!options.frames.empty()) FrameRange(options.frames);  // refuses a malformed range before anything runs
   if (options.follow) SetWriterLockWait(std::max(600.0, options.idle_s));
   Runner(options, dispatch).Run();
   return 0;

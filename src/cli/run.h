@@ -5,6 +5,7 @@
 
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -53,13 +54,17 @@ using StepDispatcher = std::function<int(const std::vector<std::string>&)>;
 //
 // Resume: each unit of work (a per-frame step on one frame, or a series step) has a key, the FNV-1a
 // hash of op4d's version, the step, its options and the identity of its input (the frame's provenance
-// record and time row; for a series step, every frame's identity and the keys of the steps before it).
+// record and time row; for a series step, every frame's identity and the keys of the steps before it;
+// op4d::Fnv1aHex).
 // A unit is recorded in the journal <store>.journal (one line, flushed to disk) only after its command
 // returned, so a run killed at any moment and started again redoes at most the unit that was running,
 // and skips every unit whose key is in the journal (unless `force`). Per-frame steps run one frame at
 // a time (register with strategy incremental runs as a series step). The run is recorded in the store
 // as series table pipeline_run. Returns 0; throws for a failing step, naming the pipeline and step.
 int RunPipeline(const RunOptions& options, const StepDispatcher& dispatch);
+
+// A frame range "A:B" (frames A..B-1) or "K" as {A, B}; ConfigError("--frames") for anything else.
+std::pair<std::int64_t, std::int64_t> FrameRange(const std::string& frames);
 
 // Scale-out merge: each part is a copy of `target` on which `op4d run ... --frames A:B --no-series` ran
 // (on another machine, or as one task of a scheduler array job). For every frame a part's journal
@@ -69,8 +74,5 @@ int RunPipeline(const RunOptions& options, const StepDispatcher& dispatch);
 // steps. A part whose frames are not the target's (other provenance or time row) is refused, naming
 // the part and the frame; nothing is written before every part is checked. Returns the frames merged.
 std::int64_t MergeParts(const std::string& target, const std::vector<std::string>& parts, bool quiet);
-
-// FNV-1a (64 bit) of a text, as 16 hex digits.
-std::string Fnv1a(const std::string& text);
 
 }  // namespace op4d::cli

@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "op4d/core/error.h"
+#include "op4d/core/hash.h"
 #include "op4d/core/version.h"
 #include "op4d/io/export.h"
 
@@ -26,30 +27,13 @@ namespace {
 // ------------------------------------------------------------------------------------------------
 // Digest
 
-struct Fnv {
-  std::uint64_t h = 1469598103934665603ull;
-  void Add(const void* data, std::size_t n) {
-    const auto* p = static_cast<const unsigned char*>(data);
-    for (std::size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
-  }
-  void Add(const std::string& s) {
-    Add(s.data(), s.size());
-    Add("\0", 1);
-  }
-  std::string Hex() const {
-    char buf[17];
-    std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
-    return buf;
-  }
-};
-
 std::string TableHash(const ResultTable& t) {
-  Fnv f;
-  f.Add(t.name);
+  Fnv1a f;
+  f.AddField(t.name);
   for (const ResultColumn& c : t.columns) {
     if (IsRunMeasurement(t.name, c.name)) continue;
-    f.Add(c.name);
-    f.Add(c.unit);
+    f.AddField(c.name);
+    f.AddField(c.unit);
     f.Add(c.values.data(), c.values.size() * sizeof(double));
   }
   return f.Hex();
@@ -369,8 +353,8 @@ std::vector<ResultDigest> DigestResults(const FrameStore& store) {
       out.push_back({g + "/" + t, TableHash(store.ReadFrameTable(k, t))});
     }
     for (const std::string& name : store.ListFrameVolumes(k)) {
-      Fnv f;
-      f.Add(name);
+      Fnv1a f;
+      f.AddField(name);
       std::visit(
           [&](const auto& v) {
             f.Add(v.shape().data(), sizeof(Index3));
@@ -699,9 +683,7 @@ ReportSummary WriteReport(const std::string& store_path, const ReportOptions& o)
     html += "<h2 id=\"" + sec->id + "\">" + Html(sec->title) + "</h2>\n" + sec->html.str();
   }
 
-  const std::time_t now = std::time(nullptr);
-  char utc[32];
-  std::strftime(utc, sizeof utc, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  const std::string utc = UtcNow();
   std::ostringstream page;
   page << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>op4d report: " << Html(store_path) << "</title>\n"
        << "<style>body{font:14px sans-serif;margin:20px;color:#222}h2{border-bottom:1px solid #ccc;margin-top:28px}"

@@ -24,6 +24,7 @@
 #include "../h5/h5.h"
 #include "chunk_codec.h"
 #include "op4d/core/error.h"
+#include "op4d/core/hash.h"
 #include "op4d/core/version.h"
 
 namespace op4d {
@@ -52,12 +53,6 @@ bool LockExclusive(int fd) {
 }
 
 
-std::string UtcNow() {
-  const std::time_t t = std::time(nullptr);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-  return buf;
-}
 
 hid_t NativeType(DataType t) {
   switch (t) {

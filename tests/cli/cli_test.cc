@@ -123,7 +123,7 @@ TEST_CASE("network on a labelled volume and on a store frame", "[cli][network]")
   REQUIRE(Run("network " + (dir / "labels.tif"), &out) == 2);
   REQUIRE(out == "op4d: error: --pore-value: a volume input must be a labelled volume: give --pore-value\n");
   REQUIRE(Run("network " + store + " --frames 3:1", &out) == 2);
-  REQUIRE(out == "op4d: error: --frames: '3:1' is not a frame K or a range A:B with A < B\n");
+  REQUIRE(out == "op4d: error: --frames: '3:1' is not a frame K or a range A:B with 0 <= A < B\n");
 }
 
 TEST_CASE("tortuosity on a labelled volume and on store frames", "[cli][transport]") {
