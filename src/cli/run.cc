@@ -136,10 +136,13 @@ std::string Number(const nlohmann::json& v) {
 
 }  // namespace
 
-nlohmann::json PipelineSchema() { return nlohmann::json::parse(kPipelineSchema); }
+const nlohmann::json& PipelineSchema() {
+  static const nlohmann::json schema = nlohmann::json::parse(kPipelineSchema);  // parsed once, not per unit
+  return schema;
+}
 
 void ValidatePipeline(const nlohmann::json& pipeline, const std::string& source) {
-  const nlohmann::json schema = PipelineSchema();
+  const nlohmann::json& schema = PipelineSchema();
   RefuseUnknownKeys(schema, pipeline, source, "");
   if (pipeline.contains("steps") && pipeline["steps"].is_array())
     for (std::size_t i = 0; i < pipeline["steps"].size(); ++i)
@@ -176,7 +179,7 @@ std::vector<std::string> StepArguments(const nlohmann::json& step, const std::st
   const std::string name = step["step"].get<std::string>();
   // The run-level options this step's command takes, from the schema (x-op4d-run).
   std::set<std::string> takes;
-  for (const auto& t : PipelineSchema()["definitions"][name].value("x-op4d-run", nlohmann::json::array())) takes.insert(t.get<std::string>());
+  for (const auto& t : PipelineSchema().at("definitions").at(name).value("x-op4d-run", nlohmann::json::array())) takes.insert(t.get<std::string>());
   std::vector<std::string> args{"op4d", name};
   if (name == "synth") {
     args.insert(args.end(), {"--out", store});
@@ -343,7 +346,7 @@ bool IsInputStep(const std::string& name) { return name == "synth" || name == "i
 bool IsPerFrame(const nlohmann::json& step) {
   const std::string name = step["step"].get<std::string>();
   bool takes = false;
-  for (const auto& t : PipelineSchema()["definitions"][name].value("x-op4d-run", nlohmann::json::array())) takes |= t == "frames";
+  for (const auto& t : PipelineSchema().at("definitions").at(name).value("x-op4d-run", nlohmann::json::array())) takes |= t == "frames";
   const nlohmann::json options = step.value("options", nlohmann::json::object());
   if (name == "register" && options.value("strategy", "total") == "incremental") return false;
   return takes;
@@ -455,7 +458,7 @@ class Runner {
         // A step with a reference frame (register) depends on that frame too.
         const nlohmann::json opts = step.value("options", nlohmann::json::object());
         std::string reference;
-        if (PipelineSchema()["definitions"][name]["properties"].contains("reference")) {
+        if (PipelineSchema().at("definitions").at(name).at("properties").contains("reference")) {
           const std::int64_t r = opts.value("reference", std::int64_t(0));
           reference = r < std::int64_t(ids.size()) ? ids[std::size_t(r)] : "missing";
         }

@@ -13,7 +13,7 @@
 namespace op4d::cli {
 
 // The pipeline schema built into op4d (schemas/pipeline.schema.json).
-nlohmann::json PipelineSchema();
+const nlohmann::json& PipelineSchema();
 
 // Validates a pipeline against the schema. Throws ConfigError("<source>: <JSON pointer>", what is
 // expected) for the first fault: an unknown key, a wrong type, a value out of range.

@@ -246,10 +246,10 @@ std::vector<double> PlaneValues(const AnyVolume& v, int plane, int& w, int& h) {
   std::vector<double> out;
   std::visit(
       [&](const auto& vol) {
-        int ww = 0, hh = 0;
-        ForPlane(vol, plane, ww, hh, [&](int, int, double) {});
-        w = ww, h = hh;
+        w = int(plane == 0 ? vol.nx() : vol.ny());
+        h = int(plane == 0 ? vol.ny() : vol.nz());
         out.assign(std::size_t(w) * std::size_t(h), 0.0);
+        int ww = 0, hh = 0;
         ForPlane(vol, plane, ww, hh, [&](int r, int c, double val) { out[std::size_t(r) * std::size_t(w) + std::size_t(c)] = val; });
       },
       v);
