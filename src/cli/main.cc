@@ -79,6 +79,21 @@ const std::map<std::string, std::string> kHelp = {
      "  --duration S             campaign duration in s (default 7200)\n"
      "  --pressure P0 P1         applied gas pressure ramp in Pa (default 1e5 2.5e5)\n"
      "  --dtype uint16|float32   grey voxel type (default uint16)\n"
+     "  --kind particles|lattice particles (default): the electrode above. lattice: a solid block with a\n"
+     "                           cubic lattice of pore bodies joined by cylindrical throats, throats swollen\n"
+     "                           shut and reopened at scripted frames, p_app raised for two mid-campaign\n"
+     "                           frames so that gas invades the wide throats; the truth holds every\n"
+     "                           throat's radius per frame (the throat-history check, op4d throats\n"
+     "                           --check-truth). Segment it with --phases pore=0:pore,solid=1:active.\n"
+     "                           It takes --seed --frames --times --spacing --snr --blur --drift --duration\n"
+     "                           --dtype and:\n"
+     "  --bodies Z Y X           lattice: pore bodies per axis (default 5 4 4)\n"
+     "  --pitch UM               lattice: body centre to centre (default 8)\n"
+     "  --body-radius UM         lattice: pore body radius (default 3)\n"
+     "  --throat-radii W N       lattice: wide and narrow throat radius in um (default 2 1)\n"
+     "  --narrow-share F         lattice: probability that an interior throat is narrow (default 0.3)\n"
+     "  --closure-share F        lattice: share of interior throats swollen shut (default 0.2)\n"
+     "  --design-law GAMMA THETA lattice: the law the pressure schedule is designed for (default 0.072 0)\n"
      "  --codec C                none|gzip|blosc-zstd|blosc-lz4 (default blosc-zstd)\n"
      "  --threads N              worker threads (default: all cores)\n"
      "  --overwrite              replace existing files\n"
@@ -159,6 +174,8 @@ const std::map<std::string, std::string> kHelp = {
      "correction, islands below 27 voxels removed with dual connectivity (pore 26, solid 6).\n"
      "quicklook, geometry, tortuosity, network, register --particles and throats then use the stored\n"
      "labels of a frame when their --method (and bins) is the one the labels were made with.\n"
+     "  --phases SPEC            phase table, phases darkest first (default: pore=0:pore,binder=2:binder,\n"
+     "                           active=1:active); two phases: pore=0:pore,solid=1:active\n"
      "  --no-probabilities       store the labels only\n"},
     {"conductivity",
      "usage: op4d conductivity CAMPAIGN.h5 [options]\n"
@@ -286,6 +303,10 @@ const std::map<std::string, std::string> kHelp = {
      "  --reference K            reference frame (default 0)\n"
      "  --pore-value V           frames hold labels; pore = V (otherwise segmented, --method)\n"
      "  --method M               multi-otsu (default), gmm, nlm+gmm\n"
+     "  --phases SPEC            phase table, darkest first (as for op4d segment)\n"
+     "  --check-truth            compare with a synthetic lattice campaign's truth (CAMPAIGN.truth.h5):\n"
+     "                           events found and invented, percolation per frame; series table\n"
+     "                           throat_truth_check\n"
      "  --out DIR                CSV tables and DIR/throat_history.vtp (radius_<k>, open_<k> per frame)\n"
      "  --threads N              worker threads\n"
      "  --quiet                  no progress output\n"},
@@ -368,10 +389,6 @@ SynthOptions SynthOpts(const Args& a) {
   SynthOptions o;
   o.seed = std::uint64_t(a.Int("seed", 1));
   o.frames = int(a.Int("frames", o.frames));
-  if (a.Has("times")) {
-    // --times takes the rest of its values from positionals that look like numbers.
-    o.frame_times_s = a.Doubles("times");
-  }
   if (auto s = a.IndexTriple("shape")) o.shape = *s;
   if (auto s = a.Triple("spacing")) o.spacing_um = *s;
   o.radius_um = a.Double("radius", o.radius_um);
@@ -400,28 +417,87 @@ SynthOptions SynthOpts(const Args& a) {
   return o;
 }
 
+ThroatLatticeOptions LatticeOpts(const Args& a) {
+  ThroatLatticeOptions o;
+  o.seed = std::uint64_t(a.Int("seed", 1));
+  o.frames = int(a.Int("frames", o.frames));
+  if (auto s = a.IndexTriple("bodies")) o.bodies = *s;
+  if (auto s = a.Triple("spacing")) o.spacing_um = *s;
+  o.pitch_um = a.Double("pitch", o.pitch_um);
+  o.body_radius_um = a.Double("body-radius", o.body_radius_um);
+  if (a.Has("throat-radii")) {
+    const auto v = a.Doubles("throat-radii");
+    o.wide_radius_um = v[0];
+    o.narrow_radius_um = v[1];
+  }
+  o.narrow_share = a.Double("narrow-share", o.narrow_share);
+  o.closure_share = a.Double("closure-share", o.closure_share);
+  if (a.Has("design-law")) {
+    const auto v = a.Doubles("design-law");
+    o.design_gamma_N_per_m = v[0];
+    o.design_theta_deg = v[1];
+  }
+  o.snr = a.Double("snr", o.snr);
+  o.blur_sigma_vox = a.Double("blur", o.blur_sigma_vox);
+  if (auto d = a.Triple("drift")) o.drift_um_per_frame = *d;
+  o.duration_s = a.Double("duration", o.duration_s);
+  if (a.Has("dtype")) o.dtype = DataTypeFromString(a.String("dtype"));
+  return o;
+}
+
 int CmdSynth(int argc, char** argv) {
   Args a("synth", argc, argv, 2,
          {{"out", 1}, {"seed", 1}, {"frames", 1}, {"times", 0}, {"shape", 3}, {"spacing", 3}, {"radius", 1},
           {"solid-fraction", 1}, {"calendering", 1}, {"binder-neck", 1}, {"snr", 1}, {"blur", 1},
           {"strain-per-soc", 1}, {"soc", 2}, {"soc-gradient", 1}, {"drift", 3}, {"duration", 1}, {"pressure", 2},
-          {"dtype", 1}, {"codec", 1}, {"level", 1}, {"chunk", 3}, {"threads", 1}, {"overwrite", 0}, {"quiet", 0}});
+          {"dtype", 1}, {"kind", 1}, {"bodies", 3}, {"pitch", 1}, {"body-radius", 1}, {"throat-radii", 2},
+          {"narrow-share", 1}, {"closure-share", 1}, {"design-law", 2}, {"codec", 1}, {"level", 1}, {"chunk", 3},
+          {"threads", 1}, {"overwrite", 0}, {"quiet", 0}});
   if (a.help()) return std::printf("%s", kHelp.at("synth").c_str()), 0;
-  SynthOptions o = SynthOpts(a);
+  const std::string kind = a.String("kind", "particles");
+  if (kind != "particles" && kind != "lattice") throw ConfigError("--kind", "'" + kind + "' is not particles or lattice");
+  const bool lattice = kind == "lattice";
+  for (const char* k : {"bodies", "pitch", "body-radius", "throat-radii", "narrow-share", "closure-share", "design-law"})
+    if (!lattice && a.Has(k)) throw ConfigError(std::string("--") + k, "only for --kind lattice");
+  for (const char* k : {"shape", "radius", "solid-fraction", "calendering", "binder-neck", "strain-per-soc", "soc",
+                        "soc-gradient", "pressure"})
+    if (lattice && a.Has(k)) throw ConfigError(std::string("--") + k, "not an option of --kind lattice");
+  std::vector<double> times;
   if (a.Has("times")) {
     for (const std::string& p : a.positional()) {
       char* end = nullptr;
       const double t = std::strtod(p.c_str(), &end);
       if (*end) throw ConfigError("--times", "'" + p + "' is not a time in seconds");
-      o.frame_times_s.push_back(t);
+      times.push_back(t);
     }
-    if (!a.Has("frames")) o.frames = int(o.frame_times_s.size());
-    std::string why;
-    if (!o.IsValid(&why)) throw ConfigError("--times", why);
   } else if (!a.positional().empty()) {
     throw ConfigError(a.positional()[0], "unexpected argument for 'op4d synth'");
   }
   const std::string out = a.Required("out");
+  if (lattice) {
+    ThroatLatticeOptions o = LatticeOpts(a);
+    if (!times.empty()) {
+      o.frame_times_s = times;
+      if (!a.Has("frames")) o.frames = int(times.size());
+    }
+    std::string why;
+    if (!o.IsValid(&why)) throw ConfigError("synth options", why);
+    const SynthSummary s = WriteThroatLatticeCampaign(o, out, StoreOpts(a), a.Has("overwrite"), Style(a));
+    const SynthThroatLattice l(o);
+    std::printf("wrote %s: %d frames %lldx%lldx%lld (%s), a %lldx%lldx%lld lattice of pore bodies, %zu throats\n", out.c_str(),
+                s.frames, static_cast<long long>(l.shape()[0]), static_cast<long long>(l.shape()[1]),
+                static_cast<long long>(l.shape()[2]), ToString(o.dtype), static_cast<long long>(o.bodies[0]),
+                static_cast<long long>(o.bodies[1]), static_cast<long long>(o.bodies[2]), s.throats);
+    std::printf("ground truth: %s\n", s.truth_path.c_str());
+    return 0;
+  }
+  SynthOptions o = SynthOpts(a);
+  if (!times.empty()) {
+    o.frame_times_s = times;
+    if (!a.Has("frames")) o.frames = int(times.size());
+    std::string why;
+    if (!o.IsValid(&why)) throw ConfigError("--times", why);
+  }
   const SynthSummary s = WriteSynthCampaign(o, out, StoreOpts(a), a.Has("overwrite"), Style(a));
   std::printf("wrote %s: %d frames %lldx%lldx%lld (%s), %zu particles (packing solid fraction %.3f), %zu throats\n",
               out.c_str(), s.frames, static_cast<long long>(o.shape[0]), static_cast<long long>(o.shape[1]),
@@ -555,6 +631,21 @@ int CmdExport(int argc, char** argv) {
   return 0;
 }
 
+// --phases SPEC: the phase table of a grey campaign, its phases listed darkest first (the intensity
+// classes of the segmentation in that order), e.g. pore=0:pore,solid=1:active for two phases.
+void PhasesOption(const Args& a, QuickLookOptions* q) {
+  if (!a.Has("phases")) return;
+  try {
+    q->phases = PhaseTable::FromSpec(a.String("phases"));
+  } catch (const ConfigError& e) {
+    throw ConfigError("--phases", e.what());
+  }
+  std::string why;
+  if (!q->phases.IsValid(&why)) throw ConfigError("--phases", why);
+  q->class_labels.clear();
+  for (const Phase& p : q->phases.phases()) q->class_labels.push_back(p.label);
+}
+
 int CmdQuickLook(int argc, char** argv) {
   Args a("quicklook", argc, argv, 2, {{"method", 1}, {"truth", 1}, {"bins", 1}, {"frames", 1}, {"threads", 1}, {"quiet", 0}});
   if (a.help()) return std::printf("%s", kHelp.at("quicklook").c_str()), 0;
@@ -600,12 +691,14 @@ int CmdConductivity(int argc, char** argv) {
 }
 
 int CmdSegment(int argc, char** argv) {
-  Args a("segment", argc, argv, 2, {{"method", 1}, {"bins", 1}, {"frames", 1}, {"no-probabilities", 0}, {"threads", 1}, {"quiet", 0}});
+  Args a("segment", argc, argv, 2,
+         {{"method", 1}, {"bins", 1}, {"phases", 1}, {"frames", 1}, {"no-probabilities", 0}, {"threads", 1}, {"quiet", 0}});
   if (a.help()) return std::printf("%s", kHelp.at("segment").c_str()), 0;
   if (a.positional().size() != 1) throw ConfigError("CAMPAIGN.h5", "give exactly one store (see op4d segment --help)");
   QuickLookOptions o;
   o.method = SegmentMethodFromString(a.String("method", "multi-otsu"));
   o.bins = int(a.Int("bins", 256));
+  PhasesOption(a, &o);
   o.frames = Frames(a);
   o.threads = Threads(a);
   o.progress = Style(a);
@@ -866,7 +959,7 @@ int CmdRegister(int argc, char** argv) {
 int CmdThroats(int argc, char** argv) {
   Args a("throats", argc, argv, 2,
          {{"gamma", 1}, {"theta", 1}, {"r-min", 1}, {"tolerance", 1}, {"reference", 1}, {"pore-value", 1},
-          {"method", 1}, {"out", 1}, {"threads", 1}, {"quiet", 0}});
+          {"method", 1}, {"phases", 1}, {"check-truth", 0}, {"out", 1}, {"threads", 1}, {"quiet", 0}});
   if (a.help()) return std::printf("%s", kHelp.at("throats").c_str()), 0;
   if (a.positional().size() != 1) throw ConfigError("CAMPAIGN", "give exactly one campaign store (see op4d throats --help)");
   if (!a.Has("gamma")) throw ConfigError("--gamma", "the surface tension (N/m) is required");
@@ -880,6 +973,7 @@ int CmdThroats(int argc, char** argv) {
   o.pore_value = int(a.Int("pore-value", -1));
   if (a.Has("pore-value") && o.pore_value < 0) throw ConfigError("--pore-value", "must be >= 0");
   o.segment.method = SegmentMethodFromString(a.String("method", "multi-otsu"));
+  PhasesOption(a, &o.segment);
   o.out_dir = a.String("out");
   o.threads = Threads(a);
   o.progress = Style(a);
@@ -899,6 +993,25 @@ int CmdThroats(int argc, char** argv) {
               static_cast<long long>(r.history.reopen_events),
               r.history.ever_lost ? (std::to_string(r.history.first_loss_time_s) + " s").c_str() : "never");
   for (const std::string& f : r.files) std::printf("  wrote %s\n", f.c_str());
+  if (a.Has("check-truth")) {
+    const std::string truth = TruthPathFor(a.positional()[0]);
+    const ThroatTruthCheck c = CheckThroatHistory(r, truth, o.law, o.reference);
+    {
+      FrameStore store = FrameStore::OpenReadWrite(a.positional()[0]);
+      store.WriteSeriesTable(c.Table(), {"throats.check", "throat history against " + truth, "{}", ""});
+    }
+    std::printf("against the truth (%s): %lld of %lld truth throats found (%lld detected throats, %lld near none)\n",
+                truth.c_str(), static_cast<long long>(c.matched_throats), static_cast<long long>(c.truth_throats),
+                static_cast<long long>(c.detected_throats), static_cast<long long>(c.unmatched_detected));
+    std::printf("  closures found %lld of %lld, reopenings found %lld of %lld: event recall %.4f\n",
+                static_cast<long long>(c.found_closures), static_cast<long long>(c.truth_closures),
+                static_cast<long long>(c.found_reopenings), static_cast<long long>(c.truth_reopenings), c.EventRecall());
+    std::printf("  invented closures %lld, invented reopenings %lld\n", static_cast<long long>(c.invented_closures),
+                static_cast<long long>(c.invented_reopenings));
+    std::printf("  percolation agrees in %lld of %lld frames (fraction: truth %.4f, detected %.4f)\n",
+                static_cast<long long>(c.percolation_agrees), static_cast<long long>(c.frames), c.truth_percolation_fraction,
+                c.detected_percolation_fraction);
+  }
   return 0;
 }
 

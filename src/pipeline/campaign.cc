@@ -7,6 +7,7 @@
 #include <map>
 #include <set>
 #include <filesystem>
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "op4d/core/error.h"
@@ -164,39 +165,97 @@ std::string TruthPathFor(const std::string& store_path) {
   return store_path + ".truth.h5";
 }
 
-SynthSummary WriteSynthCampaign(const SynthOptions& synth, const std::string& store_path, const StoreOptions& store_options,
-                                bool overwrite, ProgressStyle progress_style) {
-  const SynthCampaign campaign(synth);
-  SynthSummary sum;
-  sum.truth_path = TruthPathFor(store_path);
+namespace {
+
+// Writes the frames render(k) of a synthetic campaign and their ground truth (phase labels as
+// frames, particle labels when there are any, per-frame particle and throat tables, the drift).
+template <class Render>
+void WriteSynthFrames(int frames, const Render& render, const std::function<double(int)>& time_of, const std::string& opts,
+                      const PhaseTable& truth_phases, const std::string& throats_description, const std::string& store_path,
+                      const StoreOptions& store_options, bool overwrite, ProgressStyle progress_style, SynthSummary* sum) {
+  sum->truth_path = TruthPathFor(store_path);
   if (!overwrite)
-    for (const std::string& p : {store_path, sum.truth_path})
+    for (const std::string& p : {store_path, sum->truth_path})
       if (Exists(p)) throw IoError(p, "", "already exists (use --overwrite to replace it)");
   FrameStore store = FrameStore::Create(store_path, overwrite);
-  FrameStore truth = FrameStore::Create(sum.truth_path, overwrite);
-  const std::string opts = SynthOptionsJson(synth);
+  FrameStore truth = FrameStore::Create(sum->truth_path, overwrite);
   StoreOptions truth_options = store_options;
-  truth_options.phases = PhaseTable::Electrode();
+  truth_options.phases = truth_phases;
   truth_options.codec = store_options.codec == Codec::kNone ? Codec::kNone : Codec::kGzip;
   ResultTable drift{"drift", {{"time_s", "s", {}}, {"drift_z_um", "um", {}}, {"drift_y_um", "um", {}}, {"drift_x_um", "um", {}}}};
-  Progress progress("synth", campaign.frame_count(), progress_style);
-  for (int k = 0; k < campaign.frame_count(); ++k) {
-    SynthFrame fr = campaign.Render(k, store_options.threads);
+  Progress progress("synth", frames, progress_style);
+  for (int k = 0; k < frames; ++k) {
+    SynthFrame fr = render(k);
     TimeRow row(fr.time_row.begin(), fr.time_row.end());
     store.AppendFrame(fr.grey, row, {"synth", "op4d synthetic campaign", opts, ""}, store_options);
     truth.AppendFrame(fr.phases, row, {"synth.truth", "ground-truth phase labels", opts, ""}, truth_options);
-    truth.WriteFrameVolume(k, "particle_labels", fr.particle_labels, {"synth.truth", "ground-truth particle ids", opts, ""});
-    truth.WriteFrameTable(k, fr.particles, {"synth.truth", "ground-truth particles", opts, ""});
-    truth.WriteFrameTable(k, fr.throats, {"synth.truth", "ground-truth throats (centre-line gaps)", opts, ""});
-    drift.columns[0].values.push_back(campaign.FrameTime(k));
+    if (fr.particle_labels.geometry().voxel_count() > 0)
+      truth.WriteFrameVolume(k, "particle_labels", fr.particle_labels, {"synth.truth", "ground-truth particle ids", opts, ""});
+    if (!fr.particles.columns.empty()) truth.WriteFrameTable(k, fr.particles, {"synth.truth", "ground-truth particles", opts, ""});
+    truth.WriteFrameTable(k, fr.throats, {"synth.truth", throats_description, opts, ""});
+    drift.columns[0].values.push_back(time_of(k));
     for (int a = 0; a < 3; ++a) drift.columns[a + 1].values.push_back(fr.drift_um[a]);
     progress.Advance();
   }
   truth.WriteSeriesTable(drift, {"synth.truth", "rigid drift per frame", opts, ""});
-  sum.frames = campaign.frame_count();
+  sum->frames = frames;
+}
+
+std::string LatticeOptionsJson(const ThroatLatticeOptions& o) {
+  nlohmann::json j;
+  j["kind"] = "throat-lattice";
+  j["seed"] = o.seed;
+  j["bodies"] = {o.bodies[0], o.bodies[1], o.bodies[2]};
+  j["spacing_um"] = {o.spacing_um[0], o.spacing_um[1], o.spacing_um[2]};
+  j["pitch_um"] = o.pitch_um;
+  j["body_radius_um"] = o.body_radius_um;
+  j["throat_radii_um"] = {o.wide_radius_um, o.narrow_radius_um};
+  j["narrow_share"] = o.narrow_share;
+  j["closure_share"] = o.closure_share;
+  j["margin_um"] = o.margin_um;
+  j["face_length_um"] = o.face_length_um;
+  j["frames"] = o.frames;
+  if (!o.frame_times_s.empty()) j["frame_times_s"] = o.frame_times_s;
+  j["duration_s"] = o.duration_s;
+  if (!o.p_app_Pa.empty()) j["p_app_Pa"] = o.p_app_Pa;
+  j["design_law"] = {{"surface_tension_N_per_m", o.design_gamma_N_per_m}, {"contact_angle_deg", o.design_theta_deg}};
+  j["drift_um_per_frame"] = {o.drift_um_per_frame[0], o.drift_um_per_frame[1], o.drift_um_per_frame[2]};
+  j["grey"] = {o.grey_pore, o.grey_solid};
+  j["snr"] = o.snr;
+  j["blur_sigma_vox"] = o.blur_sigma_vox;
+  j["supersample"] = o.supersample;
+  j["dtype"] = ToString(o.dtype);
+  return j.dump();
+}
+
+}  // namespace
+
+SynthSummary WriteSynthCampaign(const SynthOptions& synth, const std::string& store_path, const StoreOptions& store_options,
+                                bool overwrite, ProgressStyle progress_style) {
+  const SynthCampaign campaign(synth);
+  SynthSummary sum;
+  WriteSynthFrames(
+      campaign.frame_count(), [&](int k) { return campaign.Render(k, store_options.threads); },
+      [&](int k) { return campaign.FrameTime(k); }, SynthOptionsJson(synth), PhaseTable::Electrode(),
+      "ground-truth throats (centre-line gaps)", store_path, store_options, overwrite, progress_style, &sum);
   sum.particles = campaign.particles().size();
   sum.throats = campaign.throats().size();
   sum.achieved_solid_fraction = campaign.achieved_solid_fraction();
+  return sum;
+}
+
+PhaseTable LatticePhases() { return PhaseTable({{"pore", 0, PhaseRole::kPore}, {"solid", 1, PhaseRole::kActive}}); }
+
+SynthSummary WriteThroatLatticeCampaign(const ThroatLatticeOptions& lattice, const std::string& store_path,
+                                        const StoreOptions& store_options, bool overwrite, ProgressStyle progress_style) {
+  const SynthThroatLattice campaign(lattice);
+  SynthSummary sum;
+  WriteSynthFrames(
+      campaign.frame_count(), [&](int k) { return campaign.Render(k, store_options.threads); },
+      [&](int k) { return campaign.FrameTime(k); }, LatticeOptionsJson(lattice), LatticePhases(),
+      "ground-truth throats (lattice cylinders; radius 0 while swollen shut)", store_path, store_options, overwrite,
+      progress_style, &sum);
+  sum.throats = campaign.throats().size();
   return sum;
 }
 

@@ -1,5 +1,6 @@
 #include "op4d/pipeline/throats.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -129,8 +130,17 @@ ThroatRunResult RunThroatHistory(const std::string& store_path, const ThroatRunO
     for (std::int64_t t = 0; t < s.throats; ++t) c.values.push_back(s.radius_um[std::size_t(k * s.throats + t)]);
     radii.columns.push_back(std::move(c));
   }
-  const std::vector<ResultTable> tables{result.history.FrameTable(), result.history.ThroatTable(),
-                                        result.history.SummaryTable(), radii};
+  // Where each throat is: its end nodes and bottleneck in the reference network.
+  ResultTable history = result.history.ThroatTable();
+  const char* where[][2] = {{"node_a", "1"}, {"node_b", "1"}, {"bottleneck_z_um", "um"}, {"bottleneck_y_um", "um"},
+                            {"bottleneck_x_um", "um"}, {"reference_radius_um", "um"}};
+  for (auto& w : where) history.columns.push_back({w[0], w[1], {}});
+  const std::size_t c0 = history.columns.size() - 6;
+  for (const PoreThroat& t : net.throats) {
+    const double row[] = {double(t.a), double(t.b), t.bottleneck_um[0], t.bottleneck_um[1], t.bottleneck_um[2], t.min_radius_um};
+    for (std::size_t c = 0; c < 6; ++c) history.columns[c0 + c].values.push_back(row[c]);
+  }
+  const std::vector<ResultTable> tables{result.history.FrameTable(), history, result.history.SummaryTable(), radii};
   for (const ResultTable& t : tables) store.WriteSeriesTable(t, prov);
 
   if (!o.out_dir.empty()) {
@@ -157,6 +167,153 @@ ThroatRunResult RunThroatHistory(const std::string& store_path, const ThroatRunO
     WriteVtp(result.files.back(), pd);
   }
   return result;
+}
+
+double ThroatTruthCheck::EventRecall() const {
+  const std::int64_t truth = truth_closures + truth_reopenings;
+  return truth == 0 ? 1.0 : double(found_closures + found_reopenings) / double(truth);
+}
+
+ResultTable ThroatTruthCheck::Table() const {
+  return {"throat_truth_check",
+          {{"truth_throats", "1", {double(truth_throats)}},
+           {"detected_throats", "1", {double(detected_throats)}},
+           {"matched_throats", "1", {double(matched_throats)}},
+           {"unmatched_detected", "1", {double(unmatched_detected)}},
+           {"truth_closures", "1", {double(truth_closures)}},
+           {"found_closures", "1", {double(found_closures)}},
+           {"truth_reopenings", "1", {double(truth_reopenings)}},
+           {"found_reopenings", "1", {double(found_reopenings)}},
+           {"event_recall", "1", {EventRecall()}},
+           {"invented_closures", "1", {double(invented_closures)}},
+           {"invented_reopenings", "1", {double(invented_reopenings)}},
+           {"frames", "1", {double(frames)}},
+           {"percolation_agrees", "1", {double(percolation_agrees)}},
+           {"truth_percolation_fraction", "1", {truth_percolation_fraction}},
+           {"detected_percolation_fraction", "1", {detected_percolation_fraction}}}};
+}
+
+ThroatTruthCheck CheckThroatHistory(const ThroatRunResult& run, const std::string& truth_path, const YoungLaplace& law,
+                                    std::int64_t reference) {
+  const FrameStore truth = FrameStore::OpenRead(truth_path);
+  const std::int64_t n = std::int64_t(run.series.time_s.size());
+  if (truth.frame_count() != n)
+    throw IoError(truth_path, "/frames", "has " + std::to_string(truth.frame_count()) + " frames, the campaign " + std::to_string(n));
+  // Truth radii and graph.
+  ThroatSeries ts;
+  ts.time_s = run.series.time_s;
+  ts.p_app_Pa = run.series.p_app_Pa;
+  ThroatGraph graph;
+  std::vector<Vec3> axis_a, axis_b;  // each truth throat's axis in the reference frame
+  std::vector<double> reach;         // and its radius there
+  for (std::int64_t k = 0; k < n; ++k) {
+    const ResultTable t = truth.ReadFrameTable(k, "throats");
+    const std::string where = "frame " + std::to_string(k) + " table throats";
+    const ResultColumn* r = t.Find("radius_um");
+    const ResultColumn* a = t.Find("body_a");
+    const ResultColumn* b = t.Find("body_b");
+    if (!r || !a || !b)
+      throw IoError(truth_path, where, "no radius_um/body_a/body_b columns: not a throat-lattice campaign's truth (op4d synth --kind lattice)");
+    if (k == 0) {
+      ts.throats = std::int64_t(r->values.size());
+      std::int32_t faces = 0;
+      for (std::size_t i = 0; i < b->values.size(); ++i) {
+        graph.conns.push_back({std::int32_t(a->values[i]), std::int32_t(b->values[i])});
+        faces = std::max(faces, std::int32_t(b->values[i]) - 1);
+      }
+      graph.nodes = faces + 2;  // bodies, then the separator and the collector face nodes
+      graph.inlet.assign(std::size_t(graph.nodes), 0);
+      graph.outlet.assign(std::size_t(graph.nodes), 0);
+      graph.inlet[std::size_t(faces)] = 1;
+      graph.outlet[std::size_t(faces + 1)] = 1;
+    }
+    if (std::int64_t(r->values.size()) != ts.throats) throw IoError(truth_path, where, "throat count differs from frame 0");
+    for (double v : r->values) ts.radius_um.push_back(float(v));
+    if (k == reference) {
+      std::vector<const ResultColumn*> e;
+      for (const char* name : {"end_a_z_um", "end_a_y_um", "end_a_x_um", "end_b_z_um", "end_b_y_um", "end_b_x_um"}) {
+        e.push_back(t.Find(name));
+        if (!e.back()) throw IoError(truth_path, where, std::string("no ") + name + " column");
+      }
+      for (std::size_t i = 0; i < r->values.size(); ++i) {
+        axis_a.push_back({e[0]->values[i], e[1]->values[i], e[2]->values[i]});
+        axis_b.push_back({e[3]->values[i], e[4]->values[i], e[5]->values[i]});
+        reach.push_back(r->values[i]);
+      }
+    }
+  }
+  const PercolationHistory th = AnalysePercolationHistory(graph, ts, law);
+  const PercolationHistory& dh = run.history;
+  const std::int64_t nd = std::int64_t(run.network.throats.size());
+  // Squared distance from p to the segment a-b.
+  auto dist2 = [](const Vec3& p, const Vec3& a, const Vec3& b) {
+    double ab2 = 0, t = 0;
+    for (int i = 0; i < 3; ++i) {
+      ab2 += (b[i] - a[i]) * (b[i] - a[i]);
+      t += (p[i] - a[i]) * (b[i] - a[i]);
+    }
+    t = ab2 > 0 ? std::clamp(t / ab2, 0.0, 1.0) : 0.0;
+    double d = 0;
+    for (int i = 0; i < 3; ++i) d += (p[i] - a[i] - t * (b[i] - a[i])) * (p[i] - a[i] - t * (b[i] - a[i]));
+    return d;
+  };
+  // Every detected throat goes to the truth throat whose axis is nearest to its bottleneck, when the
+  // bottleneck lies within that throat's radius (plus half a voxel diagonal); a truth throat is open
+  // in the detection when all the detected throats assigned to it are (segments in series).
+  const Vec3& sp = run.network.geometry.spacing_um;
+  const double half_diagonal = 0.5 * std::sqrt(sp[0] * sp[0] + sp[1] * sp[1] + sp[2] * sp[2]);
+  std::vector<std::int64_t> truth_of(std::size_t(nd), -1);
+  std::vector<std::vector<std::int64_t>> segments(std::size_t(ts.throats));
+  for (std::int64_t d = 0; d < nd; ++d) {
+    double best = INFINITY;
+    for (std::size_t i = 0; i < axis_a.size(); ++i) {
+      const double e = dist2(run.network.throats[std::size_t(d)].bottleneck_um, axis_a[i], axis_b[i]);
+      const double limit = reach[i] + half_diagonal;
+      if (reach[i] > 0 && e < limit * limit && e < best) best = e, truth_of[std::size_t(d)] = std::int64_t(i);
+    }
+    if (truth_of[std::size_t(d)] >= 0) segments[std::size_t(truth_of[std::size_t(d)])].push_back(d);
+  }
+  ThroatTruthCheck c;
+  c.truth_throats = ts.throats;
+  c.detected_throats = nd;
+  c.frames = n;
+  for (const auto& s : segments) c.matched_throats += s.empty() ? 0 : 1;
+  for (std::int64_t t : truth_of) c.unmatched_detected += t < 0 ? 1 : 0;
+  // Detected state of every truth throat with segments (series), per frame.
+  std::vector<std::uint8_t> detected_open(std::size_t(n * ts.throats), 0);
+  for (std::int64_t k = 0; k < n; ++k)
+    for (std::int64_t t = 0; t < ts.throats; ++t) {
+      bool open = !segments[std::size_t(t)].empty();
+      for (std::int64_t d : segments[std::size_t(t)]) open = open && dh.open[std::size_t(k * nd + d)];
+      detected_open[std::size_t(k * ts.throats + t)] = open;
+    }
+  // Event of throat t between frames k - 1 and k: +1 closure, -1 reopening, 0 none.
+  auto event = [](const std::vector<std::uint8_t>& open, std::int64_t throats, std::int64_t t, std::int64_t k) {
+    const int before = open[std::size_t((k - 1) * throats + t)], now = open[std::size_t(k * throats + t)];
+    return before && !now ? 1 : !before && now ? -1 : 0;
+  };
+  for (std::int64_t k = 1; k < n; ++k) {
+    for (std::int64_t t = 0; t < ts.throats; ++t) {
+      const int e = event(th.open, ts.throats, t, k);
+      const int f = segments[std::size_t(t)].empty() ? 0 : event(detected_open, ts.throats, t, k);
+      if (e != 0) {
+        (e > 0 ? c.truth_closures : c.truth_reopenings)++;
+        if (f == e) (e > 0 ? c.found_closures : c.found_reopenings)++;
+      }
+      if (f != 0 && f != e) (f > 0 ? c.invented_closures : c.invented_reopenings)++;
+    }
+    // A detected throat assigned to no truth throat: every event of it is invented.
+    for (std::int64_t d = 0; d < nd; ++d) {
+      if (truth_of[std::size_t(d)] >= 0) continue;
+      const int e = event(dh.open, nd, d, k);
+      if (e != 0) (e > 0 ? c.invented_closures : c.invented_reopenings)++;
+    }
+  }
+  for (std::int64_t k = 0; k < n; ++k)
+    if (th.frames[std::size_t(k)].percolates == dh.frames[std::size_t(k)].percolates) ++c.percolation_agrees;
+  c.truth_percolation_fraction = th.percolation_fraction;
+  c.detected_percolation_fraction = dh.percolation_fraction;
+  return c;
 }
 
 }  // namespace op4d

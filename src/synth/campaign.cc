@@ -16,22 +16,6 @@ namespace {
 constexpr std::uint8_t kPore = 0, kActive = 1, kBinder = 2;
 
 
-struct Rng {
-  std::uint64_t state;
-  std::uint64_t Next() { return Mix64(state++); }
-  double Uniform() { return UnitDouble(Next()); }
-  double Normal() {
-    const double u1 = std::max(Uniform(), 1e-300), u2 = Uniform();
-    return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
-  }
-};
-
-// Standard normal from a counter: (seed, frame, voxel) → N(0,1). Box–Muller on two hashes.
-inline double HashNormal(std::uint64_t seed, std::uint64_t frame, std::uint64_t i) {
-  const std::uint64_t h = Mix64(seed ^ Mix64(frame * 0x632be59bd9b4e019ull + i));
-  const double u1 = std::max(UnitDouble(h), 1e-300), u2 = UnitDouble(Mix64(h));
-  return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
-}
 
 double Norm(const Vec3& v) { return std::sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]); }
 
@@ -143,7 +127,7 @@ SynthCampaign::SynthCampaign(const SynthOptions& options) : options_(options) {
   std::string why;
   if (!options_.IsValid(&why)) throw ConfigError("synth", why);
   const SynthOptions& o = options_;
-  Rng rng{Mix64(o.seed)};
+  CounterRng rng{Mix64(o.seed)};
   // Field of view [fov_lo, fov_hi] in µm; the packing box is larger by the drift and two radii.
   Vec3 fov_lo, fov_hi, lo, hi;
   const double r_max = o.radius_um * std::exp(2.5 * o.radius_sigma);

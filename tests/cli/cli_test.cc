@@ -194,9 +194,13 @@ TEST_CASE("every pipeline in pipelines/ validates and runs on a small synthetic 
     op4d::test::TempDir dir;
     std::string out;
     std::string store = dir / "c.h5";
-    REQUIRE(Run("synth --out " + store + " --frames 3 --shape 24 32 32 --binder-neck 0 --quiet", &out) == 0);
     std::ifstream in(entry.path());
     const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    // A pipeline for the lattice campaign runs on a small lattice (its truth is a lattice's).
+    const bool lattice = text.find("\"kind\": \"lattice\"") != std::string::npos;
+    REQUIRE(Run(lattice ? "synth --kind lattice --out " + store + " --frames 3 --bodies 3 2 2 --quiet"
+                        : "synth --out " + store + " --frames 3 --shape 24 32 32 --binder-neck 0 --quiet",
+                &out) == 0);
     std::string extra;
     if (text.find("\"import\"") != std::string::npos) {
       extra = " --manifest " + WriteArchive(dir, store, 3);
@@ -209,13 +213,41 @@ TEST_CASE("every pipeline in pipelines/ validates and runs on a small synthetic 
     REQUIRE(Run("info " + store, &out) == 0);
     REQUIRE(out.find("frames: 3") != std::string::npos);
     REQUIRE(out.find("pipeline_run") != std::string::npos);
-    REQUIRE(out.find("tortuosity") != std::string::npos);
+    REQUIRE(out.find(lattice ? "throat_truth_check" : "tortuosity") != std::string::npos);
     if (text.find("\"report\"") != std::string::npos) {
       const std::string stem = store.substr(0, store.size() - 3);
       REQUIRE(std::filesystem::exists(stem + "_report/report.html"));
-      REQUIRE(std::filesystem::exists(stem + "_report/csv/tortuosity.csv"));
+      REQUIRE(std::filesystem::exists(stem + (lattice ? "_report/csv/series_throat_truth_check.csv" : "_report/csv/tortuosity.csv")));
     }
   }
+}
+
+TEST_CASE("the lattice campaign from the command line: options, the truth check and its refusals", "[cli][throats]") {
+  op4d::test::TempDir dir;
+  std::string out;
+  REQUIRE(Run("synth --kind lattice --out " + (dir / "l.h5") + " --radius 2", &out) == 2);
+  REQUIRE(out.find("--radius: not an option of --kind lattice") != std::string::npos);
+  REQUIRE(Run("synth --out " + (dir / "l.h5") + " --pitch 6", &out) == 2);
+  REQUIRE(out.find("--pitch: only for --kind lattice") != std::string::npos);
+  REQUIRE(Run("synth --kind lattice --out " + (dir / "l.h5") + " --throat-radii 1 2", &out) == 2);
+  REQUIRE(out.find("throat radii") != std::string::npos);
+  REQUIRE(Run("synth --kind lattice --out " + (dir / "l.h5") + " --bodies 3 2 2 --times 0 100 300 600 1000 --quiet", &out) == 0);
+  INFO(out);
+  REQUIRE(out.find("5 frames 60x40x40 (uint16), a 3x2x2 lattice of pore bodies, 28 throats") != std::string::npos);
+  const std::string phases = " --phases pore=0:pore,solid=1:active";
+  REQUIRE(Run("segment " + (dir / "l.h5") + phases + " --quiet", &out) == 0);
+  REQUIRE(Run("register " + (dir / "l.h5") + " --method rigid --quiet", &out) == 0);
+  REQUIRE(Run("throats " + (dir / "l.h5") + " --gamma 0.072 --r-min 0.25 --tolerance 0.5 --check-truth --quiet" + phases, &out) == 0);
+  REQUIRE(out.find("28 of 28 truth throats found") != std::string::npos);
+  REQUIRE(out.find("invented reopenings 0") != std::string::npos);
+  REQUIRE(out.find("percolation agrees in 5 of 5 frames") != std::string::npos);
+  REQUIRE(Run("segment " + (dir / "l.h5") + " --phases pore=0:pore,pore=1:active", &out) == 2);
+  REQUIRE(out.find("--phases") != std::string::npos);
+  // A particle campaign has no throat radii in its truth.
+  REQUIRE(Run("synth --out " + (dir / "p.h5") + " --frames 2 --shape 16 24 24 --quiet", &out) == 0);
+  REQUIRE(Run("throats " + (dir / "p.h5") + " --gamma 0.072 --check-truth --quiet", &out) == 1);
+  REQUIRE(out.find("p.truth.h5") != std::string::npos);
+  REQUIRE(out.find("not a throat-lattice campaign's truth") != std::string::npos);
 }
 
 TEST_CASE("a pipeline run again skips the work it did, and --force with --frames redoes a range", "[cli][run][resume]") {
@@ -450,7 +482,7 @@ TEST_CASE("pipeline faults are one line naming the JSON pointer and the expected
   };
   // A misspelled key, with the keys the step knows.
   check(R"({"steps": [{"step": "quicklook"}, {"step": "throats", "options": {"gama": 0.03}}]})",
-        "/steps/1/options/gama: unknown key; expected one of: gamma, ");
+        "/steps/1/options/gama: unknown key; expected one of: check-truth, gamma, ");
   check(R"({"stepz": []})", "/stepz: unknown key; expected one of: ");
   // A wrong type and a value out of range.
   check(R"({"steps": [{"step": "tortuosity", "options": {"axes": 3}}]})", "/steps/0/options/axes: ");

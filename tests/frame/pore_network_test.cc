@@ -11,6 +11,7 @@
 #include "op4d/frame/segment/connectivity.h"
 #include "op4d/io/import.h"
 #include "op4d/synth/campaign.h"
+#include "op4d/synth/throat_lattice.h"
 #include "test_util.h"
 
 using namespace op4d;
@@ -245,6 +246,50 @@ TEST_CASE("boundary nodes sit on the faces a channel crosses", "[frame][network]
   RequireClose(net.throats[0].length_um, 39, 1e-9);
   REQUIRE(net.throats[0].min_radius_um >= 4.0);
   REQUIRE(net.throats[0].min_radius_um <= 5.0);
+}
+
+TEST_CASE("a short, wide stub from a pore to a face keeps its boundary throat", "[frame][network][skeleton]") {
+  // A sphere of radius 6 at z = 12 and a cylinder of radius 3 from it to the z = 0 face: 6 voxels
+  // long, half as long as wide. Thinning alone would fold the stub into the sphere's node.
+  Geometry g;
+  g.shape = {24, 21, 21};
+  Volume<std::uint8_t> m(g, 0);
+  for (std::int64_t z = 0; z < 24; ++z)
+    for (std::int64_t y = 0; y < 21; ++y)
+      for (std::int64_t x = 0; x < 21; ++x)
+        m(z, y, x) = std::hypot(z - 12.0, y - 10.0, x - 10.0) <= 6 || (z <= 12 && std::hypot(y - 10.0, x - 10.0) <= 3);
+  const PoreNetwork net = ExtractPoreNetwork(m, {{}, true, true, {}, ProgressStyle::kOff});
+  REQUIRE(net.nodes.size() == 2);
+  REQUIRE(net.throats.size() == 1);
+  REQUIRE((net.nodes[0].faces | net.nodes[1].faces) == kFaceZMin);
+  REQUIRE(net.throats[0].min_radius_um >= 3.0);
+  REQUIRE(net.throats[0].min_radius_um <= 4.0);
+}
+
+TEST_CASE("one pore split into two junction clusters by a noisy wall is one node", "[frame][network]") {
+  // A rendered lattice frame at SNR 10 thresholded at 17000 (pore 8000, solid 30000): the wall noise
+  // leaves some bodies as two junction clusters whose centres lie inside each other's ball.
+  ThroatLatticeOptions o;
+  o.frames = 1;
+  o.seed = 2;
+  const SynthThroatLattice l(o);
+  const SynthFrame f = l.Render(0);
+  const auto& grey = std::get<Volume<std::uint16_t>>(f.grey);
+  Volume<std::uint8_t> m(grey.geometry());
+  for (std::int64_t i = 0; i < m.size(); ++i) m[i] = grey[i] < 17000;
+  NetworkOptions merged, split;
+  merged.progress = split.progress = ProgressStyle::kOff;
+  split.merge_inside_balls = false;
+  const PoreNetwork a = ExtractPoreNetwork(m, merged), b = ExtractPoreNetwork(m, split);
+  INFO("merged: " << a.nodes.size() << " nodes " << a.throats.size() << " throats, " << a.nodes_merged
+                  << " merged; without: " << b.nodes.size() << " nodes " << b.throats.size() << " throats");
+  RequireMatchesPoreTopology(a);
+  RequireMatchesPoreTopology(b);
+  REQUIRE(a.nodes_merged > 0);
+  REQUIRE(a.nodes.size() == b.nodes.size() - std::size_t(a.nodes_merged));
+  REQUIRE(a.throats.size() == b.throats.size() - std::size_t(a.nodes_merged));
+  REQUIRE(a.nodes.size() == 112);  // 80 bodies and 32 face ends, as in the noise-free frame
+  REQUIRE(a.throats.size() == 216);
 }
 
 TEST_CASE("empty, full and cavity-holding pore spaces", "[frame][network]") {

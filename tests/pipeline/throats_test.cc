@@ -1,7 +1,9 @@
 #include "op4d/pipeline/throats.h"
 
+#include <cmath>
 #include <filesystem>
 
+#include "op4d/frame/network/distance_transform.h"
 #include "op4d/pipeline/register.h"
 #include "op4d/store/frame_store.h"
 #include "test_util.h"
@@ -116,4 +118,78 @@ TEST_CASE("throats are carried by the stored registration: a drifting channel ke
   ro.reference = 1;
   RunRegistration(dir / "c.h5", ro);
   REQUIRE_THROWS_WITH(RunThroatHistory(dir / "c.h5", o), Catch::Contains("registered onto frame 1"));
+}
+
+TEST_CASE("the throat-lattice campaign: detected closures and reopenings match the generator's script",
+          "[pipeline][throats][synth]") {
+  // Throats swollen shut and reopened on a script, gas invading the wide throats at frames 5 and 6,
+  // uneven frame times, drift, SNR 10: segmented, registered, carried, judged, compared.
+  test::TempDir dir;
+  ThroatLatticeOptions lo;
+  lo.seed = 3;
+  lo.frame_times_s = {0, 300, 600, 1200, 1500, 2000, 2100, 2400, 3000, 3600};
+  StoreOptions so;
+  so.codec = Codec::kNone;
+  WriteThroatLatticeCampaign(lo, dir / "l.h5", so, false, ProgressStyle::kOff);
+  QuickLookOptions seg;
+  seg.phases = LatticePhases();
+  seg.class_labels = {0, 1};
+  seg.progress = ProgressStyle::kOff;
+  RunSegment(dir / "l.h5", seg);
+  RegisterRunOptions ro;
+  ro.method = RegisterMethod::kRigid;
+  ro.progress = ProgressStyle::kOff;
+  RunRegistration(dir / "l.h5", ro);
+  ThroatRunOptions o;
+  o.segment = seg;
+  o.law.surface_tension_N_per_m = 0.072;
+  o.law.r_min_um = 0.25;
+  o.carry.search_tolerance_um = 0.5;
+  o.progress = ProgressStyle::kOff;
+  const ThroatRunResult r = RunThroatHistory(dir / "l.h5", o);
+  REQUIRE(r.frames_with_registration == 9);
+  const ThroatTruthCheck c = CheckThroatHistory(r, dir / "l.truth.h5", o.law, 0);
+  INFO("closures " << c.found_closures << "/" << c.truth_closures << ", reopenings " << c.found_reopenings << "/"
+                   << c.truth_reopenings << ", invented " << c.invented_closures << " + " << c.invented_reopenings);
+  REQUIRE(c.truth_throats == 216);
+  REQUIRE(c.matched_throats == 216);
+  REQUIRE(c.truth_closures > 150);  // the scripted closures and the invasion of every wide throat
+  REQUIRE(c.truth_reopenings > 150);
+  REQUIRE(c.EventRecall() >= 0.95);
+  REQUIRE(c.invented_reopenings == 0);
+  REQUIRE(c.invented_closures <= 0.05 * c.truth_closures);
+  // The invasion cuts the separator off (every face throat is wide): percolation is lost at frames 5
+  // and 6 and comes back, in the truth and in the detection.
+  REQUIRE(c.percolation_agrees == 10);
+  REQUIRE_FALSE(r.history.frames[5].percolates);
+  REQUIRE(r.history.frames[7].percolates);
+  REQUIRE(c.detected_percolation_fraction == Approx(c.truth_percolation_fraction));
+  // Frames 5 and 6 stand for (2000 - 1500) / 2 + (2100 - 2000) / 2 and (2100 - 2000) / 2 + (2400 -
+  // 2100) / 2 seconds: 500 of the 3600.
+  REQUIRE(c.truth_percolation_fraction == Approx(1.0 - 500.0 / 3600.0));
+  // A particle campaign's truth is not a lattice's: refused, naming the table.
+  SynthOptions po;
+  po.shape = {16, 24, 24};
+  po.frames = 10;
+  WriteSynthCampaign(po, dir / "p.h5", so, false, ProgressStyle::kOff);
+  REQUIRE_THROWS_WITH(CheckThroatHistory(r, dir / "p.truth.h5", o.law, 0), Catch::Contains("table throats") && Catch::Contains("radius_um"));
+}
+
+TEST_CASE("a throat carried partly out of the field of view is measured on what is left, wholly out it is lost",
+          "[pipeline][throats]") {
+  const Volume<std::uint8_t> v = Channel(3.0);
+  Volume<std::uint8_t> pore(v.geometry());
+  for (std::int64_t i = 0; i < v.size(); ++i) pore[i] = v[i] == 0;
+  NetworkOptions no;
+  no.progress = ProgressStyle::kOff;
+  const PoreNetwork net = ExtractPoreNetwork(pore, no);
+  REQUIRE(net.throats.size() == 1);
+  const Volume<float> edt = DistanceTransform(pore);
+  AffineMap half, gone;
+  half.t = Eigen::Vector3d(10.0, 0, 0);  // 10 of the 24 um along z leave the view
+  gone.t = Eigen::Vector3d(30.0, 0, 0);
+  REQUIRE(CarryThroatRadii(net, AffineMap{}, edt)[0] == Approx(std::sqrt(10.0)));
+  // Shifted 10 um the path's remaining points fall on the constriction at z = 10..13 (radius 3 here).
+  REQUIRE(CarryThroatRadii(net, half, edt)[0] == Approx(std::sqrt(10.0)));
+  REQUIRE(std::isnan(CarryThroatRadii(net, gone, edt)[0]));
 }

@@ -3,6 +3,7 @@
 // on the thread count.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 
 namespace op4d {
@@ -24,5 +25,24 @@ inline std::uint64_t SplitMix64(std::uint64_t& state) {
 
 // A double in [0, 1) from the top 53 bits.
 inline double UnitDouble(std::uint64_t x) { return double(x >> 11) * 0x1.0p-53; }
+
+// A seeded stream: uniform and standard-normal doubles from consecutive counter values.
+struct CounterRng {
+  std::uint64_t state;
+  std::uint64_t Next() { return Mix64(state++); }
+  double Uniform() { return UnitDouble(Next()); }
+  double Normal() {
+    const double u = Uniform(), u1 = u > 1e-300 ? u : 1e-300, u2 = Uniform();
+    return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
+  }
+};
+
+// Standard normal from a counter: (seed, frame, voxel) -> N(0,1), Box-Muller on two hashes. The
+// synthetic renderers' noise: identical for any thread count.
+inline double HashNormal(std::uint64_t seed, std::uint64_t frame, std::uint64_t i) {
+  const std::uint64_t h = Mix64(seed ^ Mix64(frame * 0x632be59bd9b4e019ull + i));
+  const double u1 = UnitDouble(h) > 1e-300 ? UnitDouble(h) : 1e-300, u2 = UnitDouble(Mix64(h));
+  return std::sqrt(-2.0 * std::log(u1)) * std::cos(2.0 * M_PI * u2);
+}
 
 }  // namespace op4d

@@ -12,6 +12,7 @@
 #include "op4d/io/import.h"
 #include "op4d/store/frame_store.h"
 #include "op4d/synth/campaign.h"
+#include "op4d/synth/throat_lattice.h"
 
 namespace op4d {
 
@@ -57,6 +58,15 @@ struct SynthSummary {
 // volume, per-frame "particles" and "throats" tables, and a series table "drift".
 SynthSummary WriteSynthCampaign(const SynthOptions& synth, const std::string& store_path, const StoreOptions& store,
                                 bool overwrite, ProgressStyle progress = ProgressStyle::kAuto);
+
+// The throat-lattice campaign (synth/throat_lattice.h): grey frames and cycler log (time_s, p_app_Pa)
+// into store_path; truth beside it as for WriteSynthCampaign, with phases LatticePhases() and the
+// per-frame "throats" table of the lattice (radius_um, body_a, body_b, ...), no particles.
+SynthSummary WriteThroatLatticeCampaign(const ThroatLatticeOptions& lattice, const std::string& store_path,
+                                        const StoreOptions& store, bool overwrite,
+                                        ProgressStyle progress = ProgressStyle::kAuto);
+// Two phases, darkest first: pore = 0 (pore role), solid = 1 (active role).
+PhaseTable LatticePhases();
 
 // How the quick look segments a frame.
 enum class SegmentMethod {

@@ -44,4 +44,32 @@ struct ThroatRunResult {
 
 ThroatRunResult RunThroatHistory(const std::string& store_path, const ThroatRunOptions& options);
 
+// The detected history against a throat-lattice campaign's truth (synth/throat_lattice.h). Every
+// reference-network throat is assigned to the truth throat whose axis (in the reference frame) is
+// nearest to its bottleneck, if the bottleneck lies within that throat's radius plus half a voxel
+// diagonal; a truth throat the extraction split into segments gets them all, and is open in the
+// detection when all its segments are (in series). The truth history is the same rule (ThroatOpen) on the truth
+// radii and the truth lattice graph. An event is a throat's change of state between consecutive
+// frames: a closure (open -> closed) or a reopening. A truth event is found when the detection has
+// the same event for that throat at the same frame; a detected event that the truth does not have
+// (including every event of a throat assigned to no truth throat) is invented.
+struct ThroatTruthCheck {
+  std::int64_t truth_throats = 0, detected_throats = 0;
+  std::int64_t matched_throats = 0;     // truth throats with at least one detected throat
+  std::int64_t unmatched_detected = 0;  // detected throats near no truth throat
+  std::int64_t truth_closures = 0, truth_reopenings = 0;
+  std::int64_t found_closures = 0, found_reopenings = 0;
+  std::int64_t invented_closures = 0, invented_reopenings = 0;
+  std::int64_t frames = 0, percolation_agrees = 0;  // frames whose percolates flag equals the truth's
+  double truth_percolation_fraction = 0, detected_percolation_fraction = 0;
+  // Found events over truth events (1 when the truth has none).
+  double EventRecall() const;
+  ResultTable Table() const;  // "throat_truth_check", one row
+};
+
+// Throws IoError naming the truth file and table when the truth is not a throat-lattice campaign's
+// (no radius_um column) or does not have the run's frames.
+ThroatTruthCheck CheckThroatHistory(const ThroatRunResult& run, const std::string& truth_path, const YoungLaplace& law,
+                                    std::int64_t reference);
+
 }  // namespace op4d

@@ -283,6 +283,71 @@ class GraphBuilder {
   std::vector<Branch> branches_;
 };
 
+// Merges two nodes joined by a single branch when the centre of one lies inside the other's inscribed
+// ball: one pore that the thinning left as two junction clusters (noise on its wall, a flattened
+// body). Pairs are taken nearest first, each node at most once, so no branch becomes a self-loop;
+// the node with the larger ball keeps its centre and takes the other's voxels, faces and branches,
+// and the branch between them becomes part of it. Returns the number of nodes merged away.
+std::int64_t MergeNodesInsideBalls(PoreNetwork& net, std::vector<Branch>& branches, Volume<std::int32_t>& owner) {
+  std::map<std::pair<std::int32_t, std::int32_t>, int> pair_count;
+  for (const Branch& br : branches)
+    if (br.a != br.b) ++pair_count[std::minmax(br.a, br.b)];
+  std::vector<std::pair<double, std::size_t>> candidates;
+  for (std::size_t i = 0; i < branches.size(); ++i) {
+    const Branch& br = branches[i];
+    if (br.a == br.b || pair_count[std::minmax(br.a, br.b)] != 1) continue;
+    const PoreNode &a = net.nodes[std::size_t(br.a)], &b = net.nodes[std::size_t(br.b)];
+    const double d = Distance(a.position_um, b.position_um);
+    if (d < std::max(a.radius_um, b.radius_um)) candidates.push_back({d, i});
+  }
+  std::sort(candidates.begin(), candidates.end());
+  const std::size_t n = net.nodes.size();
+  std::vector<std::int32_t> into(n);
+  for (std::size_t k = 0; k < n; ++k) into[k] = std::int32_t(k);
+  std::vector<std::uint8_t> used(n, 0), contracted(branches.size(), 0);
+  std::int64_t merged = 0;
+  for (const auto& [d, i] : candidates) {
+    const Branch& br = branches[i];
+    if (used[std::size_t(br.a)] || used[std::size_t(br.b)]) continue;
+    used[std::size_t(br.a)] = used[std::size_t(br.b)] = 1;
+    const PoreNode &a = net.nodes[std::size_t(br.a)], &b = net.nodes[std::size_t(br.b)];
+    const bool keep_a = a.radius_um > b.radius_um || (a.radius_um == b.radius_um && br.a < br.b);
+    const std::int32_t keep = keep_a ? br.a : br.b, drop = keep_a ? br.b : br.a;
+    into[std::size_t(drop)] = keep;
+    PoreNode& k = net.nodes[std::size_t(keep)];
+    const PoreNode& o = net.nodes[std::size_t(drop)];
+    k.faces |= o.faces;
+    k.skeleton_voxels += o.skeleton_voxels + std::int64_t(br.voxels.size());
+    contracted[i] = 1;
+    ++merged;
+  }
+  if (merged == 0) return 0;
+  std::vector<std::int32_t> index(n, -1);
+  std::vector<PoreNode> nodes;
+  for (std::size_t k = 0; k < n; ++k)
+    if (into[k] == std::int32_t(k)) {
+      index[k] = std::int32_t(nodes.size());
+      nodes.push_back(net.nodes[k]);
+    }
+  auto final_index = [&](std::int32_t x) { return index[std::size_t(into[std::size_t(x)])]; };
+  for (std::int64_t v = 0; v < owner.size(); ++v)
+    if (owner[v] > 0) owner[v] = final_index(owner[v] - 1) + 1;
+  std::vector<Branch> kept;
+  for (std::size_t i = 0; i < branches.size(); ++i) {
+    Branch& br = branches[i];
+    if (contracted[i]) {
+      for (std::int64_t v : br.voxels) owner[v] = final_index(br.a) + 1;
+      continue;
+    }
+    br.a = final_index(br.a);
+    br.b = final_index(br.b);
+    kept.push_back(std::move(br));
+  }
+  branches = std::move(kept);
+  net.nodes = std::move(nodes);
+  return merged;
+}
+
 // Splits self-loops (into three throats) and repeated throats between the same pair (into two),
 // by nodes inserted at the widest voxel of the branch (of each third, for loops).
 void MakeSimple(PoreNetwork& net, std::vector<Branch>& branches, const Volume<float>& dist) {
@@ -415,6 +480,7 @@ PoreNetwork ExtractPoreNetwork(const Volume<std::uint8_t>& pore_mask, const Netw
   GraphBuilder builder(skeleton.voxels, distance, owner);
   builder.Build(net);
   std::vector<Branch>& branches = builder.branches();
+  if (options.merge_inside_balls) net.nodes_merged = MergeNodesInsideBalls(net, branches, owner);
   if (options.simple_graph) MakeSimple(net, branches, distance);
   skeleton.voxels = Volume<std::uint8_t>();
   for (PoreNode& node : net.nodes)
@@ -544,7 +610,8 @@ ResultTable PoreNetwork::SummaryTable() const {
       {"cavities_filled", double(cavities_filled)},
       {"skeleton_voxels", double(skeleton_voxels)},
       {"spurs_removed", double(spurs_removed)},
-      {"nodes_inserted", double(nodes_inserted)}};
+      {"nodes_inserted", double(nodes_inserted)},
+      {"nodes_merged", double(nodes_merged)}};
   ResultTable t{"network_summary", {}};
   for (const auto& [name, value] : rows) t.columns.push_back({name, "1", {value}});
   return t;

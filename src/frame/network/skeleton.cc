@@ -75,7 +75,7 @@ class SimpleTable {
   std::vector<std::uint64_t> known_, value_;
 };
 
-constexpr std::uint8_t kIn = 1, kQueued = 2;
+constexpr std::uint8_t kIn = 1, kQueued = 2, kAnchor = 4;
 
 // False when the inscribed ball at voxel i lies inside the ball of a 26-neighbour q:
 // d(q) >= d(i) + |iq|, less a tolerance of 0.6 of the finest spacing for the discretisation of the
@@ -97,6 +97,7 @@ std::int64_t Thin(std::vector<std::uint8_t>& state, const SkeletonGrid& g, const
   const double q = g.min_spacing / 4;  // bucket width: a quarter of the finest voxel size
   const std::size_t nb = std::min<std::size_t>(std::size_t(dmax / q) + 2, std::size_t(1) << 22);
   auto bucket_of = [&](std::int64_t i) {
+    if (state[i] & kAnchor) return nb - 1;  // examined last: the branch to it forms first
     const double d = distance[i];
     return std::isfinite(d) ? std::min(nb - 1, std::size_t(std::max(0.0, d) / q)) : nb - 1;
   };
@@ -133,6 +134,52 @@ std::int64_t Thin(std::vector<std::uint8_t>& state, const SkeletonGrid& g, const
     std::vector<std::int64_t>().swap(bucket);
   }
   return tests;
+}
+
+// Marks one voxel of every opening of the set on every face of the volume (a component of the set in
+// the face plane, 8-connected there as the 26-rule implies): the one of largest distance, the first
+// in scan order among equals. Thinning examines these last, so the set around them thins to a branch
+// that ends there (a boundary throat), even where the face does not widen the channel; an anchor
+// that is not a curve end at its turn is removed like any other simple point.
+void AnchorFaceOpenings(std::vector<std::uint8_t>& state, const SkeletonGrid& g, const Volume<float>& distance) {
+  const std::int64_t n[3] = {g.nz, g.ny, g.nx};
+  std::vector<std::uint8_t> seen;
+  std::vector<std::int64_t> stack;
+  for (int axis = 0; axis < 3; ++axis) {
+    const int u = axis == 0 ? 1 : 0, v = axis == 2 ? 1 : 2;  // the two in-plane axes
+    for (std::int64_t layer : {std::int64_t(0), n[axis] - 1}) {
+      seen.assign(std::size_t(n[u] * n[v]), 0);
+      auto linear = [&](std::int64_t a, std::int64_t b) {
+        std::int64_t c[3];
+        c[axis] = layer;
+        c[u] = a;
+        c[v] = b;
+        return (c[0] * g.ny + c[1]) * g.nx + c[2];
+      };
+      for (std::int64_t a0 = 0; a0 < n[u]; ++a0)
+        for (std::int64_t b0 = 0; b0 < n[v]; ++b0) {
+          if (seen[std::size_t(a0 * n[v] + b0)] || !(state[linear(a0, b0)] & kIn)) continue;
+          seen[std::size_t(a0 * n[v] + b0)] = 1;
+          stack.assign(1, a0 * n[v] + b0);
+          std::int64_t best = linear(a0, b0);
+          while (!stack.empty()) {
+            const std::int64_t p = stack.back();
+            stack.pop_back();
+            const std::int64_t a = p / n[v], b = p % n[v], i = linear(a, b);
+            if (distance[i] > distance[best] || (distance[i] == distance[best] && i < best)) best = i;
+            for (std::int64_t da = -1; da <= 1; ++da)
+              for (std::int64_t db = -1; db <= 1; ++db) {
+                const std::int64_t aa = a + da, bb = b + db;
+                if (aa < 0 || bb < 0 || aa >= n[u] || bb >= n[v] || seen[std::size_t(aa * n[v] + bb)]) continue;
+                if (!(state[linear(aa, bb)] & kIn)) continue;
+                seen[std::size_t(aa * n[v] + bb)] = 1;
+                stack.push_back(aa * n[v] + bb);
+              }
+          }
+          state[best] |= kAnchor;
+        }
+    }
+  }
 }
 
 // Removes spurs: walks from every free end (not on a face of the volume) to the first junction and
@@ -212,6 +259,7 @@ Skeleton Skeletonize(const Volume<std::uint8_t>& mask, const Volume<float>& dist
     ++in_count;
     if (std::isfinite(distance[i])) dmax = std::max(dmax, double(distance[i]));
   }
+  AnchorFaceOpenings(state, g, distance);
   // Seeds: voxels of the set with a face neighbour outside it (or on a face of the volume).
   for (std::int64_t i = 0; i < mask.size(); ++i)
     if ((state[i] & kIn) && (g.OnFace(i) || (g.Gather(state, i, kIn) & Masks().n6) != Masks().n6))

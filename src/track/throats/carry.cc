@@ -25,16 +25,15 @@ std::vector<float> CarryThroatRadii(const PoreNetwork& net, const AffineMap& map
         for (std::int64_t p = h.path_begin; p < h.path_end; ++p) points.push_back(net.path[std::size_t(p)]);
         if (points.empty()) points.push_back(h.bottleneck_voxel);
         float radius = INFINITY;
-        bool found = true;
+        bool found = false;
         for (std::int64_t v : points) {
           const Vec3 X = net.VoxelPosition(v);
           const Eigen::Vector3d x = map.Apply(Eigen::Vector3d(X[0], X[1], X[2]));
           std::int64_t c[3];
           for (int a = 0; a < 3; ++a) c[a] = std::llround((x[a] - g.origin_um[a]) / g.spacing_um[a]);
-          if (c[0] < 0 || c[1] < 0 || c[2] < 0 || c[0] >= g.shape[0] || c[1] >= g.shape[1] || c[2] >= g.shape[2]) {
-            found = false;
-            break;
-          }
+          // A point carried out of the field of view is a part of the throat the scan no longer sees.
+          if (c[0] < 0 || c[1] < 0 || c[2] < 0 || c[0] >= g.shape[0] || c[1] >= g.shape[1] || c[2] >= g.shape[2]) continue;
+          found = true;
           float best = 0;
           for (const Index3& d : ball) {
             const std::int64_t z = c[0] + d[0], y = c[1] + d[1], xx = c[2] + d[2];

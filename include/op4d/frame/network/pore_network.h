@@ -25,6 +25,9 @@ struct NetworkOptions {
   bool simple_graph = true;
   ThreadBudget threads;
   ProgressStyle progress = ProgressStyle::kAuto;
+  // Two junction nodes joined by one branch, the centre of one inside the other's inscribed ball, are
+  // one pore (the thinning split it, e.g. on a noisy wall): merged into the node with the larger ball.
+  bool merge_inside_balls = true;
 };
 
 // Radii are inscribed radii from the distance transform: the distance from the voxel centre to the
@@ -69,6 +72,7 @@ struct PoreNetwork {
   std::int64_t skeleton_voxels = 0;
   std::int64_t spurs_removed = 0;
   std::int64_t nodes_inserted = 0;
+  std::int64_t nodes_merged = 0;        // merged into a node whose ball holds their centre
 
   // Centre (µm, z y x) of a voxel given by its linear index (path and bottleneck voxels).
   Vec3 VoxelPosition(std::int64_t linear_index) const;

@@ -30,9 +30,10 @@ struct Skeleton {
 // increasing `distance` (the distance transform of the mask, µm; ties in scan order) as long as they
 // are simple points for the (26, 6) pair — their removal changes neither the components of the set,
 // nor its cavities, nor its tunnels — and are not curve ends (exactly one 26-neighbour in the set).
-// So the skeleton has the topology of the mask and runs along its medial axis; it reaches the faces
-// of the volume where the mask does, when `distance` treats the outside as part of the set (as
-// DistanceTransform does). Outside the volume counts as the complement for the simple-point test.
+// So the skeleton has the topology of the mask and runs along its medial axis. It reaches every
+// opening of the mask on a face of the volume (a component of the mask in the face plane): the
+// opening's voxel of largest distance is examined last, so a channel meeting a face keeps its branch
+// there (a boundary throat). Outside the volume counts as the complement for the simple-point test.
 // A cavity (an enclosed component of the complement) keeps a closed surface around it: fill
 // cavities first to get curves only (ExtractPoreNetwork does). Serial and deterministic.
 Skeleton Skeletonize(const Volume<std::uint8_t>& mask, const Volume<float>& distance,

@@ -22,8 +22,10 @@ struct CarryOptions {
 };
 
 // r(t_k) of every throat of `net` in the frame whose pore distance transform is `edt_k` (µm, from
-// DistanceTransform of frame k's pore mask), with `map` the motion reference -> frame k. NaN for a
-// throat whose carried path leaves frame k: not found, marked, not dropped.
+// DistanceTransform of frame k's pore mask), with `map` the motion reference -> frame k. Path points
+// carried out of frame k's field of view are skipped (a throat at a face that drifts partly out of
+// view is measured on the part still seen); NaN for a throat whose whole carried path leaves frame
+// k: not found, marked, not dropped.
 std::vector<float> CarryThroatRadii(const PoreNetwork& net, const AffineMap& map, const Volume<float>& edt_k,
                                     const CarryOptions& options = {});
 
