@@ -132,6 +132,7 @@ TEST_CASE("the throat-lattice campaign: detected closures and reopenings match t
   so.codec = Codec::kNone;
   WriteThroatLatticeCampaign(lo, dir / "l.h5", so, false, ProgressStyle::kOff);
   QuickLookOptions seg;
+  seg.method = SegmentMethod::kNlmGmm;
   seg.phases = LatticePhases();
   seg.class_labels = {0, 1};
   seg.progress = ProgressStyle::kOff;
