@@ -1,7 +1,9 @@
 #include "op4d/pipeline/throats.h"
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 
 #include "op4d/frame/network/distance_transform.h"
 #include "op4d/pipeline/register.h"
@@ -193,4 +195,54 @@ TEST_CASE("a throat carried partly out of the field of view is measured on what 
   // Shifted 10 um the path's remaining points fall on the constriction at z = 10..13 (radius 3 here).
   REQUIRE(CarryThroatRadii(net, half, edt)[0] == Approx(std::sqrt(10.0)));
   REQUIRE(std::isnan(CarryThroatRadii(net, gone, edt)[0]));
+}
+
+TEST_CASE("the throat history of the real 4D foam series under a stated pressure ramp", "[pipeline][throats][data]") {
+  const std::string first = test::SharedData("foam4d/Raw_001.tiff");
+  if (first.empty()) {
+    WARN("shared data absent: skipped");
+    return;
+  }
+  // Four frames 60 s apart, p_app 0, 3, 6, 9 kPa; 10 um voxels assumed (the files state none); the
+  // liquid (bright) is the conducting network, gamma 0.035 N/m, theta 0.
+  test::TempDir dir;
+  {
+    std::ofstream m(dir / "manifest.csv");
+    m << "file,time_s,p_app_Pa\n";
+    for (int k = 0; k < 4; ++k) m << test::SharedData("foam4d/Raw_00" + std::to_string(k + 1) + ".tiff") << "," << 60 * k << "," << 3000 * k << "\n";
+  }
+  CampaignImportOptions io;
+  io.input.spacing_um = Vec3{10, 10, 10};
+  io.progress = ProgressStyle::kOff;
+  ImportManifest(dir / "manifest.csv", dir / "foam.h5", io);
+  QuickLookOptions seg;
+  seg.method = SegmentMethod::kNlmGmm;
+  seg.phases = PhaseTable({{"gas", 0, PhaseRole::kOther}, {"liquid", 1, PhaseRole::kPore}});
+  seg.class_labels = {0, 1};
+  seg.progress = ProgressStyle::kOff;
+  RunSegment(dir / "foam.h5", seg);
+  RegisterRunOptions ro;
+  ro.method = RegisterMethod::kRigid;
+  ro.progress = ProgressStyle::kOff;
+  RunRegistration(dir / "foam.h5", ro);
+  ThroatRunOptions o;
+  o.segment = seg;
+  o.law.surface_tension_N_per_m = 0.035;
+  o.law.r_min_um = 5;
+  o.carry.search_tolerance_um = 10;
+  o.progress = ProgressStyle::kOff;
+  const ThroatRunResult r = RunThroatHistory(dir / "foam.h5", o);
+  const PercolationHistory& h = r.history;
+  INFO(r.network.nodes.size() << " nodes, " << r.network.throats.size() << " throats; open " << h.frames[0].open_throats << " "
+                              << h.frames[1].open_throats << " " << h.frames[2].open_throats << " " << h.frames[3].open_throats);
+  REQUIRE(r.frames_with_registration == 3);
+  REQUIRE(r.network.throats.size() > 3000);  // the Plateau-border network of 100^3 voxels
+  REQUIRE(h.frames[0].percolates);
+  REQUIRE(h.frames[0].open_throats == std::int64_t(r.network.throats.size()));  // 0 Pa: nothing invaded
+  // Rising pressure invades the widest throats first: fewer open throats at every step.
+  for (int k = 1; k < 4; ++k) REQUIRE(h.frames[std::size_t(k)].open_throats < h.frames[std::size_t(k - 1)].open_throats);
+  // 9 kPa exceeds the entry pressure 2 gamma / r of every throat of one voxel radius or more.
+  REQUIRE(h.frames[3].open_throats == 0);
+  REQUIRE_FALSE(h.frames[3].percolates);
+  REQUIRE(std::count_if(r.series.radius_um.begin(), r.series.radius_um.end(), [](float v) { return v < 0; }) == 0);
 }
