@@ -307,6 +307,9 @@ const std::map<std::string, std::string> kHelp = {
      "  --check-truth            compare with a synthetic lattice campaign's truth (CAMPAIGN.truth.h5):\n"
      "                           events found and invented, percolation per frame; series table\n"
      "                           throat_truth_check\n"
+     "  --reextract              also extract every frame's network and match its throats to the carried\n"
+     "                           reference throats: births, deaths and lost throats per frame (series\n"
+     "                           table throat_births_deaths)\n"
      "  --out DIR                CSV tables and DIR/throat_history.vtp (radius_<k>, open_<k> per frame)\n"
      "  --threads N              worker threads\n"
      "  --quiet                  no progress output\n"},
@@ -959,7 +962,7 @@ int CmdRegister(int argc, char** argv) {
 int CmdThroats(int argc, char** argv) {
   Args a("throats", argc, argv, 2,
          {{"gamma", 1}, {"theta", 1}, {"r-min", 1}, {"tolerance", 1}, {"reference", 1}, {"pore-value", 1},
-          {"method", 1}, {"phases", 1}, {"check-truth", 0}, {"out", 1}, {"threads", 1}, {"quiet", 0}});
+          {"method", 1}, {"phases", 1}, {"check-truth", 0}, {"reextract", 0}, {"out", 1}, {"threads", 1}, {"quiet", 0}});
   if (a.help()) return std::printf("%s", kHelp.at("throats").c_str()), 0;
   if (a.positional().size() != 1) throw ConfigError("CAMPAIGN", "give exactly one campaign store (see op4d throats --help)");
   if (!a.Has("gamma")) throw ConfigError("--gamma", "the surface tension (N/m) is required");
@@ -974,6 +977,7 @@ int CmdThroats(int argc, char** argv) {
   if (a.Has("pore-value") && o.pore_value < 0) throw ConfigError("--pore-value", "must be >= 0");
   o.segment.method = SegmentMethodFromString(a.String("method", "multi-otsu"));
   PhasesOption(a, &o.segment);
+  o.reextract = a.Has("reextract");
   o.out_dir = a.String("out");
   o.threads = Threads(a);
   o.progress = Style(a);
@@ -992,6 +996,16 @@ int CmdThroats(int argc, char** argv) {
   std::printf("percolation fraction %.4f, %lld reopen events, first loss %s\n", r.history.percolation_fraction,
               static_cast<long long>(r.history.reopen_events),
               r.history.ever_lost ? (std::to_string(r.history.first_loss_time_s) + " s").c_str() : "never");
+  if (o.reextract) {
+    std::printf("re-extracted networks (throats matched to the carried reference ones):\n%-6s %-8s %-8s %-9s %-6s %-6s %-6s\n",
+                "frame", "throats", "matched", "segments", "born", "died", "lost");
+    for (std::size_t k = 0; k < r.births_deaths.size(); ++k) {
+      const ThroatMatch& m = r.births_deaths[k];
+      std::printf("%-6zu %-8zu %-8lld %-9lld %-6lld %-6lld %-6lld\n", k, m.reference_of.size(), static_cast<long long>(m.matched),
+                  static_cast<long long>(m.segments), static_cast<long long>(m.born), static_cast<long long>(m.died),
+                  static_cast<long long>(m.lost));
+    }
+  }
   for (const std::string& f : r.files) std::printf("  wrote %s\n", f.c_str());
   if (a.Has("check-truth")) {
     const std::string truth = TruthPathFor(a.positional()[0]);
@@ -1011,6 +1025,11 @@ int CmdThroats(int argc, char** argv) {
     std::printf("  percolation agrees in %lld of %lld frames (fraction: truth %.4f, detected %.4f)\n",
                 static_cast<long long>(c.percolation_agrees), static_cast<long long>(c.frames), c.truth_percolation_fraction,
                 c.detected_percolation_fraction);
+    if (c.reextracted)
+      std::printf("  re-extraction: %lld of %lld swollen-shut throat-frames dead in the frame's network, %lld deaths of open\n"
+                  "  throats, %lld throats born\n",
+                  static_cast<long long>(c.shut_found), static_cast<long long>(c.truth_shut),
+                  static_cast<long long>(c.deaths_invented), static_cast<long long>(c.born));
   }
   return 0;
 }

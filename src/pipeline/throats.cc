@@ -101,10 +101,23 @@ ThroatRunResult RunThroatHistory(const std::string& store_path, const ThroatRunO
   for (std::int64_t k = 0; k < n; ++k) {
     AffineMap map;
     if (k != o.reference && StoredMotion(store, k, o.reference, &map)) ++result.frames_with_registration;
-    const Volume<float> edt = DistanceTransform(
-        k == o.reference ? reference_pore : PoreOf(store, k, store.ReadFrame(k, o.threads), o), {o.threads});
+    Volume<std::uint8_t> pore_k;
+    if (k != o.reference) pore_k = PoreOf(store, k, store.ReadFrame(k, o.threads), o);
+    const Volume<std::uint8_t>& pore = k == o.reference ? reference_pore : pore_k;
+    const Volume<float> edt = DistanceTransform(pore, {o.threads});
     const std::vector<float> r = CarryThroatRadii(net, map, edt, co);
     std::copy(r.begin(), r.end(), s.radius_um.begin() + std::ptrdiff_t(k * s.throats));
+    if (o.reextract) {
+      ThroatMatch m;
+      if (k == o.reference) {
+        for (std::int64_t t = 0; t < s.throats; ++t) m.current_of.push_back(t);
+        m.reference_of = m.current_of;
+        m.matched = s.throats;
+      } else {
+        m = MatchThroats(net, map, ExtractPoreNetwork(pore, no), co);
+      }
+      result.births_deaths.push_back(m);
+    }
     progress.Advance();
   }
   result.history = AnalysePercolationHistory(ThroatGraphOf(net, o.inlet_face, o.outlet_face), s, o.law, o.threads);
@@ -118,6 +131,7 @@ ThroatRunResult RunThroatHistory(const std::string& store_path, const ThroatRunO
   j["rule"] = "open when r > r_min and p_app < 2 gamma |cos theta| / r";
   j["motion"] = "registration table of each frame (identity when absent)";
   j["frames_with_registration"] = result.frames_with_registration;
+  j["reextract"] = o.reextract;
   if (o.pore_value >= 0) j["pore_value"] = o.pore_value;
   else j["segment"] = ToString(o.segment.method);
   const Provenance prov{"throats", "frames of " + store_path, j.dump(), ""};
@@ -140,7 +154,25 @@ ThroatRunResult RunThroatHistory(const std::string& store_path, const ThroatRunO
     const double row[] = {double(t.a), double(t.b), t.bottleneck_um[0], t.bottleneck_um[1], t.bottleneck_um[2], t.min_radius_um};
     for (std::size_t c = 0; c < 6; ++c) history.columns[c0 + c].values.push_back(row[c]);
   }
-  const std::vector<ResultTable> tables{result.history.FrameTable(), history, result.history.SummaryTable(), radii};
+  std::vector<ResultTable> tables{result.history.FrameTable(), history, result.history.SummaryTable(), radii};
+  if (o.reextract) {
+    // Per frame: the re-extracted network's throats, matched, further segments, born, died and lost; per reference
+    // throat: the frames in which it had died.
+    ResultTable bd{"throat_births_deaths",
+                   {{"time_s", "s", {}}, {"throats", "1", {}}, {"matched", "1", {}}, {"segments", "1", {}}, {"born", "1", {}},
+                    {"died", "1", {}}, {"lost", "1", {}}}};
+    ResultColumn died{"frames_died", "1", std::vector<double>(std::size_t(s.throats), 0.0)};
+    for (std::int64_t k = 0; k < n; ++k) {
+      const ThroatMatch& m = result.births_deaths[std::size_t(k)];
+      const double row[] = {s.time_s[std::size_t(k)], double(m.reference_of.size()), double(m.matched), double(m.segments),
+                            double(m.born), double(m.died), double(m.lost)};
+      for (int c = 0; c < 7; ++c) bd.columns[std::size_t(c)].values.push_back(row[c]);
+      for (std::int64_t t = 0; t < s.throats; ++t)
+        if (m.current_of[std::size_t(t)] < 0 && !std::isnan(s.radius_um[std::size_t(k * s.throats + t)])) died.values[std::size_t(t)] += 1;
+    }
+    tables[1].columns.push_back(std::move(died));
+    tables.push_back(std::move(bd));
+  }
   for (const ResultTable& t : tables) store.WriteSeriesTable(t, prov);
 
   if (!o.out_dir.empty()) {
@@ -190,7 +222,11 @@ ResultTable ThroatTruthCheck::Table() const {
            {"frames", "1", {double(frames)}},
            {"percolation_agrees", "1", {double(percolation_agrees)}},
            {"truth_percolation_fraction", "1", {truth_percolation_fraction}},
-           {"detected_percolation_fraction", "1", {detected_percolation_fraction}}}};
+           {"detected_percolation_fraction", "1", {detected_percolation_fraction}},
+           {"truth_shut", "1", {reextracted ? double(truth_shut) : NAN}},
+           {"shut_found_dead", "1", {reextracted ? double(shut_found) : NAN}},
+           {"deaths_invented", "1", {reextracted ? double(deaths_invented) : NAN}},
+           {"born", "1", {reextracted ? double(born) : NAN}}}};
 }
 
 ThroatTruthCheck CheckThroatHistory(const ThroatRunResult& run, const std::string& truth_path, const YoungLaplace& law,
@@ -311,6 +347,24 @@ ThroatTruthCheck CheckThroatHistory(const ThroatRunResult& run, const std::strin
   }
   for (std::int64_t k = 0; k < n; ++k)
     if (th.frames[std::size_t(k)].percolates == dh.frames[std::size_t(k)].percolates) ++c.percolation_agrees;
+  // Re-extraction: a truth throat swollen shut (radius 0) should have died in the frame's network
+  // (any of its segments without a partner), an open one not.
+  if (std::int64_t(run.births_deaths.size()) == n) {
+    c.reextracted = true;
+    for (std::int64_t k = 0; k < n; ++k) {
+      const ThroatMatch& m = run.births_deaths[std::size_t(k)];
+      c.born += m.born;
+      for (std::int64_t t = 0; t < ts.throats; ++t) {
+        if (segments[std::size_t(t)].empty()) continue;
+        bool died = false;
+        for (std::int64_t d : segments[std::size_t(t)]) died = died || m.current_of[std::size_t(d)] < 0;
+        const bool shut = ts.radius_um[std::size_t(k * ts.throats + t)] == 0;
+        c.truth_shut += shut;
+        c.shut_found += shut && died;
+        c.deaths_invented += died && !shut;
+      }
+    }
+  }
   c.truth_percolation_fraction = th.percolation_fraction;
   c.detected_percolation_fraction = dh.percolation_fraction;
   return c;

@@ -5,7 +5,7 @@
 // p_app_Pa), percolation per frame and the history.
 //
 // Written: series tables throat_frames, throat_history, percolation_summary and throat_radii (one
-// row per throat, one column per frame); with out_dir, CSV files and throat_history.vtp (the
+// row per throat, one column per frame), with reextract throat_births_deaths; with out_dir, CSV files and throat_history.vtp (the
 // reference throats along their skeleton paths, radius_<k> and open_<k> per frame for ParaView).
 #pragma once
 
@@ -27,6 +27,10 @@ struct ThroatRunOptions {
   NetworkOptions network;
   YoungLaplace law;               // γ (N/m), θ (degrees), r_min (µm)
   CarryOptions carry;             // search tolerance (µm)
+  // Also extract the network of every frame and match its throats to the carried reference ones
+  // (MatchThroats): series table throat_births_deaths (per frame: throats, matched, segments, born, died, lost)
+  // and the column frames_died of throat_history.
+  bool reextract = false;
   std::uint8_t inlet_face = 1;    // Face bits: separator z = 0
   std::uint8_t outlet_face = 2;   // current collector z = max
   std::string out_dir;
@@ -39,6 +43,7 @@ struct ThroatRunResult {
   ThroatSeries series;
   PercolationHistory history;
   std::int64_t frames_with_registration = 0;  // frames whose motion came from the store
+  std::vector<ThroatMatch> births_deaths;      // per frame, with reextract
   std::vector<std::string> files;
 };
 
@@ -62,6 +67,11 @@ struct ThroatTruthCheck {
   std::int64_t invented_closures = 0, invented_reopenings = 0;
   std::int64_t frames = 0, percolation_agrees = 0;  // frames whose percolates flag equals the truth's
   double truth_percolation_fraction = 0, detected_percolation_fraction = 0;
+  // With a re-extracted run (reextract): throat-frames where the truth throat is swollen shut, those
+  // where the detection has it dead (a segment without a partner in the frame's network), detected
+  // deaths of open truth throats, and throats born, summed over frames.
+  bool reextracted = false;
+  std::int64_t truth_shut = 0, shut_found = 0, deaths_invented = 0, born = 0;
   // Found events over truth events (1 when the truth has none).
   double EventRecall() const;
   ResultTable Table() const;  // "throat_truth_check", one row

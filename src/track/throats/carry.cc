@@ -6,6 +6,7 @@
 #include <Eigen/Dense>
 #include <algorithm>
 #include <cmath>
+#include <unordered_map>
 
 #include "op4d/core/error.h"
 
@@ -47,6 +48,86 @@ std::vector<float> CarryThroatRadii(const PoreNetwork& net, const AffineMap& map
     });
   });
   return out;
+}
+
+ThroatMatch MatchThroats(const PoreNetwork& reference, const AffineMap& map, const PoreNetwork& current,
+                         const CarryOptions& o) {
+  if (!(o.search_tolerance_um >= 0)) throw InvalidArgument("search_tolerance_um must be >= 0");
+  const Geometry& g = current.geometry;
+  ThroatMatch m;
+  m.current_of.assign(reference.throats.size(), -1);
+  m.reference_of.assign(current.throats.size(), -1);
+  // Frame-k bottlenecks in a hash grid of cells as wide as the largest reach.
+  double reach_max = std::max({g.spacing_um[0], g.spacing_um[1], g.spacing_um[2]});
+  for (const PoreThroat& t : reference.throats) reach_max = std::max(reach_max, t.min_radius_um + o.search_tolerance_um);
+  auto cell = [&](const Vec3& p, int a) { return std::int64_t(std::floor(p[a] / reach_max)); };
+  auto key = [](std::int64_t z, std::int64_t y, std::int64_t x) {
+    return (std::uint64_t(z + (1 << 20)) << 42) | (std::uint64_t(y + (1 << 20)) << 21) | std::uint64_t(x + (1 << 20));
+  };
+  std::unordered_map<std::uint64_t, std::vector<std::int64_t>> grid;
+  for (std::size_t u = 0; u < current.throats.size(); ++u) {
+    const Vec3& b = current.throats[u].bottleneck_um;
+    grid[key(cell(b, 0), cell(b, 1), cell(b, 2))].push_back(std::int64_t(u));
+  }
+  struct Pair {
+    double d;
+    std::int64_t t, u;
+  };
+  std::vector<Pair> pairs;
+  std::vector<std::uint8_t> in_view(reference.throats.size(), 0);
+  for (std::size_t t = 0; t < reference.throats.size(); ++t) {
+    const PoreThroat& h = reference.throats[t];
+    const double reach = h.min_radius_um + o.search_tolerance_um;
+    std::vector<std::int64_t> points{h.bottleneck_voxel};
+    for (std::int64_t p = h.path_begin; p < h.path_end; ++p) points.push_back(reference.path[std::size_t(p)]);
+    std::unordered_map<std::int64_t, double> best;  // frame-k throat -> nearest carried point
+    for (std::int64_t v : points) {
+      const Vec3 X = reference.VoxelPosition(v);
+      const Eigen::Vector3d xe = map.Apply(Eigen::Vector3d(X[0], X[1], X[2]));
+      const Vec3 x{xe[0], xe[1], xe[2]};
+      bool inside = true;
+      for (int a = 0; a < 3; ++a) {
+        const double c = (x[a] - g.origin_um[a]) / g.spacing_um[a];
+        inside = inside && c >= -0.5 && c < double(g.shape[a]) - 0.5;
+      }
+      in_view[t] = in_view[t] || inside;
+      const std::int64_t cz = cell(x, 0), cy = cell(x, 1), cx = cell(x, 2);
+      for (std::int64_t dz = -1; dz <= 1; ++dz)
+        for (std::int64_t dy = -1; dy <= 1; ++dy)
+          for (std::int64_t dx = -1; dx <= 1; ++dx) {
+            const auto it = grid.find(key(cz + dz, cy + dy, cx + dx));
+            if (it == grid.end()) continue;
+            for (std::int64_t u : it->second) {
+              const Vec3& b = current.throats[std::size_t(u)].bottleneck_um;
+              const double d = std::sqrt((b[0] - x[0]) * (b[0] - x[0]) + (b[1] - x[1]) * (b[1] - x[1]) + (b[2] - x[2]) * (b[2] - x[2]));
+              if (d > reach) continue;
+              auto [pos, fresh] = best.emplace(u, d);
+              if (!fresh) pos->second = std::min(pos->second, d);
+            }
+          }
+    }
+    for (const auto& [u, d] : best) pairs.push_back({d, std::int64_t(t), u});
+  }
+  std::sort(pairs.begin(), pairs.end(), [](const Pair& a, const Pair& b) {
+    return a.d != b.d ? a.d < b.d : a.t != b.t ? a.t < b.t : a.u < b.u;
+  });
+  for (const Pair& p : pairs)
+    if (m.current_of[std::size_t(p.t)] < 0 && m.reference_of[std::size_t(p.u)] < 0) {
+      m.current_of[std::size_t(p.t)] = p.u;
+      m.reference_of[std::size_t(p.u)] = p.t;
+      ++m.matched;
+    }
+  for (std::size_t t = 0; t < reference.throats.size(); ++t)
+    if (m.current_of[t] < 0) (in_view[t] ? m.died : m.lost)++;
+  // A frame-k throat left over that lies on a reference throat's carried path is a further segment
+  // of it (the extraction put a node on the path); only one near no reference throat is born.
+  for (const Pair& p : pairs)
+    if (m.reference_of[std::size_t(p.u)] < 0) {
+      m.reference_of[std::size_t(p.u)] = p.t;
+      ++m.segments;
+    }
+  for (std::int64_t r : m.reference_of) m.born += r < 0 ? 1 : 0;
+  return m;
 }
 
 ThroatGraph ThroatGraphOf(const PoreNetwork& net, std::uint8_t inlet_face, std::uint8_t outlet_face) {

@@ -29,6 +29,22 @@ struct CarryOptions {
 std::vector<float> CarryThroatRadii(const PoreNetwork& net, const AffineMap& map, const Volume<float>& edt_k,
                                     const CarryOptions& options = {});
 
+// Throats of a network re-extracted on frame k matched to the reference throats carried into frame k
+// by `map`: a frame-k throat and a reference throat are candidates when the frame-k bottleneck lies
+// within the reference throat's bottleneck radius plus the search tolerance of a point of its carried
+// path; candidates are paired one-to-one, nearest first. A reference throat without a partner whose
+// carried path is (at least partly) in view has died; one whose whole path left the view is lost,
+// neither matched nor died. A frame-k throat left without a partner is a further segment of the
+// nearest reference throat it is a candidate of (the extraction put a node on that path), and born
+// when it is a candidate of none.
+struct ThroatMatch {
+  std::vector<std::int64_t> current_of;    // per reference throat: its (nearest) frame-k throat, or -1
+  std::vector<std::int64_t> reference_of;  // per frame-k throat: its reference throat, or -1 (born)
+  std::int64_t matched = 0, segments = 0, born = 0, died = 0, lost = 0;
+};
+ThroatMatch MatchThroats(const PoreNetwork& reference, const AffineMap& map, const PoreNetwork& current,
+                         const CarryOptions& options = {});
+
 // The graph AnalysePercolationHistory needs: nodes, throat connections, inlet nodes on the volume
 // face `inlet_face` and outlet nodes on `outlet_face` (Face bits of frame/segment/connectivity.h;
 // separator z = 0 and current collector z = max by default).
