@@ -4,7 +4,8 @@
 //
 //   op4d_bench_segment [--size N] [--snr S] [--spacing-um S] [--binder-neck-um B]
 //                      [--denoise nlm|gauss|none] [--h-factor F] [--gauss-sigma-um S]
-//                      [--tied 0|1] [--pv-reach R] [--islands V] [--threads T]
+//                      [--tied 0|1] [--pv-reach R] [--islands V] [--refine SWEEPS]
+//                      [--refine-sigma VOX] [--refine-smoothness S] [--threads T]
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -13,6 +14,7 @@
 
 #include "bench_util.h"
 #include "op4d/frame/segment/denoise.h"
+#include "op4d/frame/segment/forward_model.h"
 #include "op4d/frame/segment/gmm.h"
 #include "op4d/frame/segment/morphology.h"
 #include "op4d/synth/campaign.h"
@@ -34,6 +36,8 @@ int main(int argc, char** argv) {
   std::string denoise = "nlm";
   int threads = 0;
   int pv_reach = 1;
+  int refine = 0;
+  double refine_sigma = ForwardModelOptions{}.psf_sigma_vox[0], refine_smoothness = ForwardModelOptions{}.smoothness;
   bool tied = true;
   double neck = SynthOptions{}.binder_neck_um;
   double spacing = SynthOptions{}.spacing_um[0];
@@ -50,6 +54,9 @@ int main(int argc, char** argv) {
     else if (a == "--binder-neck-um") neck = std::atof(argv[i + 1]);
     else if (a == "--spacing-um") spacing = std::atof(argv[i + 1]);
     else if (a == "--threads") threads = std::atoi(argv[i + 1]);
+    else if (a == "--refine") refine = std::atoi(argv[i + 1]);
+    else if (a == "--refine-sigma") refine_sigma = std::atof(argv[i + 1]);
+    else if (a == "--refine-smoothness") refine_smoothness = std::atof(argv[i + 1]);
     else {
       std::fprintf(stderr, "unknown option %s\n", a.c_str());
       return 2;
@@ -94,6 +101,14 @@ int main(int argc, char** argv) {
   const GmmModel m = FitGaussianMixture(input, go);
   ProbabilisticSegmentation seg = ClassifyGaussianMixture(input, m, {0, 2, 1}, true, tb);
   const std::int64_t pv_moved = pv_reach > 0 ? ResolvePartialVolume(seg.labels, input, m, {0, 2, 1}, pv_reach, tb) : 0;
+  ForwardModelReport fr;
+  if (refine > 0) {
+    ForwardModelOptions fo;
+    fo.psf_sigma_vox = {refine_sigma, refine_sigma, refine_sigma};
+    fo.smoothness = refine_smoothness;
+    fo.max_sweeps = refine;
+    RefineByForwardModel(seg.labels, input, fo, &fr);
+  }
   const double t_gmm = Seconds(t0);
   const long peak_gmm = bench::PeakRssKiB();
   den = AnyVolume{};  // the denoised frame is no longer needed
@@ -122,6 +137,13 @@ int main(int argc, char** argv) {
   for (std::size_t k = 0; k < m.means.size(); ++k)
     std::printf("  class %zu: weight %.4f mean %.0f sigma %.0f\n", k, m.weights[k], m.means[k], m.sigmas[k]);
   std::printf("  %lld voxels resolved as partial volume by position (reach %d)\n", (long long)pv_moved, pv_reach);
+  if (refine > 0) {
+    std::printf("  forward-model refinement (PSF sigma %.2f voxel, smoothness %.2f): relabelled per sweep", refine_sigma, refine_smoothness);
+    for (std::int64_t x : fr.changes) std::printf(" %lld", (long long)x);
+    std::printf("; pure grey");
+    for (double v : fr.pure_grey) std::printf(" %.0f", v);
+    std::printf("\n");
+  }
   std::printf("memory beyond the input: %.1f MiB = %.2f bytes/voxel (peak %ld KiB, before %ld KiB)\n",
               double(peak_kib - base_kib) / 1024, double(peak_kib - base_kib) * 1024 / voxels, peak_kib, base_kib);
   std::printf("  peak by the end of each step, bytes/voxel: denoise %.2f, gmm %.2f, clean-up %.2f\n",

@@ -12,6 +12,7 @@
 
 #include "op4d/core/error.h"
 #include "op4d/frame/segment/denoise.h"
+#include "op4d/frame/segment/forward_model.h"
 #include "op4d/frame/segment/gmm.h"
 #include "op4d/frame/segment/morphology.h"
 #include "op4d/frame/segment/threshold.h"
@@ -312,6 +313,8 @@ PhaseVolume SegmentFrame(const AnyVolume& grey, const QuickLookOptions& options,
     phases = std::move(ps.labels);
     if (posteriors) *posteriors = std::move(ps.posteriors);
     const std::int64_t pv = ResolvePartialVolume(phases, den, m, options.class_labels, 1, options.threads);
+    ForwardModelReport fm;
+    RefineByForwardModel(phases, den, ForwardModelOptions{}, &fm);
     const std::vector<Phase> pores = options.phases.WithRole(PhaseRole::kPore);
     if (pores.size() != 1)
       throw ConfigError("phases", "nlm+gmm needs exactly one phase with the pore role (for the dual connectivity), got " +
@@ -320,7 +323,8 @@ PhaseVolume SegmentFrame(const AnyVolume& grey, const QuickLookOptions& options,
         RemovePhaseIslands(phases, pores.front().label, DualConnectivity{}, options.min_island_voxels);
     report.thresholds = m.means;
     report.status = m.message + "; NLM sigma " + std::to_string(nr.sigma) + ", " + std::to_string(pv) +
-               " partial-volume voxels, " + std::to_string(isl) + " island voxels relabelled";
+               " partial-volume voxels, " + std::to_string(fm.changed()) + " relabelled by the forward model, " +
+               std::to_string(isl) + " island voxels relabelled";
   }
   if (report_out) {
     report_out->thresholds = report.thresholds;

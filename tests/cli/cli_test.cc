@@ -451,10 +451,12 @@ TEST_CASE("live follow processes the frames an acquisition appends while it runs
     ::execl("/bin/sh", "sh", "-c", script.c_str(), static_cast<char*>(nullptr));
     ::_exit(127);
   }
-  REQUIRE(Run("run " + std::string(OP4D_SOURCE_DIR) + "/pipelines/follow.json --store " + live + " --follow --idle 8 --poll 0.2 --quiet",
-              &out) == 0);
+  const int run_status =
+      Run("run " + std::string(OP4D_SOURCE_DIR) + "/pipelines/follow.json --store " + live + " --follow --idle 8 --poll 0.2 --quiet", &out);
   int status = 0;
-  ::waitpid(acquisition, &status, 0);
+  ::waitpid(acquisition, &status, 0);  // before the checks: the directory must outlive the acquisition
+  INFO(out);
+  REQUIRE(run_status == 0);
   REQUIRE(WIFEXITED(status));
   REQUIRE(WEXITSTATUS(status) == 0);
   INFO(out);

@@ -72,7 +72,8 @@ PhaseTable LatticePhases();
 enum class SegmentMethod {
   kGaussianMixture,  // EM fit of one Gaussian per phase, maximum-a-posteriori labels
   kMultiOtsu,        // global multi-level Otsu thresholds (the baseline)
-  kNlmGmm,           // non-local means, tied-sigma mixture, partial-volume correction, island removal
+  kNlmGmm,           // non-local means, tied-sigma mixture, partial-volume correction, forward-model
+                     // refinement (frame/segment/forward_model.h), island removal
 };
 const char* ToString(SegmentMethod m);                        // "gmm", "multi-otsu", "nlm+gmm"
 SegmentMethod SegmentMethodFromString(const std::string& s);  // throws ConfigError

@@ -1,0 +1,43 @@
+// Label refinement by a forward model of the imaging: the frame is modelled as the point-spread
+// function (a Gaussian of psf_sigma_vox voxels per axis) applied to an image that holds, at every
+// voxel, the pure grey value of its label. Boundary voxels (a 6-neighbour of another label) take a
+// neighbour's label when that lowers
+//   || grey - PSF * means(labels) ||^2 + beta * (unlike 6-neighbours),
+// voxel by voxel in scan order (iterated conditional modes), until a sweep changes nothing or
+// max_sweeps. The pure grey values are measured on the voxels whose 26 neighbours share their label
+// (all voxels of a label when it has none); beta = smoothness * d^2 * |PSF|^2, d the smallest
+// difference between two labels' pure values, so smoothness is independent of the contrast.
+//
+// Partial volume is what this resolves: a voxel on a pore/active interface whose grey value looks
+// like binder is explained by its neighbours' labels through the PSF, and thin layers keep the grey
+// level the PSF predicts for them. Voxels closer to a face of the volume than the support used
+// (3 sqrt(2) sigma, at least 2 voxels) keep their labels. Serial and deterministic; the frame is
+// processed in slabs of 16 z-slices (each from the labels the earlier slabs left), so the work space
+// is 4 bytes per voxel of a slab and its margins, not of the frame.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "op4d/core/volume.h"
+
+namespace op4d {
+
+struct ForwardModelOptions {
+  Vec3 psf_sigma_vox{0.6, 0.6, 0.6};
+  double smoothness = 0.3;
+  int max_sweeps = 10;
+};
+
+struct ForwardModelReport {
+  std::vector<std::uint8_t> labels;    // the labels present
+  std::vector<double> pure_grey;       // their pure grey values
+  std::vector<std::int64_t> changes;   // voxels relabelled in each sweep
+  std::int64_t changed() const;
+};
+
+// Returns the number of voxels whose label changed (a voxel changed twice counts twice).
+std::int64_t RefineByForwardModel(PhaseVolume& labels, const AnyVolume& grey, const ForwardModelOptions& options = {},
+                                  ForwardModelReport* report = nullptr);
+
+}  // namespace op4d

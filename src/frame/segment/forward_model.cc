@@ -1,0 +1,146 @@
+#include "op4d/frame/segment/forward_model.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <numeric>
+
+#include "op4d/core/error.h"
+#include "op4d/core/filter.h"
+
+namespace op4d {
+
+std::int64_t ForwardModelReport::changed() const { return std::accumulate(changes.begin(), changes.end(), std::int64_t(0)); }
+
+std::int64_t RefineByForwardModel(PhaseVolume& labels, const AnyVolume& grey, const ForwardModelOptions& o,
+                                  ForwardModelReport* report) {
+  const Geometry& g = labels.geometry();
+  if (!std::visit([&](const auto& v) { return v.geometry().SameGrid(g); }, grey))
+    throw InvalidArgument("RefineByForwardModel: the grey frame and the labels are on different grids");
+  for (int a = 0; a < 3; ++a)
+    if (!(o.psf_sigma_vox[a] > 0) || !(o.psf_sigma_vox[a] <= 3))
+      throw InvalidArgument("RefineByForwardModel: psf_sigma_vox must be in (0, 3] voxels, got " + std::to_string(o.psf_sigma_vox[a]));
+  if (!(o.smoothness >= 0)) throw InvalidArgument("RefineByForwardModel: smoothness must be >= 0");
+  const Index3 n = g.shape;
+  // The support of PSF * PSF (a Gaussian of sqrt(2) sigma) taken into account: 3 of its sigmas.
+  const int R = std::max(2, int(std::ceil(3.0 * std::sqrt(2.0) *
+                                          std::max({o.psf_sigma_vox[0], o.psf_sigma_vox[1], o.psf_sigma_vox[2]}))));
+  ForwardModelReport local;
+  ForwardModelReport& rep = report ? *report : local;
+  rep = ForwardModelReport{};
+  if (n[0] <= 2 * R || n[1] <= 2 * R || n[2] <= 2 * R) return 0;
+  // Pure grey value of every label: mean over voxels whose 26 neighbours share the label.
+  std::array<double, 256> sum_pure{}, sum_all{};
+  std::array<std::int64_t, 256> n_pure{}, n_all{};
+  std::visit([&](const auto& v) {
+    for (std::int64_t z = 0; z < n[0]; ++z)
+      for (std::int64_t y = 0; y < n[1]; ++y)
+        for (std::int64_t x = 0; x < n[2]; ++x) {
+          const std::uint8_t l = labels(z, y, x);
+          const double value = double(v(z, y, x));
+          sum_all[l] += value;
+          ++n_all[l];
+          if (z == 0 || y == 0 || x == 0 || z == n[0] - 1 || y == n[1] - 1 || x == n[2] - 1) continue;
+          bool pure = true;
+          for (int dz = -1; dz <= 1 && pure; ++dz)
+            for (int dy = -1; dy <= 1 && pure; ++dy)
+              for (int dx = -1; dx <= 1 && pure; ++dx) pure = labels(z + dz, y + dy, x + dx) == l;
+          if (!pure) continue;
+          sum_pure[l] += value;
+          ++n_pure[l];
+        }
+  }, grey);
+  std::array<double, 256> pure{};
+  for (int l = 0; l < 256; ++l) {
+    if (n_all[l] == 0) continue;
+    pure[l] = n_pure[l] > 0 ? sum_pure[l] / double(n_pure[l]) : sum_all[l] / double(n_all[l]);
+    rep.labels.push_back(std::uint8_t(l));
+    rep.pure_grey.push_back(pure[l]);
+  }
+  if (rep.labels.size() < 2) return 0;
+  // |PSF|^2 and PSF * PSF from an impulse (the same discrete filter).
+  const int W = 2 * R + 1;
+  std::vector<float> imp(std::size_t(W * W * W), 0.0f);
+  imp[std::size_t((R * W + R) * W + R)] = 1;
+  GaussianSmooth(imp.data(), {W, W, W}, o.psf_sigma_vox);
+  double k2 = 0;
+  for (float v : imp) k2 += double(v) * v;
+  GaussianSmooth(imp.data(), {W, W, W}, o.psf_sigma_vox);
+  std::vector<std::pair<std::int64_t, float>> kk;
+  for (int z = -R; z <= R; ++z)
+    for (int y = -R; y <= R; ++y)
+      for (int x = -R; x <= R; ++x) {
+        const float w = imp[std::size_t(((z + R) * W + y + R) * W + x + R)];
+        if (w > 1e-6f) kk.push_back({(std::int64_t(z) * n[1] + y) * n[2] + x, w});
+      }
+  std::vector<double> sorted = rep.pure_grey;
+  std::sort(sorted.begin(), sorted.end());
+  double d_min = INFINITY;
+  for (std::size_t i = 1; i < sorted.size(); ++i) d_min = std::min(d_min, sorted[i] - sorted[i - 1]);
+  const double beta = o.smoothness * d_min * d_min * k2;
+  const std::int64_t off[6] = {-n[1] * n[2], n[1] * n[2], -n[2], n[2], -1, 1};
+  // Slabs of kSlab z-slices, one after the other: C = PSF * (grey - PSF * pure(labels)) is computed on
+  // the slab grown by twice the filter radius on each side (exact inside the slab: the filter's
+  // border handling reaches no further), from the labels as the earlier slabs left them, and the
+  // slab is swept to convergence. The work space is a slab, not the frame.
+  constexpr std::int64_t kSlab = 16;
+  const std::int64_t fr = std::int64_t(std::ceil(3 * o.psf_sigma_vox[0]));  // GaussianSmooth's radius along z
+  const std::int64_t plane = n[1] * n[2];
+  std::int64_t total = 0;
+  std::vector<float> c;
+  for (std::int64_t z0 = R; z0 < n[0] - R; z0 += kSlab) {
+    const std::int64_t z1 = std::min(z0 + kSlab, n[0] - R);
+    const std::int64_t b0 = std::max<std::int64_t>(0, z0 - 2 * fr - R), b1 = std::min(n[0], z1 + 2 * fr + R);
+    const Index3 bn{b1 - b0, n[1], n[2]};
+    c.assign(static_cast<std::size_t>(bn[0] * plane), 0.0f);
+    for (std::int64_t i = 0; i < bn[0] * plane; ++i) c[std::size_t(i)] = float(pure[labels[b0 * plane + i]]);
+    GaussianSmooth(c.data(), bn, o.psf_sigma_vox);
+    std::visit([&](const auto& v) {
+      for (std::int64_t i = 0; i < bn[0] * plane; ++i) c[std::size_t(i)] = float(double(v[b0 * plane + i])) - c[std::size_t(i)];
+    }, grey);
+    GaussianSmooth(c.data(), bn, o.psf_sigma_vox);
+    for (int sweep = 0; sweep < o.max_sweeps; ++sweep) {
+      std::int64_t changed = 0;
+      for (std::int64_t z = z0; z < z1; ++z)
+        for (std::int64_t y = R; y < n[1] - R; ++y)
+          for (std::int64_t x = R; x < n[2] - R; ++x) {
+            const std::int64_t v = (z * n[1] + y) * n[2] + x, cv = v - b0 * plane;
+            const std::uint8_t l = labels[v];
+            std::uint8_t nb[6];
+            bool boundary = false;
+            for (int k = 0; k < 6; ++k) {
+              nb[k] = labels[v + off[k]];
+              boundary = boundary || nb[k] != l;
+            }
+            if (!boundary) continue;
+            auto unlike = [&](std::uint8_t q) {
+              int u = 0;
+              for (std::uint8_t m : nb) u += m != q;
+              return u;
+            };
+            const int unlike_l = unlike(l);
+            std::uint8_t best = l;
+            double best_delta = 0;
+            for (int k = 0; k < 6; ++k) {
+              const std::uint8_t q = nb[k];
+              if (q == l || q == best) continue;
+              const double d = pure[q] - pure[l];
+              const double delta = d * d * k2 - 2 * d * double(c[std::size_t(cv)]) + beta * (unlike(q) - unlike_l);
+              if (delta < best_delta) best_delta = delta, best = q;
+            }
+            if (best == l) continue;
+            const float d = float(pure[best] - pure[l]);
+            labels[v] = best;
+            for (const auto& [o2, w] : kk) c[std::size_t(cv + o2)] -= d * w;
+            ++changed;
+          }
+      if (std::size_t(sweep) >= rep.changes.size()) rep.changes.push_back(0);
+      rep.changes[std::size_t(sweep)] += changed;
+      total += changed;
+      if (changed == 0) break;
+    }
+  }
+  return total;
+}
+
+}  // namespace op4d
