@@ -232,6 +232,21 @@ Vec3 SynthCampaign::Drift(int k) const {
   return {d[0] * k, d[1] * k, d[2] * k};
 }
 
+AnyVolume Detect(std::vector<float>& grey, const Geometry& g, double blur_sigma_vox, double noise_sigma, std::uint64_t seed,
+                 int frame, DataType dtype, ThreadBudget threads) {
+  GaussianSmooth(grey.data(), g.shape, {blur_sigma_vox, blur_sigma_vox, blur_sigma_vox}, threads);
+  AnyVolume out = MakeVolume(dtype, g);
+  RunInArena(threads, [&] {
+    tbb::parallel_for(std::int64_t(0), g.voxel_count(), [&](std::int64_t i) {
+      double v = grey[std::size_t(i)];
+      if (noise_sigma > 0) v += noise_sigma * HashNormal(seed, std::uint64_t(frame), std::uint64_t(i));
+      if (dtype == DataType::kUInt16) std::get<Volume<std::uint16_t>>(out)[i] = std::uint16_t(std::clamp(std::lround(v), 0L, 65535L));
+      else std::get<Volume<float>>(out)[i] = float(v);
+    });
+  });
+  return out;
+}
+
 SynthFrame SynthCampaign::Render(int k, ThreadBudget threads) const {
   if (k < 0 || k >= options_.frames) throw InvalidArgument("synthetic frame " + std::to_string(k) + " does not exist");
   const SynthOptions& o = options_;
@@ -361,17 +376,7 @@ SynthFrame SynthCampaign::Render(int k, ThreadBudget threads) const {
         }
     });
   });
-  GaussianSmooth(grey.data(), g.shape, {o.blur_sigma_vox, o.blur_sigma_vox, o.blur_sigma_vox}, threads);
-  const double sigma_n = o.snr > 0 ? (o.grey_active - o.grey_pore) / o.snr : 0.0;
-  fr.grey = MakeVolume(o.dtype, g);
-  RunInArena(threads, [&] {
-    tbb::parallel_for(std::int64_t(0), g.voxel_count(), [&](std::int64_t i) {
-      double v = grey[std::size_t(i)];
-      if (sigma_n > 0) v += sigma_n * HashNormal(o.seed, std::uint64_t(k), std::uint64_t(i));
-      if (o.dtype == DataType::kUInt16) std::get<Volume<std::uint16_t>>(fr.grey)[i] = std::uint16_t(std::clamp(std::lround(v), 0L, 65535L));
-      else std::get<Volume<float>>(fr.grey)[i] = float(v);
-    });
-  });
+  fr.grey = Detect(grey, g, o.blur_sigma_vox, o.snr > 0 ? (o.grey_active - o.grey_pore) / o.snr : 0.0, o.seed, k, o.dtype, threads);
   return fr;
 }
 

@@ -6,7 +6,6 @@
 #include <cmath>
 
 #include "op4d/core/error.h"
-#include "op4d/core/filter.h"
 #include "op4d/core/random.h"
 
 namespace op4d {
@@ -219,17 +218,7 @@ SynthFrame SynthThroatLattice::Render(int k, ThreadBudget threads) const {
         }
     });
   });
-  GaussianSmooth(grey.data(), g.shape, {o.blur_sigma_vox, o.blur_sigma_vox, o.blur_sigma_vox}, threads);
-  const double sigma_n = o.snr > 0 ? (o.grey_solid - o.grey_pore) / o.snr : 0.0;
-  fr.grey = MakeVolume(o.dtype, g);
-  RunInArena(threads, [&] {
-    tbb::parallel_for(std::int64_t(0), g.voxel_count(), [&](std::int64_t i) {
-      double v = grey[std::size_t(i)];
-      if (sigma_n > 0) v += sigma_n * HashNormal(o.seed, std::uint64_t(k), std::uint64_t(i));
-      if (o.dtype == DataType::kUInt16) std::get<Volume<std::uint16_t>>(fr.grey)[i] = std::uint16_t(std::clamp(std::lround(v), 0L, 65535L));
-      else std::get<Volume<float>>(fr.grey)[i] = float(v);
-    });
-  });
+  fr.grey = Detect(grey, g, o.blur_sigma_vox, o.snr > 0 ? (o.grey_solid - o.grey_pore) / o.snr : 0.0, o.seed, k, o.dtype, threads);
   fr.time_row = {{"time_s", FrameTime(k)}, {"cycle", 1}, {"step", 1}, {"p_app_Pa", PressurePa(k)}};
   ResultTable& tt = fr.throats;
   tt.name = "throats";

@@ -93,6 +93,13 @@ struct SynthFrame {
   Vec3 drift_um{};                        // rigid translation of this frame relative to frame 0
 };
 
+// The detector both synthetic campaigns render through: the PSF (Gaussian blur of blur_sigma_vox
+// voxels) applied to `grey` in place, additive Gaussian noise of noise_sigma from the counter-based
+// hash of (seed, frame, voxel) (identical for any thread count), then the voxel type (uint16 rounded
+// and clamped, or float32).
+AnyVolume Detect(std::vector<float>& grey, const Geometry& g, double blur_sigma_vox, double noise_sigma, std::uint64_t seed,
+                 int frame, DataType dtype, ThreadBudget threads = {});
+
 class SynthCampaign {
  public:
   explicit SynthCampaign(const SynthOptions& options);  // packs the particles; throws ConfigError
