@@ -172,8 +172,7 @@ TEST_CASE("the throat-lattice campaign: detected closures and reopenings match t
   // 2100) / 2 seconds: 500 of the 3600.
   REQUIRE(c.truth_percolation_fraction == Approx(1.0 - 500.0 / 3600.0));
   // Re-extracted networks: every throat-frame the script shuts is a death, under 1 % of the open
-  // throat-frames are (9 of 2029 at this seed: narrow throats the frame's extraction misses), and the
-  // lattice grows no throats.
+  // throat-frames are (narrow throats the frame's extraction misses), and the lattice grows no throats.
   INFO("shut " << c.shut_found << "/" << c.truth_shut << ", deaths of open throats " << c.deaths_invented << ", born " << c.born);
   REQUIRE(c.truth_shut > 50);
   REQUIRE(c.shut_found == c.truth_shut);
