@@ -4,7 +4,7 @@
 //
 //   op4d_bench_segment [--size N] [--snr S] [--spacing-um S] [--binder-neck-um B]
 //                      [--denoise nlm|gauss|none] [--h-factor F] [--gauss-sigma-um S]
-//                      [--tied 0|1] [--pv-reach R] [--islands V] [--refine SWEEPS]
+//                      [--tied 0|1] [--pv-reach R] [--islands V] [--refine SWEEPS (default 10; 0 = none)]
 //                      [--refine-sigma VOX] [--refine-smoothness S] [--threads T]
 #include <chrono>
 #include <cstdio>
@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
   std::string denoise = "nlm";
   int threads = 0;
   int pv_reach = 1;
-  int refine = 0;
+  int refine = ForwardModelOptions{}.max_sweeps;  // as the nlm+gmm chain; --refine 0 for the chain without it
   double refine_sigma = ForwardModelOptions{}.psf_sigma_vox[0], refine_smoothness = ForwardModelOptions{}.smoothness;
   bool tied = true;
   double neck = SynthOptions{}.binder_neck_um;

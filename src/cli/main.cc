@@ -389,18 +389,27 @@ void PrintQuickLook(const std::vector<QuickLookRow>& rows, SegmentMethod method)
                                                           : "non-local means + tied Gaussian mixture + partial-volume correction");
 }
 
+// The options both synthetic campaigns take: seed, frames, spacing, rendering, drift, duration, type.
+template <class Options>
+void CommonSynthOpts(const Args& a, Options* o) {
+  o->seed = std::uint64_t(a.Int("seed", 1));
+  o->frames = int(a.Int("frames", o->frames));
+  if (auto s = a.Triple("spacing")) o->spacing_um = *s;
+  o->snr = a.Double("snr", o->snr);
+  o->blur_sigma_vox = a.Double("blur", o->blur_sigma_vox);
+  if (auto d = a.Triple("drift")) o->drift_um_per_frame = *d;
+  o->duration_s = a.Double("duration", o->duration_s);
+  if (a.Has("dtype")) o->dtype = DataTypeFromString(a.String("dtype"));
+}
+
 SynthOptions SynthOpts(const Args& a) {
   SynthOptions o;
-  o.seed = std::uint64_t(a.Int("seed", 1));
-  o.frames = int(a.Int("frames", o.frames));
+  CommonSynthOpts(a, &o);
   if (auto s = a.IndexTriple("shape")) o.shape = *s;
-  if (auto s = a.Triple("spacing")) o.spacing_um = *s;
   o.radius_um = a.Double("radius", o.radius_um);
   o.solid_fraction = a.Double("solid-fraction", o.solid_fraction);
   o.calendering = a.Double("calendering", o.calendering);
   o.binder_neck_um = a.Double("binder-neck", o.binder_neck_um);
-  o.snr = a.Double("snr", o.snr);
-  o.blur_sigma_vox = a.Double("blur", o.blur_sigma_vox);
   o.strain_per_soc = a.Double("strain-per-soc", o.strain_per_soc);
   if (a.Has("soc")) {
     const auto v = a.Doubles("soc");
@@ -408,14 +417,11 @@ SynthOptions SynthOpts(const Args& a) {
     o.soc_end = v[1];
   }
   o.soc_gradient = a.Double("soc-gradient", o.soc_gradient);
-  if (auto d = a.Triple("drift")) o.drift_um_per_frame = *d;
-  o.duration_s = a.Double("duration", o.duration_s);
   if (a.Has("pressure")) {
     const auto v = a.Doubles("pressure");
     o.p_app_start_Pa = v[0];
     o.p_app_end_Pa = v[1];
   }
-  if (a.Has("dtype")) o.dtype = DataTypeFromString(a.String("dtype"));
   std::string why;
   if (!o.IsValid(&why)) throw ConfigError("synth options", why);
   return o;
@@ -423,10 +429,8 @@ SynthOptions SynthOpts(const Args& a) {
 
 ThroatLatticeOptions LatticeOpts(const Args& a) {
   ThroatLatticeOptions o;
-  o.seed = std::uint64_t(a.Int("seed", 1));
-  o.frames = int(a.Int("frames", o.frames));
+  CommonSynthOpts(a, &o);
   if (auto s = a.IndexTriple("bodies")) o.bodies = *s;
-  if (auto s = a.Triple("spacing")) o.spacing_um = *s;
   o.pitch_um = a.Double("pitch", o.pitch_um);
   o.body_radius_um = a.Double("body-radius", o.body_radius_um);
   if (a.Has("throat-radii")) {
@@ -441,11 +445,6 @@ ThroatLatticeOptions LatticeOpts(const Args& a) {
     o.design_gamma_N_per_m = v[0];
     o.design_theta_deg = v[1];
   }
-  o.snr = a.Double("snr", o.snr);
-  o.blur_sigma_vox = a.Double("blur", o.blur_sigma_vox);
-  if (auto d = a.Triple("drift")) o.drift_um_per_frame = *d;
-  o.duration_s = a.Double("duration", o.duration_s);
-  if (a.Has("dtype")) o.dtype = DataTypeFromString(a.String("dtype"));
   return o;
 }
 

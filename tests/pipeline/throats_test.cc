@@ -31,6 +31,25 @@ Volume<std::uint8_t> Channel(double neck, int dy = 0, int dx = 0) {
   return v;
 }
 
+// A two-phase grey campaign as the throat step sees it: segmented by nlm+gmm with `phases` (darkest
+// first, labels 0 and 1), registered rigidly; returns the throat options with that segmentation.
+ThroatRunOptions SegmentAndRegister(const std::string& store, const PhaseTable& phases) {
+  QuickLookOptions seg;
+  seg.method = SegmentMethod::kNlmGmm;
+  seg.phases = phases;
+  seg.class_labels = {0, 1};
+  seg.progress = ProgressStyle::kOff;
+  RunSegment(store, seg);
+  RegisterRunOptions ro;
+  ro.method = RegisterMethod::kRigid;
+  ro.progress = ProgressStyle::kOff;
+  RunRegistration(store, ro);
+  ThroatRunOptions o;
+  o.segment = seg;
+  o.progress = ProgressStyle::kOff;
+  return o;
+}
+
 }  // namespace
 
 TEST_CASE("throat history through the store: a channel squeezed, invaded, blocked and reopened",
@@ -133,23 +152,11 @@ TEST_CASE("the throat-lattice campaign: detected closures and reopenings match t
   StoreOptions so;
   so.codec = Codec::kNone;
   WriteThroatLatticeCampaign(lo, dir / "l.h5", so, false, ProgressStyle::kOff);
-  QuickLookOptions seg;
-  seg.method = SegmentMethod::kNlmGmm;
-  seg.phases = LatticePhases();
-  seg.class_labels = {0, 1};
-  seg.progress = ProgressStyle::kOff;
-  RunSegment(dir / "l.h5", seg);
-  RegisterRunOptions ro;
-  ro.method = RegisterMethod::kRigid;
-  ro.progress = ProgressStyle::kOff;
-  RunRegistration(dir / "l.h5", ro);
-  ThroatRunOptions o;
-  o.segment = seg;
+  ThroatRunOptions o = SegmentAndRegister(dir / "l.h5", LatticePhases());
   o.law.surface_tension_N_per_m = 0.072;
   o.law.r_min_um = 0.25;
   o.carry.search_tolerance_um = 0.5;
   o.reextract = true;
-  o.progress = ProgressStyle::kOff;
   const ThroatRunResult r = RunThroatHistory(dir / "l.h5", o);
   REQUIRE(r.frames_with_registration == 9);
   const ThroatTruthCheck c = CheckThroatHistory(r, dir / "l.truth.h5", o.law, 0);
@@ -224,22 +231,11 @@ TEST_CASE("the throat history of the real 4D foam series under a stated pressure
   io.input.spacing_um = Vec3{10, 10, 10};
   io.progress = ProgressStyle::kOff;
   ImportManifest(dir / "manifest.csv", dir / "foam.h5", io);
-  QuickLookOptions seg;
-  seg.method = SegmentMethod::kNlmGmm;
-  seg.phases = PhaseTable({{"gas", 0, PhaseRole::kOther}, {"liquid", 1, PhaseRole::kPore}});
-  seg.class_labels = {0, 1};
-  seg.progress = ProgressStyle::kOff;
-  RunSegment(dir / "foam.h5", seg);
-  RegisterRunOptions ro;
-  ro.method = RegisterMethod::kRigid;
-  ro.progress = ProgressStyle::kOff;
-  RunRegistration(dir / "foam.h5", ro);
-  ThroatRunOptions o;
-  o.segment = seg;
+  ThroatRunOptions o =
+      SegmentAndRegister(dir / "foam.h5", PhaseTable({{"gas", 0, PhaseRole::kOther}, {"liquid", 1, PhaseRole::kPore}}));
   o.law.surface_tension_N_per_m = 0.035;
   o.law.r_min_um = 5;
   o.carry.search_tolerance_um = 10;
-  o.progress = ProgressStyle::kOff;
   const ThroatRunResult r = RunThroatHistory(dir / "foam.h5", o);
   const PercolationHistory& h = r.history;
   INFO(r.network.nodes.size() << " nodes, " << r.network.throats.size() << " throats; open " << h.frames[0].open_throats << " "

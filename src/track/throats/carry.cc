@@ -4,6 +4,8 @@
 #include <tbb/parallel_for.h>
 
 #include <Eigen/Dense>
+#include <open3d/geometry/KDTreeFlann.h>
+#include <open3d/geometry/PointCloud.h>
 #include <algorithm>
 #include <cmath>
 #include <unordered_map>
@@ -57,18 +59,13 @@ ThroatMatch MatchThroats(const PoreNetwork& reference, const AffineMap& map, con
   ThroatMatch m;
   m.current_of.assign(reference.throats.size(), -1);
   m.reference_of.assign(current.throats.size(), -1);
-  // Frame-k bottlenecks in a hash grid of cells as wide as the largest reach.
-  double reach_max = std::max({g.spacing_um[0], g.spacing_um[1], g.spacing_um[2]});
-  for (const PoreThroat& t : reference.throats) reach_max = std::max(reach_max, t.min_radius_um + o.search_tolerance_um);
-  auto cell = [&](const Vec3& p, int a) { return std::int64_t(std::floor(p[a] / reach_max)); };
-  auto key = [](std::int64_t z, std::int64_t y, std::int64_t x) {
-    return (std::uint64_t(z + (1 << 20)) << 42) | (std::uint64_t(y + (1 << 20)) << 21) | std::uint64_t(x + (1 << 20));
-  };
-  std::unordered_map<std::uint64_t, std::vector<std::int64_t>> grid;
-  for (std::size_t u = 0; u < current.throats.size(); ++u) {
-    const Vec3& b = current.throats[u].bottleneck_um;
-    grid[key(cell(b, 0), cell(b, 1), cell(b, 2))].push_back(std::int64_t(u));
-  }
+  // Frame-k bottlenecks in a k-d tree (Open3D, as the particle matching uses).
+  open3d::geometry::PointCloud bottlenecks;
+  for (const PoreThroat& u : current.throats)
+    bottlenecks.points_.emplace_back(u.bottleneck_um[0], u.bottleneck_um[1], u.bottleneck_um[2]);
+  const open3d::geometry::KDTreeFlann tree(bottlenecks);
+  std::vector<int> found;
+  std::vector<double> found_d2;
   struct Pair {
     double d;
     std::int64_t t, u;
@@ -91,20 +88,11 @@ ThroatMatch MatchThroats(const PoreNetwork& reference, const AffineMap& map, con
         inside = inside && c >= -0.5 && c < double(g.shape[a]) - 0.5;
       }
       in_view[t] = in_view[t] || inside;
-      const std::int64_t cz = cell(x, 0), cy = cell(x, 1), cx = cell(x, 2);
-      for (std::int64_t dz = -1; dz <= 1; ++dz)
-        for (std::int64_t dy = -1; dy <= 1; ++dy)
-          for (std::int64_t dx = -1; dx <= 1; ++dx) {
-            const auto it = grid.find(key(cz + dz, cy + dy, cx + dx));
-            if (it == grid.end()) continue;
-            for (std::int64_t u : it->second) {
-              const Vec3& b = current.throats[std::size_t(u)].bottleneck_um;
-              const double d = std::sqrt((b[0] - x[0]) * (b[0] - x[0]) + (b[1] - x[1]) * (b[1] - x[1]) + (b[2] - x[2]) * (b[2] - x[2]));
-              if (d > reach) continue;
-              auto [pos, fresh] = best.emplace(u, d);
-              if (!fresh) pos->second = std::min(pos->second, d);
-            }
-          }
+      if (current.throats.empty() || tree.SearchRadius(xe, reach, found, found_d2) <= 0) continue;
+      for (std::size_t j = 0; j < found.size(); ++j) {
+        auto [pos, fresh] = best.emplace(std::int64_t(found[j]), std::sqrt(found_d2[j]));
+        if (!fresh) pos->second = std::min(pos->second, std::sqrt(found_d2[j]));
+      }
     }
     for (const auto& [u, d] : best) pairs.push_back({d, std::int64_t(t), u});
   }
