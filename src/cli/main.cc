@@ -287,6 +287,10 @@ const std::map<std::string, std::string> kHelp = {
      "  --tensors                elastix: also store E_zz..E_yx (Green-Lagrange) and stretch_1..3 volumes\n"
      "  --particles              also fit an affine F per particle (reference segmented, watershed),\n"
      "                           table particle_kinematics per frame\n"
+     "  --particle-contact UM    per-particle fits leave out voxels within UM of another particle\n"
+     "                           (default 0: keep them; 1 with well-separated labels at >= 10 voxels per\n"
+     "                           particle radius, see bench/RESULTS.md)\n"
+     "  --particle-smooth UM     per-particle fits smooth both frames first, Gaussian sigma in um (default 0)\n"
      "  --out DIR                write DIR/frame_<k>_J.vti (ParaView) and DIR/registration_series.csv\n"
      "  --threads N              worker threads\n"
      "  --quiet                  no progress output\n"},
@@ -902,7 +906,8 @@ int CmdNetwork(int argc, char** argv) {
 int CmdRegister(int argc, char** argv) {
   Args a("register", argc, argv, 2,
          {{"method", 1}, {"strategy", 1}, {"reference", 1}, {"frames", 1}, {"grid-spacing", 1}, {"iterations", 1},
-          {"metric", 1}, {"stride", 1}, {"tensors", 0}, {"particles", 0}, {"out", 1}, {"threads", 1}, {"quiet", 0}});
+          {"metric", 1}, {"stride", 1}, {"tensors", 0}, {"particles", 0}, {"particle-contact", 1}, {"particle-smooth", 1},
+          {"out", 1}, {"threads", 1}, {"quiet", 0}});
   if (a.help()) return std::printf("%s", kHelp.at("register").c_str()), 0;
   if (a.positional().size() != 1) throw ConfigError("CAMPAIGN", "give exactly one campaign store (see op4d register --help)");
   RegisterRunOptions o;
@@ -935,6 +940,11 @@ int CmdRegister(int argc, char** argv) {
   o.strain_stride = int(a.Int("stride", 2));
   if (o.strain_stride < 1) throw ConfigError("--stride", "must be >= 1");
   o.particles = a.Has("particles");
+  o.particle_fit.contact_um = a.Double("particle-contact", o.particle_fit.contact_um);
+  o.particle_fit.smooth_um = a.Double("particle-smooth", o.particle_fit.smooth_um);
+  std::string why;
+  if (!o.particle_fit.IsValid(&why))
+    throw ConfigError(o.particle_fit.contact_um < 0 ? "--particle-contact" : "--particle-smooth", why);
   o.tensors = a.Has("tensors");
   o.out_dir = a.String("out");
   o.threads = Threads(a);

@@ -141,7 +141,8 @@ std::vector<RegisterRunRow> RunRegistration(const std::string& store_path, const
     wo.threads = o.threads;
     particle_labels = SeparateParticles(mask, wo).labels;
     j["particles"] = {{"segment", ToString(so.method)}, {"watershed_h_um", wo.h_um},
-                      {"margin_um", o.particle_fit.margin_um}, {"max_iterations", o.particle_fit.max_iterations}};
+                      {"margin_um", o.particle_fit.margin_um}, {"max_iterations", o.particle_fit.max_iterations},
+                      {"contact_um", o.particle_fit.contact_um}, {"smooth_um", o.particle_fit.smooth_um}};
   }
   double margin = o.interior_margin_um;
   if (margin < 0) {

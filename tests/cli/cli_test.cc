@@ -48,6 +48,10 @@ TEST_CASE("errors are one line naming what is at fault, with a non-zero exit", "
   REQUIRE(Run("synth --out /etc/passwd/c.h5 --frames 1 --shape 8 8 8 --quiet", &out) == 1);
   REQUIRE(out.find("/etc/passwd/c.h5") != std::string::npos);
   REQUIRE(Run("nonsense", &out) == 2);
+  REQUIRE(Run("register " + (dir / "none.h5") + " --particles --particle-contact -1", &out) != 0);
+  REQUIRE(out == "op4d: error: --particle-contact: contact_um must be >= 0\n");
+  REQUIRE(Run("register " + (dir / "none.h5") + " --particles --particle-smooth -0.5", &out) != 0);
+  REQUIRE(out == "op4d: error: --particle-smooth: smooth_um must be >= 0\n");
 }
 
 TEST_CASE("a frame that does not fit the campaign fails the import and keeps the stored frames", "[cli][errors]") {

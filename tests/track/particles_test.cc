@@ -20,21 +20,6 @@ LabelVolume ToLabels(const Volume<std::uint16_t>& v) {
   return out;
 }
 
-struct SwellingCase {
-  SynthOptions options;
-  SynthCampaign campaign;
-  SynthFrame f0, fk;
-  int k;
-  explicit SwellingCase(int frame, double snr)
-      : options([&] {
-          SynthOptions o;
-          o.seed = 4;
-          o.snr = snr;
-          o.dtype = DataType::kFloat32;
-          return o;
-        }()),
-        campaign(options), f0(campaign.Render(0)), fk(campaign.Render(frame)), k(frame) {}
-};
 
 }  // namespace
 
@@ -74,45 +59,98 @@ TEST_CASE("a known affine motion is recovered particle by particle", "[track][de
   REQUIRE(err[err.size() * 9 / 10] < 0.04);
 }
 
-// Measured state, not yet the issue's target (eps_v RMS <= 5e-3 at SNR 10): the generator grows the
-// binder necks as neighbours swell, which the local fit reads as extra swelling (RMS 0.021 with the
-// necks, 0.011 without them, 0.006 without necks and noise; bench/RESULTS.md).
-TEST_CASE("per-particle swelling of a synthetic campaign: eps_v RMS error at SNR 10",
-          "[track][deformation][particles]") {
-  const SwellingCase c(4, 10.0);
-  const Volume<float>& ref = std::get<Volume<float>>(c.f0.grey);
-  const Volume<float>& cur = std::get<Volume<float>>(c.fk.grey);
-  // The start: the global translation from an ITK registration (the drift), not the truth.
+namespace {
+
+struct SwellingErrors {
+  int interior = 0, converged = 0;
+  double rms = 0, mean = 0, worst = 0;
+};
+
+// Frame `frame` against frame 0 of the campaign, started from ITK's global translation (the drift),
+// scored on the interior particles (not cut by the field of view, at least min_voxels).
+SwellingErrors MeasureSwelling(const SynthOptions& o, int frame, std::int64_t min_voxels,
+                               ParticleFitOptions po = {}) {
+  const SynthCampaign campaign(o);
+  const SynthFrame f0 = campaign.Render(0), fk = campaign.Render(frame);
+  const Volume<float>& ref = std::get<Volume<float>>(f0.grey);
+  const Volume<float>& cur = std::get<Volume<float>>(fk.grey);
   AffineRegistrationOptions ro;
   ro.model = AffineModel::kTranslation;
   const AffineRegistrationResult global = RegisterAffine(ref, cur, ro);
-  const Eigen::Vector3d drift(c.fk.drift_um[0], c.fk.drift_um[1], c.fk.drift_um[2]);
+  const Eigen::Vector3d drift(fk.drift_um[0], fk.drift_um[1], fk.drift_um[2]);
   REQUIRE((global.map.t - drift).norm() < 0.25);  // swelling biases the global fit a little
-  const std::vector<ParticleKinematics> fits =
-      FitParticleKinematics(ref, cur, ToLabels(c.f0.particle_labels), global.map);
+  const std::vector<ParticleKinematics> fits = FitParticleKinematics(ref, cur, ToLabels(f0.particle_labels), global.map, po);
   std::map<int, const SynthParticle*> truth;
-  for (const SynthParticle& p : c.campaign.particles()) truth[p.id] = &p;
-  double sum2 = 0, worst = 0;
-  int n = 0, interior = 0, converged = 0;
+  for (const SynthParticle& p : campaign.particles()) truth[p.id] = &p;
+  SwellingErrors out;
+  double sum2 = 0;
   for (const ParticleKinematics& p : fits) {
-    if (p.touches_border || p.voxels < 400) continue;  // cut by the field of view
-    ++interior;
+    if (p.touches_border || p.voxels < min_voxels) continue;  // cut by the field of view
+    ++out.interior;
     if (!p.converged) continue;
-    ++converged;
-    const double e = p.eps_v - c.campaign.ParticleStrain(*truth.at(p.label), c.campaign.FrameTime(c.k));
+    ++out.converged;
+    const double e = p.eps_v - campaign.ParticleStrain(*truth.at(p.label), campaign.FrameTime(frame));
     sum2 += e * e;
-    worst = std::max(worst, std::abs(e));
-    ++n;
+    out.mean += e;
+    out.worst = std::max(out.worst, std::abs(e));
   }
-  const double rms = std::sqrt(sum2 / n);
-  INFO(n << " particles, eps_v RMS error " << rms << ", worst " << worst);
-  REQUIRE(interior >= 20);
-  REQUIRE(converged >= 0.9 * interior);
-  REQUIRE(rms <= 0.025);
+  out.rms = std::sqrt(sum2 / out.converged);
+  out.mean /= out.converged;
   const ResultTable t = ParticleKinematicsTable(fits);
   REQUIRE(t.rows() == fits.size());
   REQUIRE(t.Find("eps_v")->unit == "1");
   REQUIRE(t.Find("centroid_x")->unit == "um");
+  return out;
+}
+
+SynthOptions SwellingOptions(double spacing_um, double neck_um, Index3 shape) {
+  SynthOptions o;
+  o.seed = 4;
+  o.snr = 10;
+  o.dtype = DataType::kFloat32;
+  o.spacing_um = {spacing_um, spacing_um, spacing_um};
+  o.binder_neck_um = neck_um;
+  o.shape = shape;
+  return o;
+}
+
+}  // namespace
+
+// The issue's target (eps_v RMS <= 5e-3 at SNR 10) where it is reachable: 3 µm particles at 0.25 µm
+// voxels (12 voxels per radius), no binder necks. The Cramér–Rao bound of this case is 0.0019
+// (op4d_bench_registration --case particles --crb); at 0.5 µm voxels it is 0.0080, above the target.
+TEST_CASE("per-particle swelling at 12 voxels per particle radius: eps_v RMS error at SNR 10 within 5e-3",
+          "[track][deformation][particles]") {
+  ParticleFitOptions po;
+  po.contact_um = 1.0;
+  po.smooth_um = 0.25;
+  const SwellingErrors e = MeasureSwelling(SwellingOptions(0.25, 0.0, {96, 128, 128}), 4, 3200, po);
+  INFO(e.converged << " of " << e.interior << " particles, eps_v RMS error " << e.rms << ", mean " << e.mean
+                   << ", worst " << e.worst);
+  REQUIRE(e.interior >= 20);
+  REQUIRE(e.converged >= 0.9 * e.interior);
+  REQUIRE(e.rms <= 5e-3);
+  REQUIRE(std::abs(e.mean) <= 2e-3);
+  // Without the contact exclusion the neighbours' surfaces, swelling about their own centres, pull the
+  // fit towards contraction.
+  ParticleFitOptions keep = po;
+  keep.contact_um = 0;
+  const SwellingErrors with_contacts = MeasureSwelling(SwellingOptions(0.25, 0.0, {96, 128, 128}), 4, 3200, keep);
+  INFO("with the contact voxels: RMS " << with_contacts.rms << ", mean " << with_contacts.mean);
+  REQUIRE(with_contacts.mean < -4e-3);
+}
+
+// Measured state, not the issue's target: the generator grows the binder necks as neighbours swell,
+// which the local fit reads as extra swelling (bench/RESULTS.md: RMS 0.021 with the necks at 0.5 µm
+// voxels, mean +0.014; 0.011 without them, where the Cramér–Rao bound is 0.0080). Default options.
+TEST_CASE("per-particle swelling of a synthetic campaign with binder necks: eps_v RMS error at SNR 10",
+          "[track][deformation][particles]") {
+  const SwellingErrors e = MeasureSwelling(SwellingOptions(0.5, 1.4, {64, 96, 96}), 4, 400);
+  INFO(e.converged << " of " << e.interior << " particles, eps_v RMS error " << e.rms << ", mean " << e.mean
+                   << ", worst " << e.worst);
+  REQUIRE(e.interior >= 20);
+  REQUIRE(e.converged >= 0.9 * e.interior);
+  REQUIRE(e.rms <= 0.025);
 }
 
 TEST_CASE("particles keep their identity across the campaign (centroid ICP + mutual nearest neighbours)",

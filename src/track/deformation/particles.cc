@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "op4d/core/error.h"
+#include "op4d/core/filter.h"
 #include "op4d/core/interpolate.h"
 
 namespace op4d {
@@ -23,6 +24,8 @@ bool ParticleFitOptions::IsValid(std::string* why) const {
   if (translation_iterations < 0 || max_iterations < 1) return fail("iteration counts must be >= 0 and >= 1");
   if (!(tolerance > 0)) return fail("tolerance must be > 0");
   if (min_voxels < 1) return fail("min_voxels must be >= 1");
+  if (!(smooth_um >= 0)) return fail("smooth_um must be >= 0");
+  if (!(contact_um >= 0)) return fail("contact_um must be >= 0");
   return true;
 }
 
@@ -61,20 +64,7 @@ struct Sample {
 
 // Grey value and physical gradient of v at a physical point (NaN outside).
 inline float ValueAndGradient(const Volume<float>& v, const Eigen::Vector3d& p, Eigen::Vector3d* grad) {
-  const Geometry& g = v.geometry();
-  const double c[3] = {(p[0] - g.origin_um[0]) / g.spacing_um[0], (p[1] - g.origin_um[1]) / g.spacing_um[1],
-                       (p[2] - g.origin_um[2]) / g.spacing_um[2]};
-  const float f = SampleLinear(v, c[0], c[1], c[2], NAN);
-  if (std::isnan(f)) return f;
-  for (int a = 0; a < 3; ++a) {
-    double lo[3] = {c[0], c[1], c[2]}, hi[3] = {c[0], c[1], c[2]};
-    lo[a] -= 0.5;
-    hi[a] += 0.5;
-    const float fl = SampleLinear(v, lo[0], lo[1], lo[2], f), fh = SampleLinear(v, hi[0], hi[1], hi[2], f);
-    const double h = (hi[a] - lo[a]) * g.spacing_um[a];
-    (*grad)[a] = (double(fh) - double(fl)) / h;
-  }
-  return f;
+  return SampleLinearGradientAt(v, p, grad->data());
 }
 
 // Sum of squared residuals over the samples for the map (F, t) about c; count of samples inside.
@@ -82,9 +72,8 @@ double Ssd(const Volume<float>& current, const std::vector<Sample>& samples, con
            const Eigen::Matrix3d& F, const Eigen::Vector3d& t, std::int64_t* inside) {
   double s = 0;
   *inside = 0;
-  Eigen::Vector3d grad;
   for (const Sample& q : samples) {
-    const float v = ValueAndGradient(current, c + t + F * q.dX, &grad);
+    const float v = SampleLinearAt(current, Eigen::Vector3d(c + t + F * q.dX), NAN);
     if (std::isnan(v)) continue;
     s += (double(v) - q.ref) * (double(v) - q.ref);
     ++*inside;
@@ -110,6 +99,7 @@ void FitOne(const Volume<float>& reference, const Volume<float>& current, const 
   }
   // Mask: the particle dilated by margin_um.
   const std::vector<Index3> grow = BallOffsets(g, o.margin_um);
+  const std::vector<Index3> contact = BallOffsets(g, o.contact_um);
   auto near = [&](std::int64_t z, std::int64_t y, std::int64_t x, const std::vector<Index3>& ball, auto pred) {
     for (const Index3& d : ball) {
       const std::int64_t zz = z + d[0], yy = y + d[1], xx = x + d[2];
@@ -126,6 +116,10 @@ void FitOne(const Volume<float>& reference, const Volume<float>& current, const 
       for (std::int64_t x = std::max<std::int64_t>(0, st.lo[2] - m[2]); x <= std::min(g.shape[2] - 1, st.hi[2] + m[2]); ++x) {
         const int l = labels(z, y, x);
         bool use = l == label || (l == 0 && near(z, y, x, grow, [label](int v) { return v == label; }));
+        // Near a contact the image shows the union of two particles, whose surfaces move apart
+        // differently: such voxels belong to neither particle's own motion.
+        if (use && o.contact_um > 0)
+          use = !near(z, y, x, contact, [label](int v) { return v != 0 && v != label; });
         if (!use) continue;
         const Eigen::Vector3d X(g.origin_um[0] + double(z) * g.spacing_um[0], g.origin_um[1] + double(y) * g.spacing_um[1],
                                 g.origin_um[2] + double(x) * g.spacing_um[2]);
@@ -136,9 +130,18 @@ void FitOne(const Volume<float>& reference, const Volume<float>& current, const 
   std::int64_t inside = 0;
   k.rms_before = std::sqrt(Ssd(current, samples, c, k.F, t, &inside) / double(std::max<std::int64_t>(inside, 1)));
 
-  // Gauss–Newton: translation only, then the 12 affine parameters (F row-major, then t).
+  // Levenberg–Marquardt: translation only, then the 12 affine parameters (F row-major, then t). A
+  // step is taken only if it lowers the mean squared residual; the damping grows until one does (a
+  // near-sphere's rotation is barely observable, and plain Gauss–Newton wanders along it). No step
+  // lowering the residual at any damping means the fit sits in its minimum: converged.
+  auto mean_ssd = [&](const Eigen::Matrix3d& F, const Eigen::Vector3d& tt) {
+    std::int64_t in = 0;
+    const double s2 = Ssd(current, samples, c, F, tt, &in);
+    return in < k.mask_voxels / 2 ? INFINITY : s2 / double(in);
+  };
   auto iterate = [&](bool affine, int max_it, int* done) {
     const int n = affine ? 12 : 3;
+    double cost = mean_ssd(k.F, t), lambda = 1e-4;
     for (int it = 0; it < max_it; ++it) {
       Eigen::Matrix<double, 12, 12> H = Eigen::Matrix<double, 12, 12>::Zero();
       Eigen::Matrix<double, 12, 1> b = Eigen::Matrix<double, 12, 1>::Zero();
@@ -162,18 +165,35 @@ void FitOne(const Volume<float>& reference, const Volume<float>& current, const 
       }
       ++*done;
       if (used < std::int64_t(n) * 4) return false;
-      const Eigen::VectorXd step = H.topLeftCorner(n, n).ldlt().solve(-b.head(n));
-      if (!step.allFinite()) return false;
-      double change = 0;
-      if (affine) {
-        for (int i = 0; i < 9; ++i) k.F(i / 3, i % 3) += step[i];
-        t += step.segment<3>(9);
-        change = std::max(step.head<9>().cwiseAbs().maxCoeff(), step.segment<3>(9).cwiseAbs().maxCoeff() / h);
-      } else {
-        t += step.head<3>();
-        change = step.head<3>().cwiseAbs().maxCoeff() / h;
+      const Eigen::MatrixXd Hn = H.topLeftCorner(n, n);
+      for (int attempt = 0;; ++attempt) {
+        if (attempt == 12) return true;  // no damping lowers the residual: the minimum
+        Eigen::MatrixXd A = Hn;
+        A.diagonal() += lambda * Hn.diagonal();
+        const Eigen::VectorXd step = A.ldlt().solve(-b.head(n));
+        if (!step.allFinite()) return false;
+        Eigen::Matrix3d F = k.F;
+        Eigen::Vector3d tt = t;
+        double change = 0;
+        if (affine) {
+          for (int i = 0; i < 9; ++i) F(i / 3, i % 3) += step[i];
+          tt += step.segment<3>(9);
+          change = std::max(step.head<9>().cwiseAbs().maxCoeff(), step.segment<3>(9).cwiseAbs().maxCoeff() / h);
+        } else {
+          tt += step.head<3>();
+          change = step.head<3>().cwiseAbs().maxCoeff() / h;
+        }
+        const double next = mean_ssd(F, tt);
+        if (next <= cost) {
+          k.F = F;
+          t = tt;
+          cost = next;
+          lambda = std::max(lambda * 0.1, 1e-7);
+          if (change < o.tolerance) return true;
+          break;
+        }
+        lambda *= 10;
       }
-      if (change < o.tolerance) return true;
     }
     return false;
   };
@@ -217,13 +237,26 @@ std::vector<ParticleKinematics> FitParticleKinematics(const Volume<float>& refer
       throw InvalidArgument("frames have different spacings: reference " + reference.geometry().ToString() +
                             ", current " + current.geometry().ToString());
   const std::map<int, LabelStats> stats = CollectLabels(labels);
+  Volume<float> ref_smooth, cur_smooth;
+  const Volume<float>* ref = &reference;
+  const Volume<float>* cur = &current;
+  if (options.smooth_um > 0) {
+    const Vec3& h = reference.spacing_um();
+    const Vec3 sigma{options.smooth_um / h[0], options.smooth_um / h[1], options.smooth_um / h[2]};
+    ref_smooth = reference;
+    cur_smooth = current;
+    GaussianSmooth(ref_smooth.data(), ref_smooth.shape(), sigma, options.threads);
+    GaussianSmooth(cur_smooth.data(), cur_smooth.shape(), sigma, options.threads);
+    ref = &ref_smooth;
+    cur = &cur_smooth;
+  }
   std::vector<std::pair<int, const LabelStats*>> list;
   for (const auto& [l, s] : stats) list.push_back({l, &s});
   std::vector<ParticleKinematics> out(list.size());
   RunInArena(options.threads, [&] {
     tbb::parallel_for(tbb::blocked_range<std::size_t>(0, list.size(), 1), [&](const auto& r) {
       for (std::size_t i = r.begin(); i < r.end(); ++i)
-        FitOne(reference, current, labels, list[i].first, *list[i].second, initial, options, &out[i]);
+        FitOne(*ref, *cur, labels, list[i].first, *list[i].second, initial, options, &out[i]);
     });
   });
   return out;

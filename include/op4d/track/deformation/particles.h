@@ -3,8 +3,9 @@
 // identity across frames by centroid matching (Open3D ICP with scaling, nearest neighbours).
 //
 // The local fit: x = c + t + F (X - c) with c the particle's reference centroid, minimising
-// sum over the particle mask of (current(x) - reference(X))^2 by Gauss–Newton (trilinear samples,
-// gradient of the current frame by central differences of the interpolant). The mask is the particle
+// sum over the particle mask of (current(x) - reference(X))^2 by Levenberg–Marquardt (trilinear
+// samples of both frames pre-smoothed, gradient of the current frame by central differences of the
+// interpolant). The mask is the particle
 // dilated by margin_um (its surface carries the image information; its inside is uniform) minus
 // other particles. F follows DESIGN.md: reference -> current, (z, y, x).
 #pragma once
@@ -21,13 +22,18 @@
 namespace op4d {
 
 struct ParticleFitOptions {
-  double margin_um = 1.0;     // mask = particle dilated by this (µm), other particles excluded
+  double margin_um = 1.0;     // mask = particle dilated by this (µm)
   int translation_iterations = 15;  // translation-only Gauss–Newton steps first (robust start)
   int max_iterations = 60;    // affine Gauss–Newton steps
   double tolerance = 1e-4;    // stop when the update (F entries; translation in units of min spacing) is below
                               // (1e-7 left 58 of 346 fitted particles unconverged, 1e-4 27; eps_v RMS unchanged)
   std::int64_t min_voxels = 64;  // particles with fewer reference voxels are skipped (status says so)
   double max_shift_um = 0;    // > 0: fail a fit whose translation leaves the start by more than this
+  double contact_um = 0;    // leave out voxels within this of another particle (at a contact the image
+                              // shows two surfaces swelling about different centres); 0: keep them
+  double smooth_um = 0;    // Gaussian pre-smoothing of both frames, sigma in µm (0: none). Trilinear
+                              // interpolation of noise varies with the sub-voxel position, which biases a
+                              // scale fit; smoothing first removes most of it (bench/RESULTS.md)
   ThreadBudget threads;
   bool IsValid(std::string* why) const;
 };
@@ -40,7 +46,7 @@ struct ParticleKinematics {
   Eigen::Vector3d centroid_um = Eigen::Vector3d::Zero();  // the centroid carried into the current frame
   Eigen::Matrix3d F = Eigen::Matrix3d::Identity();
   double J = 1, eps_v = 0;
-  double rms_before = 0, rms_after = 0;      // grey RMS over the mask at the start and at the end
+  double rms_before = 0, rms_after = 0;      // grey RMS over the mask (frames as fitted, i.e. pre-smoothed) at the start and end
   int iterations = 0;
   bool converged = false;
   bool touches_border = false;                // the particle touches the reference frame's faces
