@@ -145,6 +145,10 @@ int main(int argc, char** argv) {
       abs_err.push_back(std::abs(e));
       ++n;
     }
+    if (n == 0) {
+      std::printf("per-particle F: no interior particle converged (%d interior)\n", interior);
+      return 1;
+    }
     std::sort(abs_err.begin(), abs_err.end());
     if (crb && snr > 0) {
       // Cramér–Rao bound of eps_v for an isotropic swelling about the particle's centroid, both frames
