@@ -3,7 +3,7 @@
 //   op4d_bench_registration --case nonrigid    [--edge 256] [--threads T]   elastix affine + B-spline
 //   op4d_bench_registration --case particles   [--particles 1000] [--threads T]  per-particle F
 //        [--spacing-um 0.5] [--snr 10] [--neck-um 1.4] [--frame 4] [--smooth-um 0.25] [--contact-um 1]
-//        [--crb]   (the box keeps its size in µm; --crb adds the Cramér–Rao bound of eps_v)
+//        [--crb] [--binder-regrow]   (the box keeps its size in µm; --crb adds the Cramér–Rao bound of eps_v)
 //   op4d_bench_registration --case ffield      [--edge 512] [--threads T]   F field from a displacement field
 //   op4d_bench_registration --case incremental [--frames 10] [--threads T]  incremental vs total (elastix)
 // Prints seconds, accuracy against the known motion, and the peak resident memory of the step.
@@ -41,7 +41,7 @@ int main(int argc, char** argv) {
   std::int64_t edge = 0;
   int threads = 0, particles = 1000, frames = 10, frame = 4;
   double spacing_um = 0.5, snr = 10, neck_um = -1;
-  bool crb = false;
+  bool crb = false, carried = true;
   double smooth_um = -1, contact_um = -1;
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--case") && i + 1 < argc) which = argv[++i];
@@ -54,6 +54,7 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--snr") && i + 1 < argc) snr = std::atof(argv[++i]);
     else if (!std::strcmp(argv[i], "--neck-um") && i + 1 < argc) neck_um = std::atof(argv[++i]);
     else if (!std::strcmp(argv[i], "--crb")) crb = true;
+    else if (!std::strcmp(argv[i], "--binder-regrow")) carried = false;
     else if (!std::strcmp(argv[i], "--smooth-um") && i + 1 < argc) smooth_um = std::atof(argv[++i]);
     else if (!std::strcmp(argv[i], "--contact-um") && i + 1 < argc) contact_um = std::atof(argv[++i]);
   }
@@ -106,6 +107,7 @@ int main(int argc, char** argv) {
     so.dtype = DataType::kFloat32;
     so.spacing_um = {spacing_um, spacing_um, spacing_um};
     if (neck_um >= 0) so.binder_neck_um = neck_um;
+    so.binder_carried = carried;
     const double scale = std::cbrt(double(particles) / 424.0) * 0.5 / spacing_um;
     so.shape = {std::int64_t(64 * scale), std::int64_t(96 * scale), std::int64_t(96 * scale)};
     const SynthCampaign campaign(so);
@@ -205,11 +207,12 @@ int main(int argc, char** argv) {
       std::printf("Cramer-Rao bound of eps_v (isotropic swelling, both frames noisy), RMS over the same %d particles: %.4f\n",
                   m, std::sqrt(bound2 / m));
     }
-    std::printf("per-particle F, %zu particles in %lldx%lldx%lld (%.3g um voxels, SNR %g, binder neck %g um): %.2f s, "
+    std::printf("per-particle F, %zu particles in %lldx%lldx%lld (%.3g um voxels, SNR %g, binder neck %g um%s): %.2f s, "
                 "%d converged; eps_v error over %d of %d interior particles (frame %d vs 0): RMS %.4f, mean %+.4f, "
                 "median abs %.4f, p90 %.4f; peak memory above the frames %.0f MiB\n",
                 fits.size(), static_cast<long long>(so.shape[0]), static_cast<long long>(so.shape[1]),
-                static_cast<long long>(so.shape[2]), spacing_um, snr, so.binder_neck_um, s, converged, n, interior, frame,
+                static_cast<long long>(so.shape[2]), spacing_um, snr, so.binder_neck_um,
+                so.binder_carried ? ", carried" : ", regrown", s, converged, n, interior, frame,
                 std::sqrt(sum2 / n), mean / n, abs_err[abs_err.size() / 2], abs_err[abs_err.size() * 9 / 10],
                 MiB(bench::PeakRssKiB() - base));
     return 0;

@@ -70,6 +70,8 @@ const std::map<std::string, std::string> kHelp = {
      "  --solid-fraction F       target active fraction of the packing (default 0.45)\n"
      "  --calendering F          z compression factor in (0.2, 1] (default 1 = none)\n"
      "  --binder-neck UM         binder fills necks narrower than this (default 1.4)\n"
+     "  --binder MODEL           carried (default): binder moves with the particles it binds;\n"
+     "                           regrow: the neck rule is applied again each frame (necks widen as gaps close)\n"
      "  --snr S                  (active - pore) / noise sigma (default 10; 0 = no noise)\n"
      "  --blur SIGMA             Gaussian PSF sigma in voxels (default 0.6)\n"
      "  --strain-per-soc K       eps_v = K * delta SOC (default 0.06)\n"
@@ -414,6 +416,11 @@ SynthOptions SynthOpts(const Args& a) {
   o.solid_fraction = a.Double("solid-fraction", o.solid_fraction);
   o.calendering = a.Double("calendering", o.calendering);
   o.binder_neck_um = a.Double("binder-neck", o.binder_neck_um);
+  if (a.Has("binder")) {
+    const std::string m = a.String("binder");
+    if (m != "carried" && m != "regrow") throw ConfigError("--binder", "'" + m + "' is not carried or regrow");
+    o.binder_carried = m == "carried";
+  }
   o.strain_per_soc = a.Double("strain-per-soc", o.strain_per_soc);
   if (a.Has("soc")) {
     const auto v = a.Doubles("soc");
@@ -455,7 +462,7 @@ ThroatLatticeOptions LatticeOpts(const Args& a) {
 int CmdSynth(int argc, char** argv) {
   Args a("synth", argc, argv, 2,
          {{"out", 1}, {"seed", 1}, {"frames", 1}, {"times", 0}, {"shape", 3}, {"spacing", 3}, {"radius", 1},
-          {"solid-fraction", 1}, {"calendering", 1}, {"binder-neck", 1}, {"snr", 1}, {"blur", 1},
+          {"solid-fraction", 1}, {"calendering", 1}, {"binder-neck", 1}, {"binder", 1}, {"snr", 1}, {"blur", 1},
           {"strain-per-soc", 1}, {"soc", 2}, {"soc-gradient", 1}, {"drift", 3}, {"duration", 1}, {"pressure", 2},
           {"dtype", 1}, {"kind", 1}, {"bodies", 3}, {"pitch", 1}, {"body-radius", 1}, {"throat-radii", 2},
           {"narrow-share", 1}, {"closure-share", 1}, {"design-law", 2}, {"codec", 1}, {"level", 1}, {"chunk", 3},
@@ -466,7 +473,7 @@ int CmdSynth(int argc, char** argv) {
   const bool lattice = kind == "lattice";
   for (const char* k : {"bodies", "pitch", "body-radius", "throat-radii", "narrow-share", "closure-share", "design-law"})
     if (!lattice && a.Has(k)) throw ConfigError(std::string("--") + k, "only for --kind lattice");
-  for (const char* k : {"shape", "radius", "solid-fraction", "calendering", "binder-neck", "strain-per-soc", "soc",
+  for (const char* k : {"shape", "radius", "solid-fraction", "calendering", "binder-neck", "binder", "strain-per-soc", "soc",
                         "soc-gradient", "pressure"})
     if (lattice && a.Has(k)) throw ConfigError(std::string("--") + k, "not an option of --kind lattice");
   std::vector<double> times;

@@ -59,6 +59,7 @@ std::string SynthOptionsJson(const SynthOptions& o) {
   j["overlap"] = o.overlap;
   j["calendering"] = o.calendering;
   j["binder_neck_um"] = o.binder_neck_um;
+  j["binder"] = o.binder_carried ? "carried" : "regrow";
   j["grey"] = {o.grey_pore, o.grey_active, o.grey_binder};
   j["snr"] = o.snr;
   j["blur_sigma_vox"] = o.blur_sigma_vox;

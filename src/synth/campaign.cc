@@ -52,17 +52,30 @@ struct PointEval {
   double margin = std::numeric_limits<double>::infinity();  // distance to the nearest phase boundary (approx.)
 };
 
-PointEval Evaluate(const Vec3& x, const std::vector<int>& cands, const std::vector<Placed>& placed, double neck) {
+// Signed distance from x to particle p along the ray from its centre (exact for spheres): < 0 inside.
+double RayDistance(const Vec3& x, const Placed& p, double* q_out = nullptr) {
+  const Vec3 rel{x[0] - p.c[0], x[1] - p.c[1], x[2] - p.c[2]};
+  double q2 = 0;
+  for (int a = 0; a < 3; ++a) q2 += (rel[a] * p.inv_semi[a]) * (rel[a] * p.inv_semi[a]);
+  const double q = std::sqrt(q2), r = Norm(rel);
+  if (q_out) *q_out = q;
+  return q > 0 ? r * (1.0 - 1.0 / q) : -p.max_semi;
+}
+
+// Binder fills the necks: a point whose two nearest particle surfaces (d1, d2) are closer together
+// than `neck`. `reference` (the frame-0 particles moved by the drift; null = re-evaluate the neck in
+// the current frame) makes binder a material carried by the particles: the point is pulled back to
+// the reference by the motions of its two nearest particles blended by distance (on a particle's
+// surface its own motion exactly), and the reference neck rule is applied there.
+PointEval Evaluate(const Vec3& x, const std::vector<int>& cands, const std::vector<Placed>& placed, double neck,
+                   const std::vector<Placed>* reference = nullptr) {
   PointEval e;
   double best_q = 2.0, d1 = std::numeric_limits<double>::infinity(), d2 = d1, min_abs = d1;
+  int i1 = -1, i2 = -1;
   for (int idx : cands) {
     const Placed& p = placed[std::size_t(idx)];
-    const Vec3 rel{x[0] - p.c[0], x[1] - p.c[1], x[2] - p.c[2]};
-    double q2 = 0;
-    for (int a = 0; a < 3; ++a) q2 += (rel[a] * p.inv_semi[a]) * (rel[a] * p.inv_semi[a]);
-    const double q = std::sqrt(q2), r = Norm(rel);
-    // Signed distance along the ray from the centre (exact for spheres): < 0 inside.
-    const double d = q > 0 ? r * (1.0 - 1.0 / q) : -p.max_semi;
+    double q = 0;
+    const double d = RayDistance(x, p, &q);
     if (q <= 1.0 && q < best_q) {
       best_q = q;
       e.particle = static_cast<std::uint16_t>(p.id);
@@ -70,24 +83,53 @@ PointEval Evaluate(const Vec3& x, const std::vector<int>& cands, const std::vect
     min_abs = std::min(min_abs, std::abs(d));
     if (d < d1) {
       d2 = d1;
+      i2 = i1;
       d1 = d;
+      i1 = idx;
     } else if (d < d2) {
       d2 = d;
+      i2 = idx;
     }
   }
   if (e.particle) {
     e.phase = kActive;
     e.margin = min_abs;
-  } else if (d1 + d2 < neck) {
+    return e;
+  }
+  double sum = d1 + d2;
+  if (reference && i2 >= 0 && std::isfinite(sum)) {
+    // Pull back by each of the two particles' motions (about its centre, scale = current / reference
+    // semi-axis) and blend with weights d2 / (d1 + d2), d1 / (d1 + d2).
+    Vec3 X{};
+    const double w1 = sum > 0 ? d2 / sum : 0.5;
+    for (int a = 0; a < 3; ++a) {
+      const Placed& p1 = placed[std::size_t(i1)];
+      const Placed& p2 = placed[std::size_t(i2)];
+      const double x1 = p1.c[a] + (x[a] - p1.c[a]) * p1.inv_semi[a] / (*reference)[std::size_t(i1)].inv_semi[a];
+      const double x2 = p2.c[a] + (x[a] - p2.c[a]) * p2.inv_semi[a] / (*reference)[std::size_t(i2)].inv_semi[a];
+      X[a] = w1 * x1 + (1.0 - w1) * x2;
+    }
+    double r1 = std::numeric_limits<double>::infinity(), r2 = r1;
+    for (int idx : cands) {
+      const double d = RayDistance(X, (*reference)[std::size_t(idx)]);
+      if (d < r1) {
+        r2 = r1;
+        r1 = d;
+      } else if (d < r2) {
+        r2 = d;
+      }
+    }
+    sum = r1 + r2;
+  }
+  if (sum < neck) {
     e.phase = kBinder;
-    e.margin = std::min(min_abs, std::abs(d1 + d2 - neck) / 2);
+    e.margin = std::min(min_abs, std::abs(sum - neck) / 2);
   } else {
     e.phase = kPore;
-    e.margin = std::isfinite(d2) ? std::min(min_abs, std::abs(d1 + d2 - neck) / 2) : min_abs;
+    e.margin = std::isfinite(d2) ? std::min(min_abs, std::abs(sum - neck) / 2) : min_abs;
   }
   return e;
 }
-
 
 }  // namespace
 
@@ -255,7 +297,7 @@ SynthFrame SynthCampaign::Render(int k, ThreadBudget threads) const {
   SynthFrame fr;
   fr.drift_um = drift;
   // Particles as they are at t_k.
-  std::vector<Placed> placed;
+  std::vector<Placed> placed, reference;  // reference: frame-0 shapes at the current centres (binder_carried)
   std::vector<double> stretch(particles_.size());
   ResultTable& pt = fr.particles;
   pt.name = "particles";
@@ -277,6 +319,11 @@ SynthFrame SynthCampaign::Render(int k, ThreadBudget threads) const {
       q.max_semi = std::max(q.max_semi, s);
     }
     placed.push_back(q);
+    if (o.binder_carried) {
+      Placed r = q;
+      for (int a = 0; a < 3; ++a) r.inv_semi[a] = 1.0 / p.semi_axes_um[a];
+      reference.push_back(r);
+    }
     const double row[] = {double(p.id), q.c[0], q.c[1], q.c[2], 1 / q.inv_semi[0], 1 / q.inv_semi[1], 1 / q.inv_semi[2],
                           p.zeta, ParticleSoc(p, t), ev, stretch[i]};
     for (std::size_t c = 0; c < pt.columns.size(); ++c) pt.columns[c].values.push_back(row[c]);
@@ -348,6 +395,7 @@ SynthFrame SynthCampaign::Render(int k, ThreadBudget threads) const {
   fr.particle_labels = Volume<std::uint16_t>(g);
   std::vector<float> grey(std::size_t(g.voxel_count()));
   const double grey_of[3] = {o.grey_pore, o.grey_active, o.grey_binder};
+  const std::vector<Placed>* carried = o.binder_carried ? &reference : nullptr;
   const int ss = o.supersample;
   const double margin_needed = diag / o.calendering;  // ray distances overestimate for flattened particles
   RunInArena(threads, [&] {
@@ -356,7 +404,7 @@ SynthFrame SynthCampaign::Render(int k, ThreadBudget threads) const {
         for (std::int64_t x = 0; x < g.shape[2]; ++x) {
           const Vec3 p{z * o.spacing_um[0], y * o.spacing_um[1], x * o.spacing_um[2]};
           const std::vector<int>& cands = grid.At(p);
-          const PointEval e = Evaluate(p, cands, placed, o.binder_neck_um);
+          const PointEval e = Evaluate(p, cands, placed, o.binder_neck_um, carried);
           const std::int64_t idx = fr.phases.Offset(z, y, x);
           fr.phases[idx] = e.phase;
           fr.particle_labels[idx] = e.particle;
@@ -368,7 +416,7 @@ SynthFrame SynthCampaign::Render(int k, ThreadBudget threads) const {
                 for (int c = 0; c < ss; ++c) {
                   const Vec3 q{p[0] + ((a + 0.5) / ss - 0.5) * o.spacing_um[0], p[1] + ((b + 0.5) / ss - 0.5) * o.spacing_um[1],
                                p[2] + ((c + 0.5) / ss - 0.5) * o.spacing_um[2]};
-                  acc += grey_of[Evaluate(q, cands, placed, o.binder_neck_um).phase];
+                  acc += grey_of[Evaluate(q, cands, placed, o.binder_neck_um, carried).phase];
                 }
             value = acc / (ss * ss * ss);
           }

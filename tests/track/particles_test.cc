@@ -105,13 +105,14 @@ SwellingErrors MeasureSwelling(const SynthOptions& o, int frame, std::int64_t mi
   return out;
 }
 
-SynthOptions SwellingOptions(double spacing_um, double neck_um, Index3 shape) {
+SynthOptions SwellingOptions(double spacing_um, double neck_um, Index3 shape, bool carried = true) {
   SynthOptions o;
   o.seed = 4;
   o.snr = 10;
   o.dtype = DataType::kFloat32;
   o.spacing_um = {spacing_um, spacing_um, spacing_um};
   o.binder_neck_um = neck_um;
+  o.binder_carried = carried;
   o.shape = shape;
   return o;
 }
@@ -119,14 +120,16 @@ SynthOptions SwellingOptions(double spacing_um, double neck_um, Index3 shape) {
 }  // namespace
 
 // The issue's target (eps_v RMS <= 5e-3 at SNR 10) where it is reachable: 3 µm particles at 0.25 µm
-// voxels (12 voxels per radius), no binder necks. The Cramér–Rao bound of this case is 0.0019
-// (op4d_bench_registration --case particles --crb); at 0.5 µm voxels it is 0.0080, above the target.
-TEST_CASE("per-particle swelling at 12 voxels per particle radius: eps_v RMS error at SNR 10 within 5e-3",
+// voxels (12 voxels per radius), with the binder necks (1.4 µm) carried by the particles. The
+// Cramér–Rao bound of this case is 0.0022 (op4d_bench_registration --case particles --crb); at
+// 0.5 µm voxels it is 0.0088, above the target.
+TEST_CASE("per-particle swelling at 12 voxels per particle radius with binder necks: eps_v RMS error at SNR 10 within 5e-3",
           "[track][deformation][particles]") {
   ParticleFitOptions po;
   po.contact_um = 1.0;
   po.smooth_um = 0.25;
-  const SwellingErrors e = MeasureSwelling(SwellingOptions(0.25, 0.0, {96, 128, 128}), 4, 3200, po);
+  const Index3 box{96, 128, 128};
+  const SwellingErrors e = MeasureSwelling(SwellingOptions(0.25, 1.4, box), 4, 3200, po);
   INFO(e.converged << " of " << e.interior << " particles, eps_v RMS error " << e.rms << ", mean " << e.mean
                    << ", worst " << e.worst);
   REQUIRE(e.interior >= 20);
@@ -137,22 +140,26 @@ TEST_CASE("per-particle swelling at 12 voxels per particle radius: eps_v RMS err
   // fit towards contraction.
   ParticleFitOptions keep = po;
   keep.contact_um = 0;
-  const SwellingErrors with_contacts = MeasureSwelling(SwellingOptions(0.25, 0.0, {96, 128, 128}), 4, 3200, keep);
+  const SwellingErrors with_contacts = MeasureSwelling(SwellingOptions(0.25, 1.4, box), 4, 3200, keep);
   INFO("with the contact voxels: RMS " << with_contacts.rms << ", mean " << with_contacts.mean);
-  REQUIRE(with_contacts.mean < -4e-3);
+  REQUIRE(with_contacts.mean < e.mean - 2.5e-3);
+  // Binder that is not material but re-grown by the neck rule in every frame widens as the gaps
+  // close; the fit reads the growing bright neck beside a particle as more swelling.
+  const SwellingErrors regrown = MeasureSwelling(SwellingOptions(0.25, 1.4, box, false), 4, 3200, po);
+  INFO("necks re-grown each frame: RMS " << regrown.rms << ", mean " << regrown.mean);
+  REQUIRE(regrown.mean > 8e-3);
 }
 
-// Measured state, not the issue's target: the generator grows the binder necks as neighbours swell,
-// which the local fit reads as extra swelling (bench/RESULTS.md: RMS 0.021 with the necks at 0.5 µm
-// voxels, mean +0.014; 0.011 without them, where the Cramér–Rao bound is 0.0080). Default options.
-TEST_CASE("per-particle swelling of a synthetic campaign with binder necks: eps_v RMS error at SNR 10",
+// Measured state at 0.5 µm voxels (6 voxels per radius, where the Cramér–Rao bound, 0.0088, is
+// above the issue's target), default options: bench/RESULTS.md has the figures.
+TEST_CASE("per-particle swelling of a synthetic campaign with binder necks at 6 voxels per radius: eps_v RMS error at SNR 10",
           "[track][deformation][particles]") {
   const SwellingErrors e = MeasureSwelling(SwellingOptions(0.5, 1.4, {64, 96, 96}), 4, 400);
   INFO(e.converged << " of " << e.interior << " particles, eps_v RMS error " << e.rms << ", mean " << e.mean
                    << ", worst " << e.worst);
   REQUIRE(e.interior >= 20);
   REQUIRE(e.converged >= 0.9 * e.interior);
-  REQUIRE(e.rms <= 0.025);
+  REQUIRE(e.rms <= 0.02);
 }
 
 TEST_CASE("particles keep their identity across the campaign (centroid ICP + mutual nearest neighbours)",

@@ -5,7 +5,11 @@
 // (so drift never empties the view). Calendering flattens particles and the packing along z with
 // volume kept: semi-axes (f r, r/sqrt(f), r/sqrt(f)). Binder (carbon-binder domain) fills the necks
 // between particles: a pore point whose two nearest particle surfaces are closer together than
-// binder_neck_um becomes binder. Everything else is pore.
+// binder_neck_um becomes binder. Everything else is pore. In later frames either the neck rule is
+// applied again to the swollen particles (binder_carried false: necks widen as gaps close, binder
+// volume grows) or binder is a material carried by the particles it binds (binder_carried true): a
+// point is binder when its pull-back to frame 0 is, the pull-back blending the motions of its two
+// nearest particles by distance, so binder on a particle's surface moves exactly with that particle.
 //
 // Time. Frame k is taken at t_k (uniform over duration_s unless frame_times_s is given). The mean
 // SOC ramps linearly from soc_start to soc_end (constant-current charge, current positive); particle i
@@ -49,6 +53,8 @@ struct SynthOptions {
   double overlap = 0.12;               // allowed overlap at placement, fraction of r_i + r_j
   double calendering = 1.0;            // z compression factor f in (0, 1]; 1 = no calendering
   double binder_neck_um = 1.4;         // binder where the two nearest surfaces are closer than this, µm
+  bool binder_carried = true;          // binder is material moved by the particles (see above); false:
+                                       // the neck rule is re-applied each frame, so necks grow as gaps close
 
   // Rendering
   double grey_pore = 8000, grey_active = 30000, grey_binder = 18000;  // mean grey values
