@@ -293,6 +293,11 @@ const std::map<std::string, std::string> kHelp = {
      "                           (default 0: keep them; 1 with well-separated labels at >= 10 voxels per\n"
      "                           particle radius, see bench/RESULTS.md)\n"
      "  --particle-smooth UM     per-particle fits smooth both frames first, Gaussian sigma in um (default 0)\n"
+     "  --segment M              how frames are segmented for --particles when the segment step did not\n"
+     "                           store labels with M: multi-otsu (default), gmm or nlm+gmm\n"
+     "  --watershed-h UM         particle separation: maxima less than UM above their saddle merge (default 0.2)\n"
+     "  --match-distance UM      identity: a reference particle farther than UM from every particle of\n"
+     "                           frame k (after the centroid ICP) is lost (default 2)\n"
      "  --out DIR                write DIR/frame_<k>_J.vti (ParaView) and DIR/registration_series.csv\n"
      "  --threads N              worker threads\n"
      "  --quiet                  no progress output\n"},
@@ -914,7 +919,7 @@ int CmdRegister(int argc, char** argv) {
   Args a("register", argc, argv, 2,
          {{"method", 1}, {"strategy", 1}, {"reference", 1}, {"frames", 1}, {"grid-spacing", 1}, {"iterations", 1},
           {"metric", 1}, {"stride", 1}, {"tensors", 0}, {"particles", 0}, {"particle-contact", 1}, {"particle-smooth", 1},
-          {"out", 1}, {"threads", 1}, {"quiet", 0}});
+          {"segment", 1}, {"watershed-h", 1}, {"match-distance", 1}, {"out", 1}, {"threads", 1}, {"quiet", 0}});
   if (a.help()) return std::printf("%s", kHelp.at("register").c_str()), 0;
   if (a.positional().size() != 1) throw ConfigError("CAMPAIGN", "give exactly one campaign store (see op4d register --help)");
   RegisterRunOptions o;
@@ -952,6 +957,15 @@ int CmdRegister(int argc, char** argv) {
   std::string why;
   if (!o.particle_fit.IsValid(&why))
     throw ConfigError(o.particle_fit.contact_um < 0 ? "--particle-contact" : "--particle-smooth", why);
+  try {
+    o.segment.method = SegmentMethodFromString(a.String("segment", "multi-otsu"));
+  } catch (const ConfigError& e) {
+    throw ConfigError("--segment", e.what());
+  }
+  o.watershed.h_um = a.Double("watershed-h", o.watershed.h_um);
+  if (!o.watershed.IsValid(&why)) throw ConfigError("--watershed-h", why);
+  o.match.max_distance_um = a.Double("match-distance", o.match.max_distance_um);
+  if (!(o.match.max_distance_um > 0)) throw ConfigError("--match-distance", "must be > 0 um");
   o.tensors = a.Has("tensors");
   o.out_dir = a.String("out");
   o.threads = Threads(a);
@@ -969,8 +983,10 @@ int CmdRegister(int argc, char** argv) {
                 r.map.t[0], r.map.t[1], r.map.t[2], r.J_linear, sv("J_mean"), sv("J_sd"), r.rms_before, r.rms_after,
                 r.status.c_str());
     if (o.particles)
-      std::printf("  particles: %lld fitted, %lld converged, median eps_v %.5f\n", static_cast<long long>(r.particles),
-                  static_cast<long long>(r.particles_converged), r.particle_eps_v_median);
+      std::printf("  particles: %lld fitted, %lld converged, median eps_v %.5f; identity: %lld matched, %lld lost, %lld new\n",
+                  static_cast<long long>(r.particles), static_cast<long long>(r.particles_converged), r.particle_eps_v_median,
+                  static_cast<long long>(r.particles_matched), static_cast<long long>(r.particles_lost),
+                  static_cast<long long>(r.particles_new));
     for (const std::string& f : r.files) std::printf("  wrote %s\n", f.c_str());
   }
   return 0;

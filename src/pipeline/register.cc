@@ -1,10 +1,12 @@
 #include "op4d/pipeline/register.h"
 
 #include <Eigen/Dense>
+#include <array>
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "op4d/core/error.h"
@@ -126,23 +128,36 @@ std::vector<RegisterRunRow> RunRegistration(const std::string& store_path, const
   const AnyVolume reference_frame = store.ReadFrame(o.reference, o.threads);
   const Volume<float> reference = ToFloat(reference_frame);
   LabelVolume particle_labels;
+  std::vector<int> reference_ids;
+  std::vector<Eigen::Vector3d> reference_centroids;
+  // The particles of frame k: its phases (stored or segmented as for the reference), active phase,
+  // watershed.
+  auto frame_particles = [&](std::int64_t k, const AnyVolume& grey) {
+    QuickLookOptions so = o.segment;
+    so.threads = o.threads;
+    so.progress = ProgressStyle::kOff;
+    const PhaseVolume phases = FrameLabels(store, k, grey, so);
+    const std::uint8_t active = so.phases.WithRole(PhaseRole::kActive).front().label;
+    Volume<std::uint8_t> mask(phases.geometry(), 0);
+    for (std::int64_t i = 0; i < mask.size(); ++i) mask[i] = phases[i] == active;
+    WatershedOptions wo = o.watershed;
+    wo.threads = o.threads;
+    return SeparateParticles(mask, wo).labels;
+  };
   if (o.particles) {
     QuickLookOptions so = o.segment;
     so.threads = o.threads;
     so.progress = ProgressStyle::kOff;
-    const PhaseVolume phases = FrameLabels(store, o.reference, reference_frame, so);
     const std::vector<Phase> active = so.phases.WithRole(PhaseRole::kActive);
     if (active.size() != 1)
       throw ConfigError("phases", "per-particle kinematics needs exactly one phase with the active role, got " +
                                       std::to_string(active.size()));
-    Volume<std::uint8_t> mask(phases.geometry(), 0);
-    for (std::int64_t i = 0; i < mask.size(); ++i) mask[i] = phases[i] == active.front().label;
-    WatershedOptions wo = o.watershed;
-    wo.threads = o.threads;
-    particle_labels = SeparateParticles(mask, wo).labels;
-    j["particles"] = {{"segment", ToString(so.method)}, {"watershed_h_um", wo.h_um},
+    particle_labels = frame_particles(o.reference, reference_frame);
+    LabelCentroids(particle_labels, &reference_ids, &reference_centroids);
+    j["particles"] = {{"segment", ToString(so.method)}, {"watershed_h_um", o.watershed.h_um},
                       {"margin_um", o.particle_fit.margin_um}, {"max_iterations", o.particle_fit.max_iterations},
-                      {"contact_um", o.particle_fit.contact_um}, {"smooth_um", o.particle_fit.smooth_um}};
+                      {"contact_um", o.particle_fit.contact_um}, {"smooth_um", o.particle_fit.smooth_um},
+                      {"match_max_distance_um", o.match.max_distance_um}, {"match_scaling", o.match.with_scaling}};
   }
   double margin = o.interior_margin_um;
   if (margin < 0) {
@@ -210,6 +225,38 @@ std::vector<RegisterRunRow> RunRegistration(const std::string& store_path, const
         row.particle_eps_v_median = eps[eps.size() / 2];
       }
       particle_table = ParticleKinematicsTable(fits);
+      // Identity: the reference particles matched to frame k's own particles (centroid ICP from the
+      // frame's linear motion, mutual nearest neighbours).
+      ParticleMatching m;
+      std::vector<int> ids;
+      std::vector<Eigen::Vector3d> centroids;
+      if (k == o.reference) {
+        ids = reference_ids;
+        centroids = reference_centroids;
+        m.matches.resize(ids.size());
+        for (std::size_t i = 0; i < ids.size(); ++i) m.matches[i] = {ids[i], ids[i], 0.0, 1.0};
+      } else {
+        LabelCentroids(frame_particles(k, store.ReadFrame(k, o.threads)), &ids, &centroids);
+        m = MatchParticles(reference_ids, reference_centroids, ids, centroids, motion.map, o.match);
+      }
+      if (m.matches.size() != fits.size())
+        throw std::logic_error("register: " + std::to_string(m.matches.size()) + " matched particles for " +
+                               std::to_string(fits.size()) + " fitted ones");
+      std::map<int, Eigen::Vector3d> centroid_of;
+      for (std::size_t i = 0; i < ids.size(); ++i) centroid_of[ids[i]] = centroids[i];
+      ResultColumn label{"match_label", "1", {}}, distance{"match_distance", "um", {}}, quality{"match_quality", "1", {}};
+      std::array<ResultColumn, 3> at{ResultColumn{"match_centroid_z", "um", {}}, ResultColumn{"match_centroid_y", "um", {}},
+                                     ResultColumn{"match_centroid_x", "um", {}}};
+      for (const ParticleMatch& p : m.matches) {
+        label.values.push_back(p.current_label);
+        distance.values.push_back(p.current_label ? p.distance_um : NAN);
+        quality.values.push_back(p.quality);
+        for (int a = 0; a < 3; ++a) at[std::size_t(a)].values.push_back(p.current_label ? centroid_of.at(p.current_label)[a] : NAN);
+        row.particles_matched += p.current_label != 0;
+      }
+      row.particles_lost = std::int64_t(m.matches.size()) - row.particles_matched;
+      row.particles_new = std::int64_t(m.new_labels.size());
+      for (ResultColumn* c : {&label, &at[0], &at[1], &at[2], &distance, &quality}) particle_table.columns.push_back(std::move(*c));
     }
     // Everything is computed: now write (a failure above leaves the store as it was).
     store.WriteFrameTable(k, RowTable(row), prov);
@@ -295,6 +342,9 @@ std::vector<RegisterRunRow> RunRegistration(const std::string& store_path, const
     col("particles", "1", [](const RegisterRunRow& r) { return double(r.particles); });
     col("particles_converged", "1", [](const RegisterRunRow& r) { return double(r.particles_converged); });
     col("particle_eps_v_median", "1", [](const RegisterRunRow& r) { return r.particle_eps_v_median; });
+    col("particles_matched", "1", [](const RegisterRunRow& r) { return double(r.particles_matched); });
+    col("particles_lost", "1", [](const RegisterRunRow& r) { return double(r.particles_lost); });
+    col("particles_new", "1", [](const RegisterRunRow& r) { return double(r.particles_new); });
   }
   // Frames registered by earlier runs with the same options keep their rows (a pipeline registers
   // frame by frame).

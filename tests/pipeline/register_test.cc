@@ -3,7 +3,9 @@
 #include <Eigen/Dense>
 #include <algorithm>
 #include <filesystem>
+#include <map>
 
+#include "op4d/frame/segment/watershed.h"
 #include "op4d/pipeline/campaign.h"
 #include "op4d/pipeline/soc.h"
 #include "op4d/store/frame_store.h"
@@ -78,13 +80,119 @@ TEST_CASE("register --particles: per-particle kinematics of the segmented, separ
                          << rows[1].particle_eps_v_median << " (truth " << median_true << ")");
   REQUIRE(rows[1].particles >= 30);
   REQUIRE(rows[1].particles_converged >= rows[1].particles * 2 / 5);  // watershed fragments under 64 voxels are skipped
-  // The local fits read swelling with a known bias (binder necks, see bench/RESULTS.md): sign and size.
+  // At 6 voxels per radius with the default options the fits read less swelling than the truth: the
+  // neighbours' surfaces at the contacts swell about their own centres (measured median 0.041 against
+  // 0.054; bench/RESULTS.md).
   REQUIRE(std::abs(rows[1].particle_eps_v_median - median_true) < 0.02);
   const FrameStore store = FrameStore::OpenRead(dir / "c.h5");
   const ResultTable t = store.ReadFrameTable(2, "particle_kinematics");
   REQUIRE(std::int64_t(t.rows()) == rows[1].particles);
   REQUIRE(store.ReadSeriesTable("registration_series").Find("particle_eps_v_median")->values[1] ==
           Approx(rows[1].particle_eps_v_median));
+}
+
+namespace {
+
+// Each watershed label that is a truth particle (intersection over union >= 0.5) -> that particle.
+std::map<int, int> TruthOf(const LabelVolume& labels, const Volume<std::uint16_t>& truth) {
+  std::map<int, std::map<int, std::int64_t>> overlap;
+  std::map<int, std::int64_t> size, truth_size;
+  for (std::int64_t i = 0; i < labels.size(); ++i) {
+    if (truth[i] > 0) ++truth_size[truth[i]];
+    if (labels[i] > 0) {
+      ++size[labels[i]];
+      ++overlap[labels[i]][truth[i]];
+    }
+  }
+  std::map<int, int> out;
+  for (const auto& [l, counts] : overlap)
+    for (const auto& [t, n] : counts)
+      if (t != 0 && 2 * n > size[l] && double(n) / double(size[l] + truth_size[t] - n) >= 0.5) out[l] = t;
+  return out;
+}
+
+}  // namespace
+
+// The issue's per-particle targets through the register step, on what the pipeline has: frames
+// segmented (NLM + Gaussian mixture) and split by the watershed, not the generator's labels. 3 µm
+// particles at 0.25 µm voxels (12 voxels per radius, where the Cramér–Rao bound is 0.0022), binder
+// necks carried by the particles, SNR 10.
+TEST_CASE("register --particles at 12 voxels per radius: eps_v RMS within 5e-3 and identity >= 98 % on segmented particles",
+          "[pipeline][registration][particles]") {
+  test::TempDir dir;
+  SynthOptions synth;
+  synth.seed = 4;
+  synth.snr = 10;
+  synth.spacing_um = {0.25, 0.25, 0.25};
+  synth.shape = {96, 128, 128};
+  WriteSynthCampaign(synth, dir / "c.h5", StoreOptions{}, true, ProgressStyle::kOff);
+  const SynthCampaign truth(synth);
+  // The segment step stores the labels; the register step uses them.
+  QuickLookOptions seg;
+  seg.method = SegmentMethod::kNlmGmm;
+  seg.progress = ProgressStyle::kOff;
+  RunSegment(dir / "c.h5", seg, false);
+  RegisterRunOptions o;
+  o.method = RegisterMethod::kRigid;
+  o.particles = true;
+  o.segment = seg;
+  o.particle_fit.contact_um = 1.0;
+  o.particle_fit.smooth_um = 0.25;
+  o.progress = ProgressStyle::kOff;
+  const std::vector<RegisterRunRow> rows = RunRegistration(dir / "c.h5", o);
+  REQUIRE(rows.size() == 5);
+  const FrameStore store = FrameStore::OpenRead(dir / "c.h5");
+  // The watershed labels of every frame as the step made them from the stored phases.
+  auto labels_of = [&](int k) {
+    const auto phases = std::get<Volume<std::uint8_t>>(store.ReadFrameVolume(k, "labels"));
+    Volume<std::uint8_t> mask(phases.geometry(), 0);
+    for (std::int64_t i = 0; i < mask.size(); ++i) mask[i] = phases[i] == 1;
+    return SeparateParticles(mask, o.watershed).labels;
+  };
+  const Volume<std::uint16_t> truth0 = truth.Render(0).particle_labels;
+  const std::map<int, int> ref_truth = TruthOf(labels_of(0), truth0);
+  std::map<int, std::int64_t> truth_voxels;
+  for (std::int64_t i = 0; i < truth0.size(); ++i) ++truth_voxels[truth0[i]];
+  std::map<int, const SynthParticle*> particle;
+  for (const SynthParticle& p : truth.particles()) particle[p.id] = &p;
+  int identity_correct = 0, identity_common = 0;
+  double sum2 = 0, sum = 0;
+  int fitted = 0;
+  for (int k = 1; k < 5; ++k) {
+    const ResultTable t = store.ReadFrameTable(k, "particle_kinematics");
+    const std::map<int, int> cur_truth = TruthOf(labels_of(k), truth.Render(k).particle_labels);
+    std::map<int, int> label_of_truth;
+    for (const auto& [l, tp] : cur_truth) label_of_truth[tp] = l;
+    const std::vector<double>& label = t.Find("label")->values;
+    const std::vector<double>& match = t.Find("match_label")->values;
+    REQUIRE(t.Find("match_distance")->unit == "um");
+    for (std::size_t r = 0; r < label.size(); ++r) {
+      const auto it = ref_truth.find(int(label[r]));
+      if (it == ref_truth.end()) continue;  // a fragment, a merge or a speck: not a particle
+      if (label_of_truth.count(it->second)) {
+        ++identity_common;
+        identity_correct += int(match[r]) == label_of_truth[it->second];
+      }
+      if (k != 4 || t.Find("touches_border")->values[r] != 0 || t.Find("converged")->values[r] == 0 ||
+          truth_voxels[it->second] < 3200)
+        continue;
+      const double e = t.Find("eps_v")->values[r] - truth.ParticleStrain(*particle.at(it->second), truth.FrameTime(4));
+      sum2 += e * e;
+      sum += e;
+      ++fitted;
+    }
+  }
+  const double rms = std::sqrt(sum2 / std::max(fitted, 1));
+  INFO("identity " << identity_correct << " of " << identity_common << "; eps_v over " << fitted
+                   << " interior particles: RMS " << rms << ", mean " << sum / std::max(fitted, 1));
+  REQUIRE(identity_common >= 100);
+  REQUIRE(double(identity_correct) >= 0.98 * double(identity_common));
+  REQUIRE(fitted >= 25);
+  REQUIRE(rms <= 5e-3);
+  REQUIRE(std::abs(sum / fitted) <= 2e-3);
+  REQUIRE(rows[4].particles_matched + rows[4].particles_lost == rows[4].particles);
+  REQUIRE(store.ReadSeriesTable("registration_series").Find("particles_matched")->values[4] ==
+          double(rows[4].particles_matched));
 }
 
 TEST_CASE("register with elastix: J field and strain summary per frame, a failing elastix changes nothing",

@@ -6,7 +6,8 @@
 // residual before/after, converged, status code) and, for the non-rigid method, the J field on the
 // coarse grid (`J`, float32) and table `strain_summary` (interior statistics of J and eps_v).
 // With particles: table `particle_kinematics` (one row per reference particle: centroids, F, J, eps_v,
-// residuals, status). Written once: series table `registration_series` (one row per frame, time in s).
+// residuals, status, and its identity in frame k: the label of frame k's own watershed particle it
+// matched (0 = lost), that particle's centroid, the match distance and quality). Written once: series table `registration_series` (one row per frame, time in s).
 // A frame's results are written only after its registration finished, so a failure (elastix missing
 // or failing) leaves everything already stored as it was.
 #pragma once
@@ -51,6 +52,7 @@ struct RegisterRunOptions {
   QuickLookOptions segment;
   WatershedOptions watershed;
   ParticleFitOptions particle_fit;
+  ParticleMatchOptions match;         // identity: frame k's own particles matched to the reference's
   ThreadBudget threads;
   ProgressStyle progress = ProgressStyle::kAuto;
 };
@@ -65,6 +67,8 @@ struct RegisterRunRow {
   ResultTable strain_summary;         // elastix method only
   std::int64_t particles = 0, particles_converged = 0;  // with options.particles
   double particle_eps_v_median = NAN;                    // over converged particles
+  std::int64_t particles_matched = 0, particles_lost = 0;  // reference particles found / not found in frame k
+  std::int64_t particles_new = 0;                         // frame k's particles no reference particle matched
   std::vector<std::string> files;
 };
 
