@@ -2,10 +2,10 @@
 // centroids, then one-to-one mutual nearest neighbours within a distance.
 #include <open3d/geometry/KDTreeFlann.h>
 #include <open3d/geometry/PointCloud.h>
-#include <open3d/pipelines/registration/Registration.h>
 #include <open3d/pipelines/registration/TransformationEstimation.h>
 
 #include <Eigen/Dense>
+#include <cmath>
 
 #include "op4d/core/error.h"
 #include "op4d/track/deformation/particles.h"
@@ -32,17 +32,42 @@ ParticleMatching MatchParticles(const std::vector<int>& ref_labels, const std::v
   Eigen::Matrix4d init = Eigen::Matrix4d::Identity();
   init.topLeftCorner<3, 3>() = initial.F;
   init.topRightCorner<3, 1>() = initial.t;
+  // ICP, point-to-point with an optional uniform scale (Open3D's estimation, Umeyama). The loop is
+  // written out rather than Open3D's RegistrationICP, whose OpenMP correspondence search returns the
+  // pairs in a thread-dependent order: the sums, hence the last bits of the result, would change
+  // from run to run, and the pipeline's results must not.
   if (ref_c.size() >= 3 && cur_c.size() >= 3) {
     namespace reg = open3d::pipelines::registration;
-    const reg::RegistrationResult r =
-        reg::RegistrationICP(source, target, o.max_distance_um, init, reg::TransformationEstimationPointToPoint(o.with_scaling),
-                             reg::ICPConvergenceCriteria(1e-9, 1e-9, o.icp_iterations));
-    if (r.fitness_ > 0) {
-      out.alignment.F = r.transformation_.topLeftCorner<3, 3>();
-      out.alignment.t = r.transformation_.topRightCorner<3, 1>();
+    const open3d::geometry::KDTreeFlann tree(target);
+    const reg::TransformationEstimationPointToPoint estimation(o.with_scaling);
+    Eigen::Matrix4d T = init;
+    open3d::geometry::PointCloud moved;
+    moved.points_.resize(ref_c.size());
+    std::vector<int> idx;
+    std::vector<double> d2;
+    double previous_fitness = -1, previous_rmse = -1;
+    for (int it = 0; it <= o.icp_iterations; ++it) {
+      for (std::size_t i = 0; i < ref_c.size(); ++i)
+        moved.points_[i] = T.topLeftCorner<3, 3>() * ref_c[i] + T.topRightCorner<3, 1>();
+      reg::CorrespondenceSet pairs;
+      double error2 = 0;
+      for (std::size_t i = 0; i < ref_c.size(); ++i)
+        if (tree.SearchHybrid(moved.points_[i], o.max_distance_um, 1, idx, d2) > 0) {
+          pairs.push_back(Eigen::Vector2i(int(i), idx[0]));
+          error2 += d2[0];
+        }
+      out.fitness = double(pairs.size()) / double(ref_c.size());
+      out.inlier_rmse_um = pairs.empty() ? 0.0 : std::sqrt(error2 / double(pairs.size()));
+      const bool settled = std::abs(out.fitness - previous_fitness) < 1e-9 && std::abs(out.inlier_rmse_um - previous_rmse) < 1e-9;
+      if (pairs.size() < 3 || settled || it == o.icp_iterations) break;
+      previous_fitness = out.fitness;
+      previous_rmse = out.inlier_rmse_um;
+      T = estimation.ComputeTransformation(moved, target, pairs) * T;
     }
-    out.fitness = r.fitness_;
-    out.inlier_rmse_um = r.inlier_rmse_;
+    if (out.fitness > 0) {
+      out.alignment.F = T.topLeftCorner<3, 3>();
+      out.alignment.t = T.topRightCorner<3, 1>();
+    }
   }
   // Mutual nearest neighbours of the aligned reference centroids and the current centroids.
   std::vector<Eigen::Vector3d> moved(ref_c.size());
