@@ -336,6 +336,9 @@ const std::map<std::string, std::string> kHelp = {
      "  --soc0 S                 SOC at the first log row for coulomb counting (default 0)\n"
      "  --discharge-positive     the log's current is positive on discharge\n"
      "  --eps-std E              per-particle strain uncertainty, 1 sigma (default 0.005)\n"
+     "  --min-particle UM3       leave out particles smaller than this (default 0: watershed fragments\n"
+     "                           and specks have noisy strains)\n"
+     "  --include-border         also use particles cut by the field of view (left out by default)\n"
      "  --reference K            reference frame (default 0)\n"},
     {"demo",
      "usage: op4d demo [--dir DIR] [--frames N] [--threads N] [--quiet]\n"
@@ -1069,7 +1072,8 @@ int CmdThroats(int argc, char** argv) {
 
 int CmdSoc(int argc, char** argv) {
   Args a("soc", argc, argv, 2,
-         {{"k", 1}, {"capacity", 1}, {"soc0", 1}, {"discharge-positive", 0}, {"eps-std", 1}, {"reference", 1}});
+         {{"k", 1}, {"capacity", 1}, {"soc0", 1}, {"discharge-positive", 0}, {"eps-std", 1}, {"reference", 1},
+          {"min-particle", 1}, {"include-border", 0}});
   if (a.help()) return std::printf("%s", kHelp.at("soc").c_str()), 0;
   if (a.positional().size() != 1) throw ConfigError("CAMPAIGN", "give exactly one campaign store (see op4d soc --help)");
   SocRunOptions o;
@@ -1082,6 +1086,9 @@ int CmdSoc(int argc, char** argv) {
   o.charge_positive = !a.Has("discharge-positive");
   o.eps_std = a.Double("eps-std", 0.005);
   if (!(o.eps_std >= 0)) throw ConfigError("--eps-std", "must be >= 0");
+  o.min_particle_um3 = a.Double("min-particle", 0);
+  if (!(o.min_particle_um3 >= 0)) throw ConfigError("--min-particle", "must be >= 0 um3");
+  o.include_border = a.Has("include-border");
   o.reference = a.Int("reference", 0);
   const SocRunResult r = RunSoc(a.positional()[0], o);
   if (o.calibrate)

@@ -44,19 +44,23 @@ SocRunResult RunSoc(const std::string& store_path, const SocRunOptions& o) {
   std::vector<FrameData> data(static_cast<std::size_t>(n));
   const Geometry grid = store.layout()->geometry;
   const double z0 = grid.origin_um[0], zlen = double(grid.shape[0] - 1) * grid.spacing_um[0];
+  const double voxel_um3 = grid.spacing_um[0] * grid.spacing_um[1] * grid.spacing_um[2];
   for (std::int64_t k = 0; k < n; ++k) {
     bool has = false;
     for (const std::string& t : store.ListFrameTables(k)) has = has || t == "particle_kinematics";
     if (!has) continue;
     const ResultTable t = store.ReadFrameTable(k, "particle_kinematics");
     const ResultColumn *label = t.Find("label"), *eps = t.Find("eps_v"), *conv = t.Find("converged"),
-                       *z = t.Find("centroid_ref_z");
-    if (!label || !eps || !conv || !z)
-      throw IoError(store_path, "frame " + std::to_string(k) + " particle_kinematics", "missing label/eps_v/converged/centroid_ref_z");
+                       *z = t.Find("centroid_ref_z"), *voxels = t.Find("voxels"), *border = t.Find("touches_border");
+    if (!label || !eps || !conv || !z || !voxels || !border)
+      throw IoError(store_path, "frame " + std::to_string(k) + " particle_kinematics",
+                    "missing label/eps_v/converged/centroid_ref_z/voxels/touches_border");
     FrameData& d = data[std::size_t(k)];
     d.present = true;
     for (std::size_t i = 0; i < t.rows(); ++i) {
-      if (conv->values[i] == 0) continue;
+      if (conv->values[i] == 0 || (!o.include_border && border->values[i] != 0) ||
+          voxels->values[i] * voxel_um3 < o.min_particle_um3)
+        continue;
       d.label.push_back(label->values[i]);
       d.eps.push_back(eps->values[i]);
       d.depth.push_back(zlen > 0 ? (z->values[i] - z0) / zlen : 0.0);
@@ -73,6 +77,8 @@ SocRunResult RunSoc(const std::string& store_path, const SocRunOptions& o) {
   j["reference"] = o.reference;
   j["soc_source"] = soc_source;
   j["eps_std"] = o.eps_std;
+  j["include_border"] = o.include_border;
+  j["min_particle_um3"] = o.min_particle_um3;
   if (!o.table_soc.empty()) {
     law = StrainSocLaw::Tabulated(o.table_soc, o.table_eps);
     j["law"] = {{"tabulated", {{"soc", o.table_soc}, {"eps", o.table_eps}}}};
