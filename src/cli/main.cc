@@ -293,6 +293,8 @@ const std::map<std::string, std::string> kHelp = {
      "                           (default 0: keep them; 1 with well-separated labels at >= 10 voxels per\n"
      "                           particle radius, see bench/RESULTS.md)\n"
      "  --particle-smooth UM     per-particle fits smooth both frames first, Gaussian sigma in um (default 0)\n"
+     "  --particle-model M       affine (default): a general F per particle; similarity: isotropic scale,\n"
+     "                           rotation and translation (swelling particles; better conditioned)\n"
      "  --segment M              how frames are segmented for --particles when the segment step did not\n"
      "                           store labels with M: multi-otsu (default), gmm or nlm+gmm\n"
      "  --watershed-h UM         particle separation: maxima less than UM above their saddle merge (default 0.2)\n"
@@ -922,7 +924,7 @@ int CmdRegister(int argc, char** argv) {
   Args a("register", argc, argv, 2,
          {{"method", 1}, {"strategy", 1}, {"reference", 1}, {"frames", 1}, {"grid-spacing", 1}, {"iterations", 1},
           {"metric", 1}, {"stride", 1}, {"tensors", 0}, {"particles", 0}, {"particle-contact", 1}, {"particle-smooth", 1},
-          {"segment", 1}, {"watershed-h", 1}, {"match-distance", 1}, {"out", 1}, {"threads", 1}, {"quiet", 0}});
+          {"particle-model", 1}, {"segment", 1}, {"watershed-h", 1}, {"match-distance", 1}, {"out", 1}, {"threads", 1}, {"quiet", 0}});
   if (a.help()) return std::printf("%s", kHelp.at("register").c_str()), 0;
   if (a.positional().size() != 1) throw ConfigError("CAMPAIGN", "give exactly one campaign store (see op4d register --help)");
   RegisterRunOptions o;
@@ -964,6 +966,11 @@ int CmdRegister(int argc, char** argv) {
     o.segment.method = SegmentMethodFromString(a.String("segment", "multi-otsu"));
   } catch (const ConfigError& e) {
     throw ConfigError("--segment", e.what());
+  }
+  try {
+    o.particle_fit.model = ParticleModelFromString(a.String("particle-model", "affine"));
+  } catch (const ConfigError& e) {
+    throw ConfigError("--particle-model", e.what());
   }
   o.watershed.h_um = a.Double("watershed-h", o.watershed.h_um);
   if (!o.watershed.IsValid(&why)) throw ConfigError("--watershed-h", why);

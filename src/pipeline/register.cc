@@ -155,6 +155,7 @@ std::vector<RegisterRunRow> RunRegistration(const std::string& store_path, const
     particle_labels = frame_particles(o.reference, reference_frame);
     LabelCentroids(particle_labels, &reference_ids, &reference_centroids);
     j["particles"] = {{"segment", ToString(so.method)}, {"watershed_h_um", o.watershed.h_um},
+                      {"model", ToString(o.particle_fit.model)},
                       {"margin_um", o.particle_fit.margin_um}, {"max_iterations", o.particle_fit.max_iterations},
                       {"contact_um", o.particle_fit.contact_um}, {"smooth_um", o.particle_fit.smooth_um},
                       {"match_max_distance_um", o.match.max_distance_um}, {"match_scaling", o.match.with_scaling}};

@@ -61,6 +61,48 @@ TEST_CASE("a known affine motion is recovered particle by particle", "[track][de
   REQUIRE(err[err.size() * 9 / 10] < 0.04);
 }
 
+// The similarity model on an exact similarity warp (isotropic stretch 1.01, rotation 3°
+// about x, translation): J and the centroids recovered, and every fitted F is a scaled rotation.
+TEST_CASE("a known similarity motion is recovered particle by particle with the similarity model",
+          "[track][deformation][particles]") {
+  SynthOptions o;
+  o.seed = 9;
+  o.snr = 0;
+  o.dtype = DataType::kFloat32;
+  const SynthCampaign campaign(o);
+  const SynthFrame f = campaign.Render(0);
+  const Volume<float>& ref = std::get<Volume<float>>(f.grey);
+  const Eigen::Matrix3d F = 1.01 * RotationZYX(Eigen::Vector3d::UnitX(), 3.0);
+  const AffineMap truth = AffineMap::AboutCentre(F, GridCentre(ref.geometry()), Eigen::Vector3d(0.4, -0.3, 0.7));
+  Volume<float> cur = WarpAffine(ref, truth, ref.geometry(), 0.0f);
+  std::mt19937_64 rng(3);
+  std::normal_distribution<float> noise(0.0f, float((o.grey_active - o.grey_pore) / 10.0));
+  for (std::int64_t i = 0; i < cur.size(); ++i) cur[i] += noise(rng);
+  AffineMap start;
+  start.t = truth.t + truth.F * GridCentre(ref.geometry()) - GridCentre(ref.geometry());
+  ParticleFitOptions po;
+  po.model = ParticleModel::kSimilarity;
+  const std::vector<ParticleKinematics> fits = FitParticleKinematics(ref, cur, ToLabels(f.particle_labels), start, po);
+  std::vector<double> err, shift;
+  double worst_shape = 0;
+  for (const ParticleKinematics& p : fits) {
+    if (p.touches_border || p.voxels < 400 || !p.converged) continue;
+    err.push_back(std::abs(p.J - F.determinant()));
+    shift.push_back((p.centroid_um - truth.Apply(p.centroid_ref_um)).norm());
+    const double s2 = std::pow(p.J, 2.0 / 3.0);  // F^T F = s^2 I for a similarity
+    worst_shape = std::max(worst_shape, (p.F.transpose() * p.F - s2 * Eigen::Matrix3d::Identity()).cwiseAbs().maxCoeff());
+  }
+  std::sort(err.begin(), err.end());
+  std::sort(shift.begin(), shift.end());
+  INFO(err.size() << " particles, median |dJ| " << err[err.size() / 2] << ", p90 " << err[err.size() * 9 / 10]
+                  << "; centroid error median " << shift[shift.size() / 2] << " um; worst |F^T F - s^2 I| " << worst_shape);
+  REQUIRE(err.size() >= 100);
+  REQUIRE(worst_shape < 1e-9);
+  REQUIRE(shift[shift.size() / 2] < 0.05);
+  REQUIRE(err[err.size() / 2] < 0.006);
+  REQUIRE(err[err.size() * 9 / 10] < 0.02);
+}
+
 namespace {
 
 struct SwellingErrors {
@@ -136,6 +178,13 @@ TEST_CASE("per-particle swelling at 12 voxels per particle radius with binder ne
   REQUIRE(e.converged >= 0.9 * e.interior);
   REQUIRE(e.rms <= 5e-3);
   REQUIRE(std::abs(e.mean) <= 2e-3);
+  // The similarity model (the particles swell isotropically) has 5 parameters fewer to spend on noise.
+  ParticleFitOptions sim = po;
+  sim.model = ParticleModel::kSimilarity;
+  const SwellingErrors similar = MeasureSwelling(SwellingOptions(0.25, 1.4, box), 4, 3200, sim);
+  INFO("similarity model: RMS " << similar.rms << ", mean " << similar.mean << ", " << similar.converged << " converged");
+  REQUIRE(similar.converged >= 0.9 * similar.interior);
+  REQUIRE(similar.rms < e.rms);
   // Without the contact exclusion the neighbours' surfaces, swelling about their own centres, pull the
   // fit towards contraction.
   ParticleFitOptions keep = po;

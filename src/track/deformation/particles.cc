@@ -15,6 +15,14 @@
 
 namespace op4d {
 
+const char* ToString(ParticleModel m) { return m == ParticleModel::kSimilarity ? "similarity" : "affine"; }
+
+ParticleModel ParticleModelFromString(const std::string& s) {
+  if (s == "affine") return ParticleModel::kAffine;
+  if (s == "similarity") return ParticleModel::kSimilarity;
+  throw ConfigError("particle model", "'" + s + "' is not affine or similarity");
+}
+
 bool ParticleFitOptions::IsValid(std::string* why) const {
   auto fail = [&](const std::string& m) {
     if (why) *why = m;
@@ -139,8 +147,11 @@ void FitOne(const Volume<float>& reference, const Volume<float>& current, const 
     const double s2 = Ssd(current, samples, c, F, tt, &in);
     return in < k.mask_voxels / 2 ? INFINITY : s2 / double(in);
   };
-  auto iterate = [&](bool affine, int max_it, int* done) {
-    const int n = affine ? 12 : 3;
+  // Stages: 0 translation (3 parameters), 1 similarity (log-scale, small rotation, translation: 7;
+  // F <- exp(ds) Rot(dw) F), 2 affine (F row-major, then t: 12).
+  auto iterate = [&](int stage, int max_it, int* done) {
+    const bool affine = stage == 2, similarity = stage == 1;
+    const int n = affine ? 12 : similarity ? 7 : 3;
     double cost = mean_ssd(k.F, t), lambda = 1e-4;
     for (int it = 0; it < max_it; ++it) {
       Eigen::Matrix<double, 12, 12> H = Eigen::Matrix<double, 12, 12>::Zero();
@@ -156,6 +167,11 @@ void FitOne(const Volume<float>& reference, const Volume<float>& current, const 
           for (int a = 0; a < 3; ++a)
             for (int bb = 0; bb < 3; ++bb) J[3 * a + bb] = grad[a] * q.dX[bb];
           J.segment<3>(9) = grad;
+        } else if (similarity) {
+          const Eigen::Vector3d FdX = k.F * q.dX;
+          J[0] = grad.dot(FdX);             // d/ds of exp(s) F dX
+          J.segment<3>(1) = FdX.cross(grad);  // d/dw_k of (I + [w]x) F dX, dotted with grad
+          J.segment<3>(4) = grad;
         } else {
           J.head<3>() = grad;
         }
@@ -179,6 +195,13 @@ void FitOne(const Volume<float>& reference, const Volume<float>& current, const 
           for (int i = 0; i < 9; ++i) F(i / 3, i % 3) += step[i];
           tt += step.segment<3>(9);
           change = std::max(step.head<9>().cwiseAbs().maxCoeff(), step.segment<3>(9).cwiseAbs().maxCoeff() / h);
+        } else if (similarity) {
+          const Eigen::Vector3d w = step.segment<3>(1);
+          const Eigen::Matrix3d R = w.norm() > 0 ? Eigen::AngleAxisd(w.norm(), w / w.norm()).toRotationMatrix()
+                                                 : Eigen::Matrix3d::Identity();
+          F = std::exp(step[0]) * R * F;
+          tt += step.segment<3>(4);
+          change = std::max(step.head<4>().cwiseAbs().maxCoeff(), step.segment<3>(4).cwiseAbs().maxCoeff() / h);
         } else {
           tt += step.head<3>();
           change = step.head<3>().cwiseAbs().maxCoeff() / h;
@@ -198,8 +221,9 @@ void FitOne(const Volume<float>& reference, const Volume<float>& current, const 
     return false;
   };
   int iterations = 0;
-  iterate(false, o.translation_iterations, &iterations);
-  const bool converged = iterate(true, o.max_iterations, &iterations);
+  iterate(0, o.translation_iterations, &iterations);
+  const bool converged = o.model == ParticleModel::kSimilarity ? iterate(1, o.max_iterations, &iterations)
+                                                                : iterate(2, o.max_iterations, &iterations);
   k.iterations = iterations;
   k.J = k.F.determinant();
   k.eps_v = k.J - 1;
@@ -214,7 +238,8 @@ void FitOne(const Volume<float>& reference, const Volume<float>& current, const 
   } else if (o.max_shift_um > 0 && shift > o.max_shift_um) {
     s << "failed: moved " << shift << " µm from the start (max_shift_um " << o.max_shift_um << ")";
   } else if (!converged) {
-    s << "not converged after " << o.max_iterations << " affine iterations";
+    s << "not converged after " << o.max_iterations << (o.model == ParticleModel::kSimilarity ? " similarity" : " affine")
+      << " iterations";
   } else {
     k.converged = true;
     s << "converged";

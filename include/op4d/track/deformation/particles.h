@@ -21,7 +21,15 @@
 
 namespace op4d {
 
+// The motion fitted per particle: a general affine F (12 parameters with the translation), or a
+// similarity (isotropic scale, rotation, translation: 7), the physics of isotropically swelling
+// particles and much better conditioned when contacts hide part of a particle's surface.
+enum class ParticleModel { kAffine, kSimilarity };
+const char* ToString(ParticleModel m);
+ParticleModel ParticleModelFromString(const std::string& s);  // "affine", "similarity"; throws ConfigError
+
 struct ParticleFitOptions {
+  ParticleModel model = ParticleModel::kAffine;
   double margin_um = 1.0;     // mask = particle dilated by this (µm)
   int translation_iterations = 15;  // translation-only Levenberg–Marquardt steps first (robust start)
   int max_iterations = 60;    // affine Levenberg–Marquardt steps
