@@ -340,7 +340,8 @@ const std::map<std::string, std::string> kHelp = {
      "  --eps-std E              per-particle strain uncertainty, 1 sigma (default 0.005)\n"
      "  --min-particle UM3       leave out particles smaller than this (default 0: watershed fragments\n"
      "                           and specks have noisy strains)\n"
-     "  --include-border         also use particles cut by the field of view (left out by default)\n"
+     "  --include-border         also use particles cut by the field of view or drifting out of it\n"
+     "                           (left out by default)\n"
      "  --reference K            reference frame (default 0)\n"},
     {"demo",
      "usage: op4d demo [--dir DIR] [--frames N] [--threads N] [--quiet]\n"

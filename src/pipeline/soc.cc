@@ -51,14 +51,16 @@ SocRunResult RunSoc(const std::string& store_path, const SocRunOptions& o) {
     if (!has) continue;
     const ResultTable t = store.ReadFrameTable(k, "particle_kinematics");
     const ResultColumn *label = t.Find("label"), *eps = t.Find("eps_v"), *conv = t.Find("converged"),
-                       *z = t.Find("centroid_ref_z"), *voxels = t.Find("voxels"), *border = t.Find("touches_border");
+                       *z = t.Find("centroid_ref_z"), *voxels = t.Find("voxels"), *border = t.Find("touches_border"),
+                       *leaves = t.Find("leaves_view");  // absent in stores registered before it existed
     if (!label || !eps || !conv || !z || !voxels || !border)
       throw IoError(store_path, "frame " + std::to_string(k) + " particle_kinematics",
                     "missing label/eps_v/converged/centroid_ref_z/voxels/touches_border");
     FrameData& d = data[std::size_t(k)];
     d.present = true;
     for (std::size_t i = 0; i < t.rows(); ++i) {
-      if (conv->values[i] == 0 || (!o.include_border && border->values[i] != 0) ||
+      const bool cut = border->values[i] != 0 || (leaves && leaves->values[i] != 0);
+      if (conv->values[i] == 0 || (!o.include_border && cut) ||
           voxels->values[i] * voxel_um3 < o.min_particle_um3)
         continue;
       d.label.push_back(label->values[i]);

@@ -26,8 +26,9 @@ struct SocRunOptions {
   bool charge_positive = true;
   double eps_std = 0.005;         // per-particle strain uncertainty (1 sigma) for the SOC uncertainty
   int histogram_bins = 10, profile_bins = 5;
-  // Which fitted particles count: converged ones, not cut by the field of view (a truncated particle's
-  // fit sees part of its surface), of at least this volume (µm³; watershed fragments and specks are
+  // Which fitted particles count: converged ones, not cut by the field of view in the reference or
+  // drifting out of it in the frame (touches_border, leaves_view: such fits see part of the surface
+  // and read the swelling poorly), of at least this volume (µm³; watershed fragments and specks are
   // small and their strains noisy).
   bool include_border = false;
   double min_particle_um3 = 0;

@@ -133,6 +133,19 @@ void FitOne(const Volume<float>& reference, const Volume<float>& current, const 
                                 g.origin_um[2] + double(x) * g.spacing_um[2]);
         samples.push_back({X - c, reference(z, y, x)});
       }
+  // A particle whose mask reaches beyond the current frame's faces at the start (it drifts out of the
+  // view) is fitted on what remains but flagged: such fits read the swelling poorly (+0.02 to +0.04
+  // on the synthetic campaigns; leaving those voxels out from the start was worse).
+  {
+    const Geometry& gc = current.geometry();
+    for (const Sample& q : samples) {
+      const Eigen::Vector3d p = c + t + k.F * q.dX;
+      for (int a = 0; a < 3; ++a)
+        k.leaves_view = k.leaves_view || p[a] < gc.origin_um[a] ||
+                        p[a] > gc.origin_um[a] + double(gc.shape[a] - 1) * gc.spacing_um[a];
+      if (k.leaves_view) break;
+    }
+  }
   k.mask_voxels = std::int64_t(samples.size());
   const double h = std::min({g.spacing_um[0], g.spacing_um[1], g.spacing_um[2]});
   std::int64_t inside = 0;
@@ -311,6 +324,7 @@ ResultTable ParticleKinematicsTable(const std::vector<ParticleKinematics>& ps) {
   col("iterations", "1", [](const auto& p) { return p.iterations; });
   col("converged", "1", [](const auto& p) { return p.converged ? 1 : 0; });
   col("touches_border", "1", [](const auto& p) { return p.touches_border ? 1 : 0; });
+  col("leaves_view", "1", [](const auto& p) { return p.leaves_view ? 1 : 0; });
   return t;
 }
 

@@ -60,6 +60,8 @@ struct ParticleKinematics {
   int iterations = 0;
   bool converged = false;
   bool touches_border = false;                // the particle touches the reference frame's faces
+  bool leaves_view = false;                   // part of its mask maps beyond the current frame's faces
+                                              // at the start (it drifts out of the view): a poor fit
   std::string status;
 };
 
@@ -72,7 +74,7 @@ std::vector<ParticleKinematics> FitParticleKinematics(const Volume<float>& refer
                                                       const ParticleFitOptions& options = {});
 
 // Per-particle table: label, voxels, centroids (reference and current, µm), F (9), J, eps_v, the RMS
-// before/after, iterations, converged (0/1), touches_border (0/1).
+// before/after, iterations, converged (0/1), touches_border (0/1), leaves_view (0/1).
 ResultTable ParticleKinematicsTable(const std::vector<ParticleKinematics>& particles);
 
 struct ParticleMatchOptions {
