@@ -22,27 +22,40 @@ LabelVolume ToLabels(const Volume<std::uint16_t>& v) {
   return out;
 }
 
+// A noise-free synthetic frame warped exactly by F about the grid centre (plus a translation), noise
+// of SNR 10 added to the warped copy; the start is the translation of the centre only.
+struct KnownWarp {
+  SynthFrame f;
+  Volume<float> cur;
+  AffineMap truth, start;
+  const Volume<float>& ref() const { return std::get<Volume<float>>(f.grey); }
+};
 
-}  // namespace
-
-TEST_CASE("a known affine motion is recovered particle by particle", "[track][deformation][particles]") {
+KnownWarp MakeKnownWarp(const Eigen::Matrix3d& F) {
   SynthOptions o;
   o.seed = 9;
   o.snr = 0;
   o.dtype = DataType::kFloat32;
-  const SynthCampaign campaign(o);
-  const SynthFrame f = campaign.Render(0);
-  const Volume<float>& ref = std::get<Volume<float>>(f.grey);
-  Eigen::Matrix3d F = 1.01 * Eigen::Matrix3d::Identity();
-  F(2, 1) = 0.02;
-  const AffineMap truth = AffineMap::AboutCentre(F, GridCentre(ref.geometry()), Eigen::Vector3d(0.4, -0.3, 0.7));
-  Volume<float> cur = WarpAffine(ref, truth, ref.geometry(), 0.0f);
+  KnownWarp w;
+  w.f = SynthCampaign(o).Render(0);
+  const Geometry& g = w.ref().geometry();
+  w.truth = AffineMap::AboutCentre(F, GridCentre(g), Eigen::Vector3d(0.4, -0.3, 0.7));
+  w.cur = WarpAffine(w.ref(), w.truth, g, 0.0f);
   std::mt19937_64 rng(3);
   std::normal_distribution<float> noise(0.0f, float((o.grey_active - o.grey_pore) / 10.0));
-  for (std::int64_t i = 0; i < cur.size(); ++i) cur[i] += noise(rng);
-  AffineMap start;  // the translation of the centre only
-  start.t = truth.t + truth.F * GridCentre(ref.geometry()) - GridCentre(ref.geometry());
-  const std::vector<ParticleKinematics> fits = FitParticleKinematics(ref, cur, ToLabels(f.particle_labels), start);
+  for (std::int64_t i = 0; i < w.cur.size(); ++i) w.cur[i] += noise(rng);
+  w.start.t = w.truth.t + w.truth.F * GridCentre(g) - GridCentre(g);
+  return w;
+}
+
+}  // namespace
+
+TEST_CASE("a known affine motion is recovered particle by particle", "[track][deformation][particles]") {
+  Eigen::Matrix3d F = 1.01 * Eigen::Matrix3d::Identity();
+  F(2, 1) = 0.02;
+  const KnownWarp w = MakeKnownWarp(F);
+  const AffineMap& truth = w.truth;
+  const std::vector<ParticleKinematics> fits = FitParticleKinematics(w.ref(), w.cur, ToLabels(w.f.particle_labels), w.start);
   std::vector<double> err, shift;
   for (const ParticleKinematics& p : fits) {
     if (p.touches_border || p.voxels < 400 || !p.converged) continue;
@@ -65,24 +78,13 @@ TEST_CASE("a known affine motion is recovered particle by particle", "[track][de
 // about x, translation): J and the centroids recovered, and every fitted F is a scaled rotation.
 TEST_CASE("a known similarity motion is recovered particle by particle with the similarity model",
           "[track][deformation][particles]") {
-  SynthOptions o;
-  o.seed = 9;
-  o.snr = 0;
-  o.dtype = DataType::kFloat32;
-  const SynthCampaign campaign(o);
-  const SynthFrame f = campaign.Render(0);
-  const Volume<float>& ref = std::get<Volume<float>>(f.grey);
   const Eigen::Matrix3d F = 1.01 * RotationZYX(Eigen::Vector3d::UnitX(), 3.0);
-  const AffineMap truth = AffineMap::AboutCentre(F, GridCentre(ref.geometry()), Eigen::Vector3d(0.4, -0.3, 0.7));
-  Volume<float> cur = WarpAffine(ref, truth, ref.geometry(), 0.0f);
-  std::mt19937_64 rng(3);
-  std::normal_distribution<float> noise(0.0f, float((o.grey_active - o.grey_pore) / 10.0));
-  for (std::int64_t i = 0; i < cur.size(); ++i) cur[i] += noise(rng);
-  AffineMap start;
-  start.t = truth.t + truth.F * GridCentre(ref.geometry()) - GridCentre(ref.geometry());
+  const KnownWarp w = MakeKnownWarp(F);
+  const AffineMap& truth = w.truth;
   ParticleFitOptions po;
   po.model = ParticleModel::kSimilarity;
-  const std::vector<ParticleKinematics> fits = FitParticleKinematics(ref, cur, ToLabels(f.particle_labels), start, po);
+  const std::vector<ParticleKinematics> fits =
+      FitParticleKinematics(w.ref(), w.cur, ToLabels(w.f.particle_labels), w.start, po);
   std::vector<double> err, shift;
   double worst_shape = 0;
   for (const ParticleKinematics& p : fits) {
