@@ -22,8 +22,9 @@
 namespace op4d {
 
 // The motion fitted per particle: a general affine F (12 parameters with the translation), or a
-// similarity (isotropic scale, rotation, translation: 7), the physics of isotropically swelling
-// particles and much better conditioned when contacts hide part of a particle's surface.
+// similarity (isotropic scale, rotation, translation: 7, composed with the start's linear part, so
+// F = s R F_start; a pure similarity from a rigid start), the physics of isotropically swelling
+// particles and better conditioned when contacts hide part of a particle's surface.
 enum class ParticleModel { kAffine, kSimilarity };
 const char* ToString(ParticleModel m);
 ParticleModel ParticleModelFromString(const std::string& s);  // "affine", "similarity"; throws ConfigError
