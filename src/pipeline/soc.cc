@@ -1,6 +1,7 @@
 #include "op4d/pipeline/soc.h"
 
 #include <cmath>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "op4d/core/error.h"
@@ -102,6 +103,10 @@ SocRunResult RunSoc(const std::string& store_path, const SocRunOptions& o) {
     j["law"] = {{"linear", {{"k", o.k}}}};
   }
   const Provenance prov{"soc", "particle_kinematics of " + store_path, j.dump(), ""};
+  // The reference particles (stored by register --particles), for the per-voxel region map.
+  Volume<float> reference_labels;
+  for (const std::string& v : store.ListFrameVolumes(o.reference))
+    if (v == "particle_labels") reference_labels = ToFloat(store.ReadFrameVolume(o.reference, "particle_labels"));
 
   ResultTable series;
   series.name = "soc_series";
@@ -122,6 +127,19 @@ SocRunResult RunSoc(const std::string& store_path, const SocRunOptions& o) {
       pt.columns[4].values.push_back(e.valid ? 1.0 : 0.0);
     }
     store.WriteFrameTable(k, pt, prov);
+    if (!reference_labels.empty()) {
+      // The region map: each reference particle's voxels hold its SOC (NaN elsewhere and for
+      // particles left out or without a valid SOC).
+      std::map<std::int64_t, float> soc_of;
+      for (std::size_t i = 0; i < est.size(); ++i)
+        if (est[i].valid) soc_of[std::int64_t(d.label[i])] = float(est[i].soc);
+      Volume<float> map(reference_labels.geometry(), NAN);
+      for (std::int64_t i = 0; i < map.size(); ++i) {
+        const auto it = soc_of.find(std::int64_t(reference_labels[i]));
+        if (reference_labels[i] > 0 && it != soc_of.end()) map[i] = it->second;
+      }
+      store.WriteFrameVolume(k, "soc_map", map, prov);
+    }
     store.WriteFrameTable(k, stats.Table(), prov);
     double eps_mean = 0;
     for (double e : d.eps) eps_mean += e;

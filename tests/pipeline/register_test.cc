@@ -327,4 +327,25 @@ TEST_CASE("soc step: SOC from the register step's particle strains, calibrated a
   const FrameStore store = FrameStore::OpenRead(dir / "c.h5");
   REQUIRE(store.ReadSeriesTable("soc_calibration").Find("k")->values[0] == Approx(r.calibration.k));
   REQUIRE(store.ReadFrameTable(2, "particle_soc").rows() > 30);
+  // The region map: every voxel of a particle with a valid SOC holds that SOC, the rest is NaN.
+  const auto labels = ToFloat(store.ReadFrameVolume(0, "particle_labels"));
+  const auto map = std::get<Volume<float>>(store.ReadFrameVolume(2, "soc_map"));
+  REQUIRE(map.shape() == labels.shape());
+  const ResultTable ps = store.ReadFrameTable(2, "particle_soc");
+  std::map<int, double> soc_of;
+  for (std::size_t i = 0; i < ps.rows(); ++i)
+    if (ps.Find("valid")->values[i] != 0) soc_of[int(ps.Find("label")->values[i])] = ps.Find("soc")->values[i];
+  REQUIRE(soc_of.size() > 30);
+  std::int64_t painted = 0, wrong = 0;
+  for (std::int64_t i = 0; i < map.size(); ++i) {
+    const auto it = soc_of.find(int(labels[i]));
+    if (labels[i] > 0 && it != soc_of.end()) {
+      ++painted;
+      wrong += std::abs(map[i] - it->second) > 1e-6;
+    } else {
+      wrong += !std::isnan(map[i]);
+    }
+  }
+  REQUIRE(painted > 1000);
+  REQUIRE(wrong == 0);
 }

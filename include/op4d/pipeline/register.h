@@ -7,7 +7,8 @@
 // coarse grid (`J`, float32) and table `strain_summary` (interior statistics of J and eps_v).
 // With particles: table `particle_kinematics` (one row per reference particle: centroids, F, J, eps_v,
 // residuals, status, and its identity in frame k: the label of frame k's own watershed particle it
-// matched (0 = lost), that particle's centroid, the match distance and quality). Written once: series table `registration_series` (one row per frame, time in s).
+// matched (0 = lost), that particle's centroid, the match distance and quality); in the reference
+// frame's results also the volume `particle_labels` (uint16, or float32 beyond 65535 particles). Written once: series table `registration_series` (one row per frame, time in s).
 // A frame's results are written only after its registration finished, so a failure (elastix missing
 // or failing) leaves everything already stored as it was.
 #pragma once

@@ -3,7 +3,9 @@
 // or coulomb counting of current_A with the cell capacity), the strain–SOC law (given or calibrated),
 // and per frame the particles' SOC with uncertainty and the heterogeneity statistics.
 //
-// Written per frame: tables particle_soc (label, depth, soc, soc_std, valid) and soc_summary; once:
+// Written per frame: tables particle_soc (label, depth, soc, soc_std, valid) and soc_summary, and
+// the region map soc_map (float32 on the reference grid: each reference particle's voxels hold its
+// SOC, NaN elsewhere) when the reference frame has the register step's particle_labels; once:
 // series table soc_series (frame, time_s, soc_cycler, soc_mean, soc_sd, profile_slope, eps_v_mean)
 // and soc_calibration (k, k_std, rms_residual, frames) when calibrated.
 #pragma once
