@@ -182,7 +182,9 @@ std::vector<RegisterRunRow> RunRegistration(const std::string& store_path, const
   // Incremental state: the previous frame and the composed motion reference -> previous.
   Volume<float> previous = reference;
   PairResult composed;  // identity
-  auto finish = [&](std::int64_t k, const Volume<float>& current, const PairResult& motion) {
+  // `grey`: frame k as stored (its particles are separated from it when no labels are stored); empty
+  // without particles.
+  auto finish = [&](std::int64_t k, const Volume<float>& current, const AnyVolume& grey, const PairResult& motion) {
     RegisterRunRow row;
     row.frame = k;
     row.map = motion.map;
@@ -237,7 +239,7 @@ std::vector<RegisterRunRow> RunRegistration(const std::string& store_path, const
         m.matches.resize(ids.size());
         for (std::size_t i = 0; i < ids.size(); ++i) m.matches[i] = {ids[i], ids[i], 0.0, 1.0};
       } else {
-        LabelCentroids(frame_particles(k, store.ReadFrame(k, o.threads)), &ids, &centroids);
+        LabelCentroids(frame_particles(k, grey), &ids, &centroids);
         m = MatchParticles(reference_ids, reference_centroids, ids, centroids, motion.map, o.match);
       }
       if (m.matches.size() != fits.size())
@@ -297,6 +299,13 @@ std::vector<RegisterRunRow> RunRegistration(const std::string& store_path, const
   };
 
   const std::int64_t last = frames.back();
+  // Frame k read once: as stored (kept for the particle separation only) and as float.
+  auto read_frame = [&](std::int64_t k, AnyVolume* grey) {
+    *grey = store.ReadFrame(k, o.threads);
+    Volume<float> f = ToFloat(*grey);
+    if (!o.particles) *grey = AnyVolume{};
+    return f;
+  };
   std::size_t next = 0;
   if (o.strategy == RegisterStrategy::kTotal) {
     for (std::int64_t k : frames) {
@@ -304,17 +313,19 @@ std::vector<RegisterRunRow> RunRegistration(const std::string& store_path, const
         PairResult identity;
         identity.status = "reference frame";
         if (o.method == RegisterMethod::kElastix) identity.u = DisplacementFromAffine(AffineMap{}, reference.geometry());
-        finish(k, reference, identity);
+        finish(k, reference, reference_frame, identity);
         continue;
       }
-      const Volume<float> current = ToFloat(store.ReadFrame(k, o.threads));
-      finish(k, current, RegisterPair(reference, current, o));
+      AnyVolume grey;
+      const Volume<float> current = read_frame(k, &grey);
+      finish(k, current, grey, RegisterPair(reference, current, o));
     }
   } else {
     if (o.method == RegisterMethod::kElastix) composed.u = DisplacementFromAffine(AffineMap{}, reference.geometry());
     composed.status = "reference frame";
     for (std::int64_t k = o.reference; k <= last; ++k) {
-      Volume<float> current = k == o.reference ? reference : ToFloat(store.ReadFrame(k, o.threads));
+      AnyVolume grey;
+      Volume<float> current = k == o.reference ? reference : read_frame(k, &grey);
       if (k != o.reference) {
         PairResult step = RegisterPair(previous, current, o);
         composed.map = composed.map.Then(step.map);
@@ -324,7 +335,7 @@ std::vector<RegisterRunRow> RunRegistration(const std::string& store_path, const
                           "; last step: " + step.status;
       }
       while (next < frames.size() && frames[next] < k) ++next;
-      if (next < frames.size() && frames[next] == k) finish(k, current, composed);
+      if (next < frames.size() && frames[next] == k) finish(k, current, k == o.reference ? reference_frame : grey, composed);
       previous = std::move(current);
     }
   }

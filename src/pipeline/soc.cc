@@ -1,7 +1,7 @@
 #include "op4d/pipeline/soc.h"
 
+#include <algorithm>
 #include <cmath>
-#include <map>
 #include <nlohmann/json.hpp>
 
 #include "op4d/core/error.h"
@@ -107,6 +107,9 @@ SocRunResult RunSoc(const std::string& store_path, const SocRunOptions& o) {
   Volume<float> reference_labels;
   for (const std::string& v : store.ListFrameVolumes(o.reference))
     if (v == "particle_labels") reference_labels = ToFloat(store.ReadFrameVolume(o.reference, "particle_labels"));
+  std::size_t label_end = 1;  // one past the largest label
+  for (std::int64_t i = 0; i < reference_labels.size(); ++i)
+    label_end = std::max(label_end, std::size_t(reference_labels[i]) + 1);
 
   ResultTable series;
   series.name = "soc_series";
@@ -130,14 +133,12 @@ SocRunResult RunSoc(const std::string& store_path, const SocRunOptions& o) {
     if (!reference_labels.empty()) {
       // The region map: each reference particle's voxels hold its SOC (NaN elsewhere and for
       // particles left out or without a valid SOC).
-      std::map<std::int64_t, float> soc_of;
+      std::vector<float> soc_of(label_end, NAN);  // by label
       for (std::size_t i = 0; i < est.size(); ++i)
-        if (est[i].valid) soc_of[std::int64_t(d.label[i])] = float(est[i].soc);
+        if (est[i].valid && d.label[i] >= 0 && d.label[i] < double(soc_of.size())) soc_of[std::size_t(d.label[i])] = float(est[i].soc);
       Volume<float> map(reference_labels.geometry(), NAN);
-      for (std::int64_t i = 0; i < map.size(); ++i) {
-        const auto it = soc_of.find(std::int64_t(reference_labels[i]));
-        if (reference_labels[i] > 0 && it != soc_of.end()) map[i] = it->second;
-      }
+      for (std::int64_t i = 0; i < map.size(); ++i)
+        if (reference_labels[i] > 0) map[i] = soc_of[std::size_t(reference_labels[i])];
       store.WriteFrameVolume(k, "soc_map", map, prov);
     }
     store.WriteFrameTable(k, stats.Table(), prov);

@@ -203,7 +203,29 @@ TEST_CASE("register --particles and soc at 12 voxels per radius: eps_v RMS withi
   REQUIRE(fitted >= 25);
   REQUIRE(rms <= 5e-3);
   REQUIRE(std::abs(sum / fitted) <= 2e-3);
+  INFO("frame 4: " << rows[4].particles << " reference particles, " << rows[4].particles_matched << " matched, "
+                    << rows[4].particles_lost << " lost, " << rows[4].particles_new << " new");
   REQUIRE(rows[4].particles_matched + rows[4].particles_lost == rows[4].particles);
+  // The stored matches agree with the counts: lost rows have label 0 and quality 0, matched rows a
+  // distance within match-distance and quality 1 - distance / match-distance (measured 139 matched, 27
+  // lost: specks and particles leaving the view, 12 new).
+  {
+    const ResultTable t4 = store.ReadFrameTable(4, "particle_kinematics");
+    std::int64_t lost = 0, bad = 0;
+    for (std::size_t r = 0; r < t4.rows(); ++r) {
+      const double label = t4.Find("match_label")->values[r], q = t4.Find("match_quality")->values[r];
+      if (label == 0) {
+        ++lost;
+        bad += q != 0;
+      } else {
+        const double d = t4.Find("match_distance")->values[r];
+        bad += !(d >= 0 && d <= o.match.max_distance_um) || std::abs(q - (1 - d / o.match.max_distance_um)) > 1e-12;
+      }
+    }
+    REQUIRE(lost == rows[4].particles_lost);
+    REQUIRE(bad == 0);
+    REQUIRE(rows[4].particles_matched >= 0.8 * double(rows[4].particles));
+  }
   REQUIRE(store.ReadSeriesTable("registration_series").Find("particles_matched")->values[4] ==
           double(rows[4].particles_matched));
 }
