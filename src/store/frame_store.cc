@@ -52,7 +52,15 @@ bool LockExclusive(int fd) {
   return true;
 }
 
-
+// True while another open file description holds the writer lock: probed with a shared lock that is
+// released at once (the lock of a writer that cannot wait is then contended for microseconds only).
+bool WriterActive(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  const bool active = ::flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+  ::close(fd);  // releases the shared lock if it was taken
+  return active;
+}
 
 hid_t NativeType(DataType t) {
   switch (t) {
@@ -206,13 +214,31 @@ struct FrameStore::Impl {
     mode = Mode::kClosed;
     hid_t f = H5I_INVALID_HID;
     switch (m) {
-      case Mode::kRead:
-        f = OpenFile(H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, false);
-        if (f < 0) f = OpenFile(H5F_ACC_RDONLY, false);
+      case Mode::kRead: {
+        // A writer changing the file's structure (not in SWMR mode) marks it as open for writing and
+        // readers are refused until it closes: wait for it as writers wait for one another.
+        const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(g_lock_wait_s.load());
+        auto open_read = [&] {
+          const hid_t h = OpenFile(H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, false);
+          return h >= 0 ? h : OpenFile(H5F_ACC_RDONLY, false);
+        };
+        bool writer = false;
+        for (;;) {
+          if (f = open_read(); f >= 0) break;
+          writer = WriterActive(path);
+          if (!writer) {  // a writer may have closed the file between the open and the probe
+            f = open_read();
+            break;
+          }
+          if (std::chrono::steady_clock::now() >= until) break;
+          std::this_thread::sleep_for(std::chrono::milliseconds(50));
+        }
+        if (f < 0 && writer) h5::Fail(path, "", "cannot open for reading while another process writes to it; try again when it is done");
         if (f < 0)
           h5::Fail(path, "", "cannot open for reading (if a writer was killed, open it once with op4d for "
                              "writing, or run 'h5clear -s')");
         break;
+      }
       case Mode::kStructure:
       case Mode::kAppend: {
         const unsigned flags = H5F_ACC_RDWR | (m == Mode::kAppend ? H5F_ACC_SWMR_WRITE : 0u);

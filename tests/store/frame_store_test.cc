@@ -1,6 +1,8 @@
 #include "op4d/store/frame_store.h"
 
 #include <hdf5.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmath>
 #include <cstring>
@@ -8,6 +10,7 @@
 #include <fstream>
 #include <limits>
 #include <random>
+#include <thread>
 
 #include "frame_pattern.h"
 #include "test_util.h"
@@ -222,6 +225,51 @@ TEST_CASE("a second writer is refused while one holds the store", "[store][error
   test::TempDir dir;
   FrameStore a = FrameStore::Create(dir / "w.h5");
   REQUIRE_THROWS_WITH(FrameStore::OpenReadWrite(dir / "w.h5"), Catch::Contains("another process is writing"));
+}
+
+TEST_CASE("a reader waits for a writer changing the file's structure in another process", "[store][lock]") {
+  test::TempDir dir;
+  const std::string path = dir / "w.h5";
+  {
+    FrameStore s = FrameStore::Create(path);
+    s.AppendFrame(test::PatternFrame(0, {4, 4, 4}), {{"time_s", 0}}, {"test"});
+  }
+  int ready[2];
+  REQUIRE(::pipe(ready) == 0);
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {  // the writer: opened for writing (structure mode, not SWMR) for 1.5 s
+    int rc = 0;
+    try {
+      FrameStore w = FrameStore::OpenReadWrite(path);
+      if (::write(ready[1], "r", 1) != 1) rc = 2;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+      w.Close();
+    } catch (...) {
+      rc = 1;
+    }
+    ::_exit(rc);
+  }
+  ::close(ready[1]);
+  char c = 0;
+  REQUIRE(::read(ready[0], &c, 1) == 1);
+  ::close(ready[0]);
+  // Not waiting: refused, saying why.
+  SetWriterLockWait(0);
+  REQUIRE_THROWS_WITH(FrameStore::OpenRead(path), Catch::Contains(path) && Catch::Contains("while another process writes to it"));
+  // Waiting (as live follow does): opened once the writer has closed.
+  SetWriterLockWait(30);
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::int64_t frames = FrameStore::OpenRead(path).frame_count();
+  const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  SetWriterLockWait(0);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 0);
+  REQUIRE(frames == 1);
+  REQUIRE(waited > 0.5);  // it did wait for the writer
+  REQUIRE(waited < 10);
 }
 
 namespace {
