@@ -11,6 +11,7 @@
 #include "op4d/frame/segment/watershed.h"
 #include "op4d/synth/campaign.h"
 #include "test_util.h"
+#include "test_volumes.h"
 
 using namespace op4d;
 
@@ -267,22 +268,7 @@ SeparatedFrame Separate(const SynthFrame& f, bool segment) {
   const LabelVolume labels = SeparateParticles(mask, WatershedOptions{}).labels;
   SeparatedFrame out;
   LabelCentroids(labels, &out.ids, &out.centroids);
-  std::map<int, std::map<int, std::int64_t>> overlap;
-  std::map<int, std::int64_t> size, truth_size;
-  for (std::int64_t i = 0; i < labels.size(); ++i) {
-    if (f.particle_labels[i] > 0) ++truth_size[f.particle_labels[i]];
-    if (labels[i] > 0) {
-      ++size[labels[i]];
-      ++overlap[labels[i]][f.particle_labels[i]];
-    }
-  }
-  for (const auto& [l, counts] : overlap) {
-    const auto best = std::max_element(counts.begin(), counts.end(),
-                                       [](const auto& a, const auto& b) { return a.second < b.second; });
-    const double iou = best->first == 0 ? 0.0
-                                        : double(best->second) / double(size[l] + truth_size[best->first] - best->second);
-    out.truth_of[l] = iou >= 0.5 ? best->first : 0;
-  }
+  out.truth_of = test::TruthParticleOf(labels, f.particle_labels);
   return out;
 }
 
