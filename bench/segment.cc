@@ -6,6 +6,8 @@
 //                      [--denoise nlm|gauss|none] [--h-factor F] [--gauss-sigma-um S]
 //                      [--tied 0|1] [--pv-reach R] [--islands V] [--refine SWEEPS (default 10; 0 = none)]
 //                      [--refine-sigma VOX] [--refine-smoothness S] [--threads T]
+//                      [--start-from-truth] (the refinement starts from the true labels: how much
+//                      of the truth the forward model keeps, an upper bound of the chain)
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -41,8 +43,18 @@ int main(int argc, char** argv) {
   bool tied = true;
   double neck = SynthOptions{}.binder_neck_um;
   double spacing = SynthOptions{}.spacing_um[0];
-  for (int i = 1; i + 1 < argc; i += 2) {
+  bool from_truth = false;
+  for (int i = 1; i < argc; i += 2) {
     const std::string a = argv[i];
+    if (a == "--start-from-truth") {
+      from_truth = true;
+      --i;  // a flag, no value
+      continue;
+    }
+    if (i + 1 >= argc) {
+      std::fprintf(stderr, "option %s needs a value\n", a.c_str());
+      return 2;
+    }
     if (a == "--size") n = std::atoll(argv[i + 1]);
     else if (a == "--snr") snr = std::atof(argv[i + 1]);
     else if (a == "--denoise") denoise = argv[i + 1];
@@ -57,6 +69,7 @@ int main(int argc, char** argv) {
     else if (a == "--refine") refine = std::atoi(argv[i + 1]);
     else if (a == "--refine-sigma") refine_sigma = std::atof(argv[i + 1]);
     else if (a == "--refine-smoothness") refine_smoothness = std::atof(argv[i + 1]);
+
     else {
       std::fprintf(stderr, "unknown option %s\n", a.c_str());
       return 2;
@@ -69,12 +82,13 @@ int main(int argc, char** argv) {
   so.binder_neck_um = neck;
   so.spacing_um = {spacing, spacing, spacing};
   AnyVolume grey;
-  PhaseVolume truth;
+  PhaseVolume truth, majority;
   {
     SynthCampaign c(so);
     SynthFrame f = c.Render(0, {threads});
     grey = std::move(f.grey);
     truth = std::move(f.phases);
+    majority = std::move(f.phases_majority);
   }
   const ThreadBudget tb{threads};
   const long base_kib = bench::StatusKiB("VmRSS:");
@@ -100,7 +114,9 @@ int main(int argc, char** argv) {
   go.tied_sigma = tied;
   const GmmModel m = FitGaussianMixture(input, go);
   ProbabilisticSegmentation seg = ClassifyGaussianMixture(input, m, {0, 2, 1}, true, tb);
-  const std::int64_t pv_moved = pv_reach > 0 ? ResolvePartialVolume(seg.labels, input, m, {0, 2, 1}, pv_reach, tb) : 0;
+  const std::int64_t pv_moved =
+      pv_reach > 0 && !from_truth ? ResolvePartialVolume(seg.labels, input, m, {0, 2, 1}, pv_reach, tb) : 0;
+  if (from_truth) seg.labels = truth;
   ForwardModelReport fr;
   if (refine > 0) {
     ForwardModelOptions fo;
@@ -153,6 +169,16 @@ int main(int argc, char** argv) {
   for (int p = 0; p < 3; ++p)
     std::printf("dice %-6s %.4f  (truth fraction %.4f, segmented %.4f)\n", names[p],
                 2.0 * double(inter[p]) / double(a[p] + b[p]), double(a[p]) / voxels, double(b[p]) / voxels);
+  {
+    std::int64_t mi[3] = {0, 0, 0}, ma[3] = {0, 0, 0};
+    for (std::int64_t i = 0; i < majority.size(); ++i) {
+      ++ma[majority[i]];
+      if (majority[i] == seg.labels[i]) ++mi[majority[i]];
+    }
+    std::printf("against the majority phase of each voxel: dice");
+    for (int p = 0; p < 3; ++p) std::printf(" %s %.4f", names[p], 2.0 * double(mi[p]) / double(ma[p] + b[p]));
+    std::printf(", porosity error %+.4f\n", double(b[0] - ma[0]) / voxels);
+  }
   {
     std::int64_t cm[3][3] = {};
     for (std::int64_t i = 0; i < truth.size(); ++i) ++cm[truth[i]][seg.labels[i]];

@@ -392,6 +392,7 @@ SynthFrame SynthCampaign::Render(int k, ThreadBudget threads) const {
   }
   // Labels at voxel centres; grey values with partial volume near interfaces.
   fr.phases = Volume<std::uint8_t>(g);
+  fr.phases_majority = Volume<std::uint8_t>(g);
   fr.particle_labels = Volume<std::uint16_t>(g);
   std::vector<float> grey(std::size_t(g.voxel_count()));
   const double grey_of[3] = {o.grey_pore, o.grey_active, o.grey_binder};
@@ -409,16 +410,24 @@ SynthFrame SynthCampaign::Render(int k, ThreadBudget threads) const {
           fr.phases[idx] = e.phase;
           fr.particle_labels[idx] = e.particle;
           double value = grey_of[e.phase];
+          fr.phases_majority[idx] = e.phase;
           if (ss > 1 && e.margin < margin_needed) {
             double acc = 0;
+            int count[3] = {0, 0, 0};
             for (int a = 0; a < ss; ++a)
               for (int b = 0; b < ss; ++b)
                 for (int c = 0; c < ss; ++c) {
                   const Vec3 q{p[0] + ((a + 0.5) / ss - 0.5) * o.spacing_um[0], p[1] + ((b + 0.5) / ss - 0.5) * o.spacing_um[1],
                                p[2] + ((c + 0.5) / ss - 0.5) * o.spacing_um[2]};
-                  acc += grey_of[Evaluate(q, cands, placed, o.binder_neck_um, carried).phase];
+                  const int ph = Evaluate(q, cands, placed, o.binder_neck_um, carried).phase;
+                  acc += grey_of[ph];
+                  ++count[ph];
                 }
             value = acc / (ss * ss * ss);
+            int best = e.phase;  // ties go to the phase at the centre
+            for (int ph = 0; ph < 3; ++ph)
+              if (count[ph] > count[best]) best = ph;
+            fr.phases_majority[idx] = std::uint8_t(best);
           }
           grey[std::size_t(idx)] = float(value);
         }

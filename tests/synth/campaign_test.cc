@@ -114,6 +114,28 @@ TEST_CASE("labels hold the three phases and swelling grows the active phase", "[
   for (std::int64_t i = 0; i < f0.phases.size(); ++i) REQUIRE((f0.phases[i] == 1) == (f0.particle_labels[i] != 0));
 }
 
+TEST_CASE("the majority phase of a voxel differs from its centre's only at interfaces", "[synth]") {
+  const SynthFrame f = SynthCampaign(Small()).Render(0);
+  const Index3 n = f.phases.geometry().shape;
+  std::int64_t differ = 0, interface = 0;
+  for (std::int64_t z = 1; z + 1 < n[0]; ++z)
+    for (std::int64_t y = 1; y + 1 < n[1]; ++y)
+      for (std::int64_t x = 1; x + 1 < n[2]; ++x) {
+        const std::uint8_t c = f.phases(z, y, x);
+        bool mixed = false;  // a 26-neighbour's centre is in another phase
+        for (int dz = -1; dz <= 1; ++dz)
+          for (int dy = -1; dy <= 1; ++dy)
+            for (int dx = -1; dx <= 1; ++dx) mixed = mixed || f.phases(z + dz, y + dy, x + dx) != c;
+        interface += mixed;
+        if (f.phases_majority(z, y, x) == c) continue;
+        ++differ;
+        REQUIRE(mixed);
+      }
+  // Some interface voxels are mostly another phase than the one at their centre, few of them.
+  REQUIRE(differ > 0);
+  REQUIRE(differ < interface / 5);
+}
+
 // Binder is a material carried by the particles: it moves with the surface it sits on and is not
 // created as the gaps close; the re-grown neck rule (the old model) makes binder out of pore.
 TEST_CASE("carried binder moves with the particles, re-grown necks widen", "[synth]") {

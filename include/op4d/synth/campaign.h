@@ -91,7 +91,8 @@ struct SynthThroat {
 // One rendered frame with its ground truth.
 struct SynthFrame {
   AnyVolume grey;                         // what the "beamline" saw
-  Volume<std::uint8_t> phases;            // 0 pore, 1 active, 2 binder (PhaseTable::Electrode())
+  Volume<std::uint8_t> phases;            // 0 pore, 1 active, 2 binder (PhaseTable::Electrode()), at voxel centres
+  Volume<std::uint8_t> phases_majority;   // the phase filling most of each voxel (of the supersamples; ties: centre)
   Volume<std::uint16_t> particle_labels;  // particle id at each voxel centre, 0 outside particles
   std::vector<std::pair<std::string, double>> time_row;  // time-table columns for this frame
   ResultTable particles;                  // per particle: id, centre, semi-axes, soc, eps_v, stretch
