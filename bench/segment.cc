@@ -69,7 +69,6 @@ int main(int argc, char** argv) {
     else if (a == "--refine") refine = std::atoi(argv[i + 1]);
     else if (a == "--refine-sigma") refine_sigma = std::atof(argv[i + 1]);
     else if (a == "--refine-smoothness") refine_smoothness = std::atof(argv[i + 1]);
-
     else {
       std::fprintf(stderr, "unknown option %s\n", a.c_str());
       return 2;
@@ -133,14 +132,23 @@ int main(int argc, char** argv) {
   const double t_clean = Seconds(t0);
   const long peak_kib = bench::PeakRssKiB();
 
-  // Accuracy against the truth.
-  std::int64_t inter[3] = {0, 0, 0}, a[3] = {0, 0, 0}, b[3] = {0, 0, 0};
-  for (std::int64_t i = 0; i < truth.size(); ++i) {
-    const int t = truth[i], s = seg.labels[i];
-    ++a[t];
-    ++b[s];
-    if (t == s) ++inter[t];
-  }
+  // Accuracy against a truth: per phase, the voxels both agree on (inter), the truth's (a) and the
+  // segmentation's (b).
+  struct Agreement {
+    std::int64_t inter[3] = {0, 0, 0}, a[3] = {0, 0, 0}, b[3] = {0, 0, 0};
+    double Dice(int p) const { return 2.0 * double(inter[p]) / double(a[p] + b[p]); }
+  };
+  auto agreement = [&](const PhaseVolume& t) {
+    Agreement r;
+    for (std::int64_t i = 0; i < t.size(); ++i) {
+      ++r.a[t[i]];
+      ++r.b[seg.labels[i]];
+      if (t[i] == seg.labels[i]) ++r.inter[t[i]];
+    }
+    return r;
+  };
+  const Agreement centre = agreement(truth), most = agreement(majority);
+  const std::int64_t *a = centre.a, *b = centre.b;
   const double voxels = double(truth.size());
   std::printf("frame %lld^3 uint16, SNR %.1f, denoise %s", (long long)n, snr, denoise.c_str());
   if (denoise == "nlm")
@@ -167,18 +175,11 @@ int main(int argc, char** argv) {
               double(peak_kib - base_kib) * 1024 / voxels);
   const char* names[3] = {"pore", "active", "binder"};
   for (int p = 0; p < 3; ++p)
-    std::printf("dice %-6s %.4f  (truth fraction %.4f, segmented %.4f)\n", names[p],
-                2.0 * double(inter[p]) / double(a[p] + b[p]), double(a[p]) / voxels, double(b[p]) / voxels);
-  {
-    std::int64_t mi[3] = {0, 0, 0}, ma[3] = {0, 0, 0};
-    for (std::int64_t i = 0; i < majority.size(); ++i) {
-      ++ma[majority[i]];
-      if (majority[i] == seg.labels[i]) ++mi[majority[i]];
-    }
-    std::printf("against the majority phase of each voxel: dice");
-    for (int p = 0; p < 3; ++p) std::printf(" %s %.4f", names[p], 2.0 * double(mi[p]) / double(ma[p] + b[p]));
-    std::printf(", porosity error %+.4f\n", double(b[0] - ma[0]) / voxels);
-  }
+    std::printf("dice %-6s %.4f  (truth fraction %.4f, segmented %.4f)\n", names[p], centre.Dice(p), double(a[p]) / voxels,
+                double(b[p]) / voxels);
+  std::printf("against the majority phase of each voxel: dice");
+  for (int p = 0; p < 3; ++p) std::printf(" %s %.4f", names[p], most.Dice(p));
+  std::printf(", porosity error %+.4f\n", double(b[0] - most.a[0]) / voxels);
   {
     std::int64_t cm[3][3] = {};
     for (std::int64_t i = 0; i < truth.size(); ++i) ++cm[truth[i]][seg.labels[i]];
