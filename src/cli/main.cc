@@ -54,7 +54,10 @@ const char* kUsage =
     "  register   register frames to the reference (rigid/affine in-process, non-rigid with elastix): F, J, strain\n"
     "  merge      merge the per-frame results of scale-out parts (copies run with --frames A:B --no-series)\n"
     "  report     write an HTML report (plots against time, slices with label and strain overlays), CSV and VTK\n"
-    "  version    print op4d's version\n";
+    "  version    print op4d's version\n"
+    "\n"
+    "A store can be read while an acquisition appends to it: a command that reads it while the writer\n"
+    "changes the file's structure waits up to 30 s for it.\n";
 
 const std::map<std::string, std::string> kHelp = {
     {"synth",
@@ -1243,6 +1246,9 @@ int main(int argc, char** argv) {
     std::printf("%s", kUsage);
     return argc < 2 ? 2 : 0;
   }
+  // A store an acquisition is appending to can be read meanwhile: a reader that comes while the
+  // writer changes the file's structure waits for it instead of failing.
+  SetReaderWait(30);
   try {
     return Dispatch(argc, argv);
   } catch (const ConfigError& e) {

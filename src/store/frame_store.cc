@@ -41,6 +41,7 @@ constexpr const char* kProvenance = "/frames/provenance";
 constexpr std::size_t kProvenanceBytes = 4096;  // fixed-length: variable-length data is not SWMR-safe
 
 std::atomic<double> g_lock_wait_s{0};
+std::atomic<double> g_read_wait_s{0};
 
 // The writer lock: at once, or within SetWriterLockWait's time (polled every 50 ms).
 bool LockExclusive(int fd) {
@@ -152,6 +153,7 @@ const std::vector<double>* TimeTable::Find(const std::string& name) const {
 }
 
 void SetWriterLockWait(double seconds) { g_lock_wait_s = std::isfinite(seconds) && seconds > 0 ? seconds : 0; }
+void SetReaderWait(double seconds) { g_read_wait_s = std::isfinite(seconds) && seconds > 0 ? seconds : 0; }
 
 std::string FrameResultsGroup(std::int64_t k) {
   char buf[32];
@@ -216,8 +218,9 @@ struct FrameStore::Impl {
     switch (m) {
       case Mode::kRead: {
         // A writer changing the file's structure (not in SWMR mode) marks it as open for writing and
-        // readers are refused until it closes: wait for it as writers wait for one another.
-        const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(g_lock_wait_s.load());
+        // readers are refused until it closes: wait for it (SetReaderWait, SetWriterLockWait).
+        const double wait_s = std::max(g_lock_wait_s.load(), g_read_wait_s.load());
+        const auto until = std::chrono::steady_clock::now() + std::chrono::duration<double>(wait_s);
         auto open_read = [&] {
           const hid_t h = OpenFile(H5F_ACC_RDONLY | H5F_ACC_SWMR_READ, false);
           return h >= 0 ? h : OpenFile(H5F_ACC_RDONLY, false);

@@ -476,6 +476,26 @@ TEST_CASE("live follow processes the frames an acquisition appends while it runs
   REQUIRE(std::count(csv.begin(), csv.end(), '\n') == 5);  // header + 4 frames
 }
 
+TEST_CASE("op4d info reads a store while another process holds it open to change its structure", "[cli][follow]") {
+  op4d::test::TempDir dir;
+  std::string out;
+  REQUIRE(Run("synth --out " + (dir / "c.h5") + " --frames 2 --shape 16 16 16 --quiet", &out) == 0);
+  // The writer holds the store (not in SWMR mode, so HDF5 refuses readers) for 2 s, then closes it.
+  FILE* writer = ::popen((std::string(OP4D_STORE_WRITER_HELPER) + " " + (dir / "c.h5") + " 0 0 2000 hold").c_str(), "r");
+  REQUIRE(writer != nullptr);
+  char line[64] = {};
+  REQUIRE(std::fgets(line, sizeof line, writer) != nullptr);
+  REQUIRE(std::string(line) == "open\n");
+  const auto t0 = std::chrono::steady_clock::now();
+  const int status = Run("info " + (dir / "c.h5"), &out);
+  const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  REQUIRE(::pclose(writer) == 0);
+  INFO(out);
+  REQUIRE(status == 0);
+  REQUIRE(out.find("frames: 2") != std::string::npos);
+  REQUIRE(waited > 1.0);  // it waited for the writer rather than read past it
+}
+
 TEST_CASE("pipeline faults are one line naming the JSON pointer and the expected form", "[cli][run][errors]") {
   op4d::test::TempDir dir;
   std::string out;

@@ -255,14 +255,13 @@ TEST_CASE("a reader waits for a writer changing the file's structure in another 
   REQUIRE(::read(ready[0], &c, 1) == 1);
   ::close(ready[0]);
   // Not waiting: refused, saying why.
-  SetWriterLockWait(0);
   REQUIRE_THROWS_WITH(FrameStore::OpenRead(path), Catch::Contains(path) && Catch::Contains("while another process writes to it"));
-  // Waiting (as live follow does): opened once the writer has closed.
-  SetWriterLockWait(30);
+  // Waiting (as the op4d command and live follow do): opened once the writer has closed.
+  SetReaderWait(30);
   const auto t0 = std::chrono::steady_clock::now();
   const std::int64_t frames = FrameStore::OpenRead(path).frame_count();
   const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  SetWriterLockWait(0);
+  SetReaderWait(0);
   int status = 0;
   ::waitpid(child, &status, 0);
   REQUIRE(WIFEXITED(status));

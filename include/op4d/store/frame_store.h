@@ -161,6 +161,12 @@ class FrameStore {
 // refuses (default 0: at once). Live follow sets it so analysis and acquisition take turns.
 void SetWriterLockWait(double seconds);
 
+// How long opening for reading (OpenRead) waits for another process that holds the file open to
+// change its structure (HDF5 refuses readers meanwhile; appends in SWMR mode do not) before it refuses
+// (default 0). A reader waits the longer of this and the writer lock wait. The op4d command sets 30 s,
+// so inspecting a store while an acquisition appends to it works.
+void SetReaderWait(double seconds);
+
 // Group holding frame k's results: "/results/000042".
 std::string FrameResultsGroup(std::int64_t k);
 
