@@ -1,16 +1,14 @@
 #include "op4d/store/frame_store.h"
 
 #include <hdf5.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <functional>
 #include <fstream>
 #include <limits>
 #include <random>
-#include <thread>
 
 #include "frame_pattern.h"
 #include "test_util.h"
@@ -234,26 +232,12 @@ TEST_CASE("a reader waits for a writer changing the file's structure in another 
     FrameStore s = FrameStore::Create(path);
     s.AppendFrame(test::PatternFrame(0, {4, 4, 4}), {{"time_s", 0}}, {"test"});
   }
-  int ready[2];
-  REQUIRE(::pipe(ready) == 0);
-  const pid_t child = ::fork();
-  REQUIRE(child >= 0);
-  if (child == 0) {  // the writer: opened for writing (structure mode, not SWMR) for 1.5 s
-    int rc = 0;
-    try {
-      FrameStore w = FrameStore::OpenReadWrite(path);
-      if (::write(ready[1], "r", 1) != 1) rc = 2;
-      std::this_thread::sleep_for(std::chrono::milliseconds(1500));
-      w.Close();
-    } catch (...) {
-      rc = 1;
-    }
-    ::_exit(rc);
-  }
-  ::close(ready[1]);
-  char c = 0;
-  REQUIRE(::read(ready[0], &c, 1) == 1);
-  ::close(ready[0]);
+  // The writer: store_writer_helper holds the store open for writing (its structure, not SWMR) 1.5 s.
+  FILE* writer = ::popen((std::string(OP4D_STORE_WRITER_HELPER) + " " + path + " 0 0 1500 hold").c_str(), "r");
+  REQUIRE(writer != nullptr);
+  char line[64] = {};
+  REQUIRE(std::fgets(line, sizeof line, writer) != nullptr);
+  REQUIRE(std::string(line) == "open\n");
   // Not waiting: refused, saying why.
   REQUIRE_THROWS_WITH(FrameStore::OpenRead(path), Catch::Contains(path) && Catch::Contains("while another process writes to it"));
   // Waiting (as the op4d command and live follow do): opened once the writer has closed.
@@ -262,10 +246,7 @@ TEST_CASE("a reader waits for a writer changing the file's structure in another 
   const std::int64_t frames = FrameStore::OpenRead(path).frame_count();
   const double waited = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   SetReaderWait(0);
-  int status = 0;
-  ::waitpid(child, &status, 0);
-  REQUIRE(WIFEXITED(status));
-  REQUIRE(WEXITSTATUS(status) == 0);
+  REQUIRE(::pclose(writer) == 0);
   REQUIRE(frames == 1);
   REQUIRE(waited > 0.5);  // it did wait for the writer
   REQUIRE(waited < 10);

@@ -132,6 +132,7 @@ TEST_CASE("the majority phase of a voxel differs from its centre's only at inter
         REQUIRE(mixed);
       }
   // Some interface voxels are mostly another phase than the one at their centre, few of them.
+  INFO(differ << " of " << interface << " interface voxels differ");
   REQUIRE(differ > 0);
   REQUIRE(differ < interface / 5);
 }
