@@ -123,6 +123,29 @@ TEST_CASE("non-local means removes noise, keeps the mean and keeps a step edge s
   REQUIRE(gauss_err > 400);    // the Gaussian filter mixes the two sides
 }
 
+TEST_CASE("non-local means leaves a voxel alone when no patch in its window resembles its own", "[frame][segment][nlm]") {
+  // Low noise (sigma 10) around one bright voxel (+2000 = 200 sigma): every candidate patch of the
+  // bright voxel and of its neighbours differs from theirs by far more than h, so their weights are
+  // below the smallest float. Such a voxel must keep its value; when each far-off weight was rounded
+  // up to 2^-126 instead of 0, the voxel itself got that weight too and took the plain mean of its
+  // 7^3 window (about 1006).
+  Volume<float> v = NoisyStep({16, 16, 16}, 1000, 1000, 10, 3);
+  const float bright = v(8, 8, 8) + 2000;
+  v(8, 8, 8) = bright;
+  NlmReport rep;
+  const Volume<float> d = std::get<Volume<float>>(NonLocalMeans(v, NlmOptions{}, &rep));
+  CAPTURE(rep.sigma, rep.h, d(8, 8, 8), d(8, 8, 9), v(8, 8, 9));
+  test::RequireClose(rep.sigma, 10, 0.15);
+  REQUIRE(std::abs(d(8, 8, 8) - bright) < 1);
+  // Its face neighbours have patches that hold the bright voxel at a position no candidate has.
+  REQUIRE(std::abs(d(8, 8, 9) - v(8, 8, 9)) < 1);
+  REQUIRE(std::abs(d(9, 8, 8) - v(9, 8, 8)) < 1);
+  // Away from it the noise is still removed: 4 voxels off, the patch of the flat background matches.
+  double s2 = 0;
+  for (std::int64_t x = 1; x < 4; ++x) s2 += (d(4, 4, x) - 1000.0) * (d(4, 4, x) - 1000.0);
+  REQUIRE(std::sqrt(s2 / 3) < 5);
+}
+
 TEST_CASE("non-local means gives the same voxels for any thread count, slab size and streaming", "[frame][segment][nlm]") {
   const Volume<float> f = NoisyStep({21, 37, 70}, 100, 900, 60, 3);
   Volume<std::uint16_t> v(f.geometry());

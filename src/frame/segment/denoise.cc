@@ -20,8 +20,8 @@ namespace {
 // by its degree-6 Taylor polynomial (largest relative error 1.03e-5 on [0, 80], measured against
 // std::exp). Branch-free, so loops vectorise.
 inline float ExpNeg(float a) {
-  float y = -a * 1.44269504f;
-  y = y < -126.0f ? -126.0f : y;
+  const float y0 = -a * 1.44269504f;
+  const float y = y0 < -126.0f ? -126.0f : y0;
   int i = static_cast<int>(y);           // truncation: i >= y for y <= 0
   i -= (y < static_cast<float>(i)) ? 1 : 0;  // floor
   const float f = y - static_cast<float>(i);  // [0, 1)
@@ -31,7 +31,9 @@ inline float ExpNeg(float a) {
   const std::int32_t bits = (i + 127) << 23;
   float s;
   std::memcpy(&s, &bits, sizeof s);
-  return p * s;
+  // Below the smallest normal float the weight is 0, not 2^-126: a voxel whose every candidate is
+  // that far off keeps its own value instead of taking the plain mean of its search window.
+  return y0 >= -126.0f ? p * s : 0.0f;
 }
 
 template <class T>
