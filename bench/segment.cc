@@ -8,6 +8,10 @@
 //                      [--refine-sigma VOX] [--refine-smoothness S] [--threads T]
 //                      [--start-from-truth] (the refinement starts from the true labels: how much
 //                      of the truth the forward model keeps, an upper bound of the chain)
+//                      [--phantom LABELS] (instead of the synthetic electrode: a labelled volume
+//                      op4d imports, 0 pore / 1 active / 2 binder, e.g. the real NMC cathode, rendered
+//                      with the synthetic grey values, PSF and noise, without sub-voxel partial volume;
+//                      its labels are the truth)
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -19,6 +23,7 @@
 #include "op4d/frame/segment/forward_model.h"
 #include "op4d/frame/segment/gmm.h"
 #include "op4d/frame/segment/morphology.h"
+#include "op4d/io/import.h"
 #include "op4d/synth/campaign.h"
 
 using namespace op4d;
@@ -44,6 +49,7 @@ int main(int argc, char** argv) {
   double neck = SynthOptions{}.binder_neck_um;
   double spacing = SynthOptions{}.spacing_um[0];
   bool from_truth = false;
+  std::string phantom;
   for (int i = 1; i < argc; i += 2) {
     const std::string a = argv[i];
     if (a == "--start-from-truth") {
@@ -69,6 +75,7 @@ int main(int argc, char** argv) {
     else if (a == "--refine") refine = std::atoi(argv[i + 1]);
     else if (a == "--refine-sigma") refine_sigma = std::atof(argv[i + 1]);
     else if (a == "--refine-smoothness") refine_smoothness = std::atof(argv[i + 1]);
+    else if (a == "--phantom") phantom = argv[i + 1];
     else {
       std::fprintf(stderr, "unknown option %s\n", a.c_str());
       return 2;
@@ -82,12 +89,40 @@ int main(int argc, char** argv) {
   so.spacing_um = {spacing, spacing, spacing};
   AnyVolume grey;
   PhaseVolume truth, majority;
-  {
+  if (phantom.empty()) {
     SynthCampaign c(so);
     SynthFrame f = c.Render(0, {threads});
     grey = std::move(f.grey);
     truth = std::move(f.phases);
     majority = std::move(f.phases_majority);
+  } else {
+    AnyVolume v;
+    try {
+      v = OpenInput(phantom, ImportOptions{})->ReadFrame(0);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "%s\n", e.what());
+      return 2;
+    }
+    auto* labels = std::get_if<PhaseVolume>(&v);
+    if (!labels) {
+      std::fprintf(stderr, "%s: a phantom must hold uint8 labels 0 pore, 1 active, 2 binder\n", phantom.c_str());
+      return 2;
+    }
+    const double grey_of[3] = {so.grey_pore, so.grey_active, so.grey_binder};
+    std::vector<float> g(std::size_t(labels->size()));
+    for (std::int64_t i = 0; i < labels->size(); ++i) {
+      if ((*labels)[i] > 2) {
+        std::fprintf(stderr, "%s: label %d at voxel %lld; a phantom holds 0 pore, 1 active, 2 binder\n", phantom.c_str(),
+                     int((*labels)[i]), (long long)i);
+        return 2;
+      }
+      g[std::size_t(i)] = float(grey_of[(*labels)[i]]);
+    }
+    grey = Detect(g, labels->geometry(), so.blur_sigma_vox, snr > 0 ? (so.grey_active - so.grey_pore) / snr : 0.0, so.seed, 0,
+                  so.dtype, {threads});
+    n = labels->nz();
+    truth = *labels;
+    majority = std::move(*labels);
   }
   const ThreadBudget tb{threads};
   const long base_kib = bench::StatusKiB("VmRSS:");
@@ -150,7 +185,11 @@ int main(int argc, char** argv) {
   const Agreement centre = agreement(truth), most = agreement(majority);
   const std::int64_t *a = centre.a, *b = centre.b;
   const double voxels = double(truth.size());
-  std::printf("frame %lld^3 uint16, SNR %.1f, denoise %s", (long long)n, snr, denoise.c_str());
+  if (phantom.empty())
+    std::printf("frame %lld^3 uint16, SNR %.1f, denoise %s", (long long)n, snr, denoise.c_str());
+  else
+    std::printf("phantom %s (%s) uint16, SNR %.1f, denoise %s", phantom.c_str(), truth.geometry().ToString().c_str(), snr,
+                denoise.c_str());
   if (denoise == "nlm")
     std::printf(" (sigma %.1f %s, h %.1f, patch %lld, search %lld voxels)", nr.sigma,
                 nr.sigma_estimated ? "estimated" : "given", nr.h, (long long)nr.radii.patch[2],
