@@ -171,7 +171,7 @@ const std::map<std::string, std::string> kHelp = {
      "each frame's results, and prints them per frame.\n"},
     {"segment",
      "usage: op4d segment CAMPAIGN.h5 [--method gmm|multi-otsu|nlm+gmm] [--bins N] [--frames A:B] [--no-probabilities]\n"
-     "                    [--threads N] [--quiet]\n"
+     "                    [nlm+gmm tuning] [--clean-up SPEC] [--threads N] [--quiet]\n"
      "Segments every frame (or frames A..B-1, or frame K) once and stores the result for the later steps:\n"
      "per-frame result volumes 'labels' (uint8 phase labels: 0 pore, 1 active, 2 binder) and, for the\n"
      "mixture methods, 'probability_<phase>' (uint8, 255 x the posterior probability: the probability map).\n"
@@ -179,10 +179,23 @@ const std::map<std::string, std::string> kHelp = {
      "correction, forward-model refinement (PSF 0.6 voxel), islands below 27 voxels removed with dual\n"
      "connectivity (pore 26, solid 6).\n"
      "quicklook, geometry, tortuosity, network, register --particles and throats then use the stored\n"
-     "labels of a frame when their --method (and bins) is the one the labels were made with.\n"
+     "labels of a frame when their --method (and bins and phases) is the one the labels were made with,\n"
+     "whatever the tuning below: tune the chain here, once.\n"
      "  --phases SPEC            phase table, phases darkest first (default: pore=0:pore,binder=2:binder,\n"
      "                           active=1:active); two phases: pore=0:pore,solid=1:active\n"
-     "  --no-probabilities       store the labels only\n"},
+     "  --no-probabilities       store the labels only\n"
+     "nlm+gmm tuning (defaults in brackets):\n"
+     "  --nlm-h F                NLM filtering strength h = F x noise sigma [0.45]\n"
+     "  --nlm-sigma S            noise sigma in grey units [0: estimated from each frame; give it for\n"
+     "                           frames without noise]\n"
+     "  --nlm-patch UM, --nlm-search UM   patch and search half-widths in um [one and three voxels]\n"
+     "  --psf SIGMA              the beamline's PSF, Gaussian sigma in voxels, for the forward-model\n"
+     "                           refinement [0.6]; 0 = no refinement\n"
+     "  --smoothness S           the refinement's smoothness prior [0.3]\n"
+     "  --islands N              components of a phase below N voxels go to the phase around them [27]\n"
+     "  --clean-up SPEC          openings and closings of phases, in order, after the segmentation (any\n"
+     "                           method): op:phase:radius_um,... e.g. opening:binder:0.3,closing:pore:0.5;\n"
+     "                           a radius not small against the phase's feature radius is refused\n"},
     {"conductivity",
      "usage: op4d conductivity CAMPAIGN.h5 [options]\n"
      "Effective electronic conductivity of the solid of each frame (finite volumes), with a contact\n"
@@ -722,13 +735,48 @@ int CmdConductivity(int argc, char** argv) {
 
 int CmdSegment(int argc, char** argv) {
   Args a("segment", argc, argv, 2,
-         {{"method", 1}, {"bins", 1}, {"phases", 1}, {"frames", 1}, {"no-probabilities", 0}, {"threads", 1}, {"quiet", 0}});
+         {{"method", 1}, {"bins", 1}, {"phases", 1}, {"frames", 1}, {"no-probabilities", 0}, {"threads", 1}, {"quiet", 0},
+          {"nlm-h", 1}, {"nlm-sigma", 1}, {"nlm-patch", 1}, {"nlm-search", 1}, {"psf", 1}, {"smoothness", 1},
+          {"islands", 1}, {"clean-up", 1}});
   if (a.help()) return std::printf("%s", kHelp.at("segment").c_str()), 0;
   if (a.positional().size() != 1) throw ConfigError("CAMPAIGN.h5", "give exactly one store (see op4d segment --help)");
   QuickLookOptions o;
   o.method = SegmentMethodFromString(a.String("method", "multi-otsu"));
   o.bins = int(a.Int("bins", 256));
   PhasesOption(a, &o);
+  // The nlm+gmm chain's tuning, checked here so that a bad value is named before any frame is touched.
+  for (const char* key : {"nlm-h", "nlm-sigma", "nlm-patch", "nlm-search", "psf", "smoothness", "islands"})
+    if (a.Has(key) && o.method != SegmentMethod::kNlmGmm)
+      throw ConfigError(std::string("--") + key, "tunes the nlm+gmm chain; give --method nlm+gmm");
+  o.nlm.h_factor = a.Double("nlm-h", o.nlm.h_factor);
+  o.nlm.sigma = a.Double("nlm-sigma", o.nlm.sigma);
+  o.nlm.patch_radius_um = a.Double("nlm-patch", o.nlm.patch_radius_um);
+  o.nlm.search_radius_um = a.Double("nlm-search", o.nlm.search_radius_um);
+  if (!(o.nlm.h_factor > 0)) throw ConfigError("--nlm-h", "must be > 0, got " + a.String("nlm-h"));
+  if (!(o.nlm.sigma >= 0)) throw ConfigError("--nlm-sigma", "must be >= 0 (0 = estimate it), got " + a.String("nlm-sigma"));
+  if (!(o.nlm.patch_radius_um >= 0)) throw ConfigError("--nlm-patch", "must be >= 0 um, got " + a.String("nlm-patch"));
+  if (!(o.nlm.search_radius_um >= 0)) throw ConfigError("--nlm-search", "must be >= 0 um, got " + a.String("nlm-search"));
+  std::string why;
+  if (!o.nlm.IsValid(&why)) throw ConfigError("--nlm-patch/--nlm-search", why);
+  if (a.Has("psf")) {
+    const double psf = a.Double("psf", 0);
+    if (psf == 0)
+      o.refine.max_sweeps = 0;
+    else if (psf > 0 && psf <= 3)
+      o.refine.psf_sigma_vox = {psf, psf, psf};
+    else
+      throw ConfigError("--psf", "the PSF sigma must be in (0, 3] voxels, or 0 for no refinement; got " + a.String("psf"));
+  }
+  o.refine.smoothness = a.Double("smoothness", o.refine.smoothness);
+  if (!(o.refine.smoothness >= 0)) throw ConfigError("--smoothness", "must be >= 0, got " + a.String("smoothness"));
+  o.min_island_voxels = a.Int("islands", o.min_island_voxels);
+  if (o.min_island_voxels < 0) throw ConfigError("--islands", "must be >= 0 voxels, got " + a.String("islands"));
+  if (a.Has("clean-up")) {
+    o.clean_up = PhaseCleanUpsFromSpec(a.String("clean-up"), "--clean-up");
+    for (const PhaseCleanUp& c : o.clean_up)
+      if (!o.phases.FindName(c.phase))
+        throw ConfigError("--clean-up", "no phase named '" + c.phase + "' in " + o.phases.ToSpec());
+  }
   o.frames = Frames(a);
   o.threads = Threads(a);
   o.progress = Style(a);

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <set>
 #include <filesystem>
@@ -301,8 +303,9 @@ PhaseVolume SegmentFrame(const AnyVolume& grey, const QuickLookOptions& options,
     report.thresholds = m.means;
     report.status = m.message;
   } else {
-    NlmOptions no;
+    NlmOptions no = options.nlm;
     no.threads = options.threads;
+    no.progress = ProgressStyle::kOff;
     NlmReport nr;
     const AnyVolume den = NonLocalMeans(grey, no, &nr);
     GmmOptions go;
@@ -315,7 +318,7 @@ PhaseVolume SegmentFrame(const AnyVolume& grey, const QuickLookOptions& options,
     if (posteriors) *posteriors = std::move(ps.posteriors);
     const std::int64_t pv = ResolvePartialVolume(phases, den, m, options.class_labels, 1, options.threads);
     ForwardModelReport fm;
-    RefineByForwardModel(phases, den, ForwardModelOptions{}, &fm);
+    if (options.refine.max_sweeps > 0) RefineByForwardModel(phases, den, options.refine, &fm);
     const std::vector<Phase> pores = options.phases.WithRole(PhaseRole::kPore);
     if (pores.size() != 1)
       throw ConfigError("phases", "nlm+gmm needs exactly one phase with the pore role (for the dual connectivity), got " +
@@ -326,6 +329,24 @@ PhaseVolume SegmentFrame(const AnyVolume& grey, const QuickLookOptions& options,
     report.status = m.message + "; NLM sigma " + std::to_string(nr.sigma) + ", " + std::to_string(pv) +
                " partial-volume voxels, " + std::to_string(fm.changed()) + " relabelled by the forward model, " +
                std::to_string(isl) + " island voxels relabelled";
+  }
+  for (const PhaseCleanUp& c : options.clean_up) {
+    const std::optional<Phase> ph = options.phases.FindName(c.phase);
+    if (!ph) throw ConfigError("clean_up", "no phase named '" + c.phase + "' in " + options.phases.ToSpec());
+    MorphologyOptions mo;
+    mo.op = c.op;
+    mo.radius_um = c.radius_um;
+    mo.threads = options.threads;
+    std::int64_t changed = 0;
+    try {
+      changed = CleanPhase(phases, ph->label, mo);
+    } catch (const ConfigError& e) {
+      throw ConfigError(std::string("clean_up/") + ToString(c.op) + ":" + c.phase, e.what());
+    }
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "; %s of %s (%g um) relabelled %lld voxels", ToString(c.op), c.phase.c_str(), c.radius_um,
+                  static_cast<long long>(changed));
+    report.status += buf;
   }
   if (report_out) {
     report_out->thresholds = report.thresholds;
@@ -340,8 +361,54 @@ std::string SegmentationJson(const QuickLookOptions& options) {
   j["bins"] = options.bins;
   j["class_labels"] = options.class_labels;
   j["phases"] = options.phases.ToSpec();
-  if (options.method == SegmentMethod::kNlmGmm) j["min_island_voxels"] = options.min_island_voxels;
+  if (options.method == SegmentMethod::kNlmGmm) {
+    j["min_island_voxels"] = options.min_island_voxels;
+    // Only what differs from the defaults, so that labels stored before these could be tuned read
+    // the same.
+    const NlmOptions dn;
+    const ForwardModelOptions dr;
+    if (options.nlm.h_factor != dn.h_factor) j["nlm_h_factor"] = options.nlm.h_factor;
+    if (options.nlm.sigma != dn.sigma) j["nlm_sigma"] = options.nlm.sigma;
+    if (options.nlm.patch_radius_um != dn.patch_radius_um) j["nlm_patch_um"] = options.nlm.patch_radius_um;
+    if (options.nlm.search_radius_um != dn.search_radius_um) j["nlm_search_um"] = options.nlm.search_radius_um;
+    if (options.refine.max_sweeps != dr.max_sweeps) j["refine_sweeps"] = options.refine.max_sweeps;
+    if (options.refine.psf_sigma_vox != dr.psf_sigma_vox) j["psf_sigma_vox"] = options.refine.psf_sigma_vox;
+    if (options.refine.smoothness != dr.smoothness) j["refine_smoothness"] = options.refine.smoothness;
+  }
+  if (!options.clean_up.empty()) {
+    nlohmann::json c = nlohmann::json::array();
+    for (const PhaseCleanUp& u : options.clean_up)
+      c.push_back({{"op", ToString(u.op)}, {"phase", u.phase}, {"radius_um", u.radius_um}});
+    j["clean_up"] = c;
+  }
   return j.dump();
+}
+
+std::vector<PhaseCleanUp> PhaseCleanUpsFromSpec(const std::string& spec, const std::string& key) {
+  std::vector<PhaseCleanUp> out;
+  std::size_t start = 0;
+  while (start <= spec.size()) {
+    const std::size_t end = std::min(spec.find(',', start), spec.size());
+    const std::string item = spec.substr(start, end - start);
+    const std::size_t a = item.find(':'), b = a == std::string::npos ? a : item.find(':', a + 1);
+    if (b == std::string::npos)
+      throw ConfigError(key, "'" + item + "' is not op:phase:radius_um (e.g. opening:binder:0.3)");
+    PhaseCleanUp c;
+    try {
+      c.op = MorphologyOpFromString(item.substr(0, a));
+    } catch (const ConfigError&) {
+      throw ConfigError(key, "'" + item + "': the operation must be opening or closing");
+    }
+    c.phase = item.substr(a + 1, b - a - 1);
+    const std::string r = item.substr(b + 1);
+    char* stop = nullptr;
+    c.radius_um = std::strtod(r.c_str(), &stop);
+    if (c.phase.empty() || r.empty() || *stop != '\0' || !(c.radius_um > 0) || !std::isfinite(c.radius_um))
+      throw ConfigError(key, "'" + item + "': need a phase name and a radius in um > 0");
+    out.push_back(c);
+    start = end + 1;
+  }
+  return out;
 }
 
 std::vector<QuickLookRow> RunSegment(const std::string& store_path, const QuickLookOptions& options, bool probabilities) {
@@ -385,8 +452,15 @@ PhaseVolume FrameLabels(const FrameStore& store, std::int64_t k, const AnyVolume
   const std::vector<std::string> volumes = store.ListFrameVolumes(k);
   if (std::find(volumes.begin(), volumes.end(), "labels") != volumes.end()) {
     const nlohmann::json p = nlohmann::json::parse(store.ReadTableProvenance(FrameResultsGroup(k) + "/labels"), nullptr, false);
+    const nlohmann::json want = nlohmann::json::parse(SegmentationJson(options));
+    auto same = [&](const nlohmann::json& stored) {
+      if (!stored.is_object()) return false;
+      for (const char* key : {"method", "bins", "class_labels", "phases"})
+        if (!stored.contains(key) || stored[key] != want[key]) return false;
+      return true;
+    };
     if (p.is_object() && p.contains("options") && p["options"].is_object() && p["options"].contains("segmentation") &&
-        p["options"]["segmentation"] == nlohmann::json::parse(SegmentationJson(options))) {
+        same(p["options"]["segmentation"])) {
       AnyVolume stored = store.ReadFrameVolume(k, "labels");
       if (auto* labels = std::get_if<Volume<std::uint8_t>>(&stored))
         if (labels->shape() == std::visit([](const auto& v) { return v.shape(); }, grey)) {

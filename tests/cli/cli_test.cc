@@ -54,6 +54,40 @@ TEST_CASE("errors are one line naming what is at fault, with a non-zero exit", "
   REQUIRE(out == "op4d: error: --particle-smooth: smooth_um must be >= 0\n");
 }
 
+TEST_CASE("segment takes the nlm+gmm tuning and clean-ups; a bad one is refused before labels are stored", "[cli][segment][errors]") {
+  op4d::test::TempDir dir;
+  std::string out;
+  const std::string store = dir / "c.h5";
+  REQUIRE(Run("synth --out " + store + " --frames 1 --shape 32 32 32 --spacing 0.25 0.25 0.25 --radius 3 --quiet", &out) == 0);
+  // An opening of the pore larger than a quarter of its feature radius (1 um) would distort it.
+  REQUIRE(Run("segment " + store + " --method nlm+gmm --clean-up opening:pore:0.3 --quiet", &out) == 2);
+  REQUIRE(out == "op4d: error: clean_up/opening:pore: radius_um: 0.3 um is not small against the phase's feature radius 1 um "
+                 "(median inscribed radius): an opening would distort the structure; use less than 0.25 um\n");
+  REQUIRE(Run("segment " + store + " --method nlm+gmm --psf 5", &out) == 2);
+  REQUIRE(out == "op4d: error: --psf: the PSF sigma must be in (0, 3] voxels, or 0 for no refinement; got 5\n");
+  REQUIRE(Run("segment " + store + " --method gmm --nlm-h 0.6", &out) == 2);
+  REQUIRE(out == "op4d: error: --nlm-h: tunes the nlm+gmm chain; give --method nlm+gmm\n");
+  REQUIRE(Run("segment " + store + " --method nlm+gmm --clean-up opening:foo:1", &out) == 2);
+  REQUIRE(out == "op4d: error: --clean-up: no phase named 'foo' in pore=0:pore,active=1:active,binder=2:binder\n");
+  REQUIRE(Run("segment " + store + " --method nlm+gmm --clean-up open:binder:1", &out) == 2);
+  REQUIRE(out == "op4d: error: --clean-up: 'open:binder:1': the operation must be opening or closing\n");
+  REQUIRE(Run("info " + store, &out) == 0);
+  REQUIRE(out.find("per-frame results: none") != std::string::npos);
+  // Without the refinement, with an opening of the active phase after the island removal; then
+  // without the island removal.
+  REQUIRE(Run("segment " + store + " --method nlm+gmm --psf 0 --clean-up opening:active:0.4 --quiet", &out) == 0);
+  INFO(out);
+  REQUIRE(out.find(" 0 relabelled by the forward model, ") != std::string::npos);
+  REQUIRE(out.find(" island voxels relabelled; opening of active (0.4 um) relabelled ") != std::string::npos);
+  REQUIRE(out.find("opening of active (0.4 um) relabelled 0 voxels") == std::string::npos);
+  REQUIRE(Run("segment " + store + " --method nlm+gmm --islands 0 --quiet", &out) == 0);
+  REQUIRE(out.find(" 0 island voxels relabelled)") != std::string::npos);
+  REQUIRE(out.find(" 0 relabelled by the forward model") == std::string::npos);
+  REQUIRE(Run("segment " + store + " --method nlm+gmm --nlm-h 0.6 --nlm-sigma 2000 --nlm-patch 0.25 --nlm-search 0.5 --psf 0.8 "
+              "--smoothness 1 --quiet", &out) == 0);
+  REQUIRE(out.find("NLM sigma 2000.000000") != std::string::npos);
+}
+
 TEST_CASE("a frame that does not fit the campaign fails the import and keeps the stored frames", "[cli][errors]") {
   op4d::test::TempDir dir;
   std::string out;

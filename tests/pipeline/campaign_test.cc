@@ -284,3 +284,58 @@ TEST_CASE("the segment step stores labels and probability maps that the later st
   RunSegment(dir / "c.h5", otsu);
   REQUIRE(FrameStore::OpenRead(dir / "c.h5").ListFrameVolumes(0) == std::vector<std::string>{"labels"});
 }
+
+TEST_CASE("the segment step's tuning shapes the stored labels, which the later steps reuse with default tuning", "[pipeline][segment]") {
+  test::TempDir dir;
+  SynthOptions o;
+  o.shape = {24, 32, 32};
+  o.spacing_um = {0.25, 0.25, 0.25};
+  o.frames = 1;
+  o.radius_um = 3;
+  WriteSynthCampaign(o, dir / "c.h5", {}, false, ProgressStyle::kOff);
+  QuickLookOptions defaults;
+  defaults.method = SegmentMethod::kNlmGmm;
+  defaults.progress = ProgressStyle::kOff;
+  // The default chain identifies itself as before the tuning existed, so labels stored then still count.
+  REQUIRE(nlohmann::json::parse(SegmentationJson(defaults)) ==
+          nlohmann::json::parse(R"({"method": "nlm+gmm", "bins": 256, "class_labels": [0, 2, 1],
+                                    "phases": "pore=0:pore,active=1:active,binder=2:binder", "min_island_voxels": 27})"));
+  QuickLookOptions tuned = defaults;
+  tuned.refine.max_sweeps = 0;
+  tuned.nlm.h_factor = 0.6;
+  tuned.clean_up = PhaseCleanUpsFromSpec("opening:active:0.2");
+  REQUIRE(RunSegment(dir / "c.h5", tuned).size() == 1);
+  FrameStore store = FrameStore::OpenRead(dir / "c.h5");
+  const AnyVolume grey = store.ReadFrame(0);
+  const PhaseVolume stored = std::get<PhaseVolume>(store.ReadFrameVolume(0, "labels"));
+  REQUIRE(stored.values() == SegmentFrame(grey, tuned).values());
+  const PhaseVolume plain = SegmentFrame(grey, defaults);
+  std::int64_t differ = 0;
+  for (std::int64_t i = 0; i < plain.size(); ++i) differ += plain[i] != stored[i];
+  CAPTURE(differ);
+  REQUIRE(differ > 50);  // the tuning took effect (124 voxels)
+  const nlohmann::json seg =
+      nlohmann::json::parse(store.ReadTableProvenance("/results/000000/labels"))["options"]["segmentation"];
+  REQUIRE(seg["refine_sweeps"] == 0);
+  REQUIRE(seg["nlm_h_factor"] == 0.6);
+  REQUIRE(seg["clean_up"] == nlohmann::json::parse(R"([{"op": "opening", "phase": "active", "radius_um": 0.2}])"));
+  REQUIRE_FALSE(seg.contains("psf_sigma_vox"));
+  // A later step asking for nlm+gmm with the default tuning takes the stored labels; one with
+  // other phases segments again.
+  QuickLookRow report;
+  REQUIRE(FrameLabels(store, 0, grey, defaults, &report).values() == stored.values());
+  REQUIRE(report.status.find("opening of active (0.2 um)") != std::string::npos);
+  REQUIRE(report.status.find("(labels stored by the segment step)") != std::string::npos);
+  QuickLookOptions two = defaults;
+  two.phases = PhaseTable::FromSpec("pore=0:pore,solid=1:active");
+  two.class_labels = {0, 1};
+  QuickLookRow again;
+  FrameLabels(store, 0, grey, two, &again);
+  REQUIRE(again.status.find("stored by the segment step") == std::string::npos);
+  // Bad clean-up specifications name the item.
+  REQUIRE_THROWS_WITH(PhaseCleanUpsFromSpec("opening:active"), Catch::Contains("'opening:active' is not op:phase:radius_um"));
+  REQUIRE_THROWS_WITH(PhaseCleanUpsFromSpec("closing:pore:-1"), Catch::Contains("radius in um > 0"));
+  QuickLookOptions unknown = defaults;
+  unknown.clean_up = PhaseCleanUpsFromSpec("closing:gas:0.1");
+  REQUIRE_THROWS_WITH(SegmentFrame(grey, unknown), Catch::Contains("no phase named 'gas'"));
+}

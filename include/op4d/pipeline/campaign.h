@@ -9,6 +9,9 @@
 
 #include "op4d/core/progress.h"
 #include "op4d/frame/geometry/volume_fractions.h"
+#include "op4d/frame/segment/denoise.h"
+#include "op4d/frame/segment/forward_model.h"
+#include "op4d/frame/segment/morphology.h"
 #include "op4d/io/import.h"
 #include "op4d/store/frame_store.h"
 #include "op4d/synth/campaign.h"
@@ -78,6 +81,18 @@ enum class SegmentMethod {
 const char* ToString(SegmentMethod m);                        // "gmm", "multi-otsu", "nlm+gmm"
 SegmentMethod SegmentMethodFromString(const std::string& s);  // throws ConfigError
 
+// One morphological clean-up of a phase after the segmentation (frame/segment/morphology.h,
+// CleanPhase): an opening or closing with a ball of radius_um, refused when not small against the
+// phase's (opening) or its gaps' (closing) feature radius.
+struct PhaseCleanUp {
+  std::string phase;  // a phase name of the table
+  MorphologyOp op = MorphologyOp::kOpening;
+  double radius_um = 0;
+};
+// "opening:binder:0.3,closing:pore:0.5" (op:phase:radius in um, comma-separated); ConfigError (with
+// `key` as its pointer) names the item at fault.
+std::vector<PhaseCleanUp> PhaseCleanUpsFromSpec(const std::string& spec, const std::string& key = "clean_up");
+
 struct QuickLookOptions {
   // Multi-Otsu by default: on blurred frames a grey-value-only mixture gives the partial-volume
   // voxels of pore/active interfaces to the binder (demo: binder 0.27 vs 0.14 true; Otsu 0.22).
@@ -88,6 +103,13 @@ struct QuickLookOptions {
   // nlm+gmm: islands smaller than this (voxels) go to the phase around them; the phase with the pore
   // role is labelled 26-connected, the others 6-connected.
   std::int64_t min_island_voxels = 27;
+  // nlm+gmm tuning for the frames at hand: the denoising (h_factor, sigma, patch and search radii;
+  // threads and progress are the chain's) and the forward-model refinement (psf_sigma_vox, the
+  // beamline's PSF in voxels, and smoothness; max_sweeps 0 = no refinement).
+  NlmOptions nlm;
+  ForwardModelOptions refine;
+  // Openings and closings of phases, in this order, after everything else (any method).
+  std::vector<PhaseCleanUp> clean_up;
   int bins = 256;
   ThreadBudget threads;
   std::string truth_path;  // optional ground-truth store to compare against
@@ -112,7 +134,9 @@ struct QuickLookRow {
 PhaseVolume SegmentFrame(const AnyVolume& grey, const QuickLookOptions& options, QuickLookRow* report = nullptr,
                          std::vector<Volume<std::uint8_t>>* posteriors = nullptr);
 
-// What identifies a segmentation: method, bins, class labels, phases, island size (JSON text).
+// What a segmentation was made with (JSON text): method, bins, class labels and phases identify it
+// (FrameLabels compares these), then its tuning: for nlm+gmm the island size and the NLM and
+// refinement parameters that differ from the defaults, and the clean-ups.
 std::string SegmentationJson(const QuickLookOptions& options);
 
 // The segment step: every frame (or options.frames) segmented once and stored for the later steps,
@@ -122,8 +146,9 @@ std::string SegmentationJson(const QuickLookOptions& options);
 std::vector<QuickLookRow> RunSegment(const std::string& store_path, const QuickLookOptions& options, bool probabilities = true);
 
 // The phase labels of frame k: the stored "labels" volume when the segment step wrote it with the
-// same segmentation (SegmentationJson), otherwise SegmentFrame(grey, options). Both give the same
-// labels; the stored ones save the work. `report` as for SegmentFrame (from the stored provenance).
+// same method, bins, class labels and phases (whatever its tuning: the segment step is where the
+// chain is tuned to the frames), otherwise SegmentFrame(grey, options). `report` as for SegmentFrame
+// (from the stored provenance).
 PhaseVolume FrameLabels(const FrameStore& store, std::int64_t k, const AnyVolume& grey, const QuickLookOptions& options,
                         QuickLookRow* report = nullptr);
 

@@ -110,14 +110,74 @@ Volume<std::uint8_t> CleanMorphology(const Volume<std::uint8_t>& mask, const Mor
   if (f.ridge_voxels > 0 && o.radius_um >= o.max_feature_fraction * f.median_radius_um) {
     char buf[320];
     std::snprintf(buf, sizeof buf,
-                  "%g um is not small against the %s's feature radius %g um (median inscribed radius): an %s would "
+                  "%g um is not small against the %s feature radius %g um (median inscribed radius): %s would "
                   "distort the structure; use less than %g um",
-                  o.radius_um, o.op == MorphologyOp::kOpening ? "phase" : "gaps", f.median_radius_um, ToString(o.op),
+                  o.radius_um, o.op == MorphologyOp::kOpening ? "phase's" : "gaps'", f.median_radius_um,
+                  o.op == MorphologyOp::kOpening ? "an opening" : "a closing",
                   o.max_feature_fraction * f.median_radius_um);
     throw ConfigError("radius_um", buf);
   }
   if (o.op == MorphologyOp::kOpening) return Dilate(Erode(mask, o.radius_um, o.threads), o.radius_um, o.threads);
   return Erode(Dilate(mask, o.radius_um, o.threads), o.radius_um, o.threads);
+}
+
+std::int64_t CleanPhase(PhaseVolume& phases, std::uint8_t label, const MorphologyOptions& o) {
+  Volume<std::uint8_t> mask(phases.geometry());
+  std::int64_t inside = 0;
+  for (std::int64_t i = 0; i < phases.size(); ++i) inside += mask[i] = phases[i] == label;
+  if (inside == 0 || inside == phases.size()) {
+    std::string why;
+    if (!o.IsValid(&why)) throw ConfigError("radius_um", why);
+    return 0;
+  }
+  const Volume<std::uint8_t> cleaned = CleanMorphology(mask, o);
+  std::int64_t changed = 0;
+  if (o.op == MorphologyOp::kClosing) {
+    for (std::int64_t i = 0; i < phases.size(); ++i)
+      if (cleaned[i] && !mask[i]) phases[i] = label, ++changed;
+    return changed;
+  }
+  // Opening: the removed voxels, filled front by front from their neighbours outside the phase. Every
+  // front is decided on the labels the earlier fronts left, so the order of the voxels does not matter.
+  std::vector<std::int64_t> open;
+  for (std::int64_t i = 0; i < phases.size(); ++i)
+    if (mask[i] && !cleaned[i]) open.push_back(i);
+  const Index3 n = phases.shape();
+  std::vector<std::uint8_t> pending(std::size_t(phases.size()), 0);
+  for (std::int64_t i : open) pending[std::size_t(i)] = 1;
+  std::vector<std::pair<std::int64_t, std::uint8_t>> decided;
+  while (!open.empty()) {
+    decided.clear();
+    std::vector<std::int64_t> still;
+    for (std::int64_t i : open) {
+      const std::int64_t z = i / (n[1] * n[2]), y = (i / n[2]) % n[1], x = i % n[2];
+      std::array<int, 256> count{};
+      int best = -1;
+      for (int dz = -1; dz <= 1; ++dz)
+        for (int dy = -1; dy <= 1; ++dy)
+          for (int dx = -1; dx <= 1; ++dx) {
+            const std::int64_t zz = z + dz, yy = y + dy, xx = x + dx;
+            if ((dz | dy | dx) == 0 || zz < 0 || yy < 0 || xx < 0 || zz >= n[0] || yy >= n[1] || xx >= n[2]) continue;
+            const std::int64_t j = (zz * n[1] + yy) * n[2] + xx;
+            const std::uint8_t l = phases[j];
+            if (l == label || pending[std::size_t(j)]) continue;
+            ++count[l];
+            if (best < 0 || count[l] > count[std::size_t(best)] || (count[l] == count[std::size_t(best)] && l < best)) best = l;
+          }
+      if (best < 0)
+        still.push_back(i);
+      else
+        decided.push_back({i, std::uint8_t(best)});
+    }
+    if (decided.empty()) break;  // no neighbour outside the phase left to take a label from: they stay
+    for (const auto& [i, l] : decided) {
+      phases[i] = l;
+      pending[std::size_t(i)] = 0;
+      ++changed;
+    }
+    open.swap(still);
+  }
+  return changed;
 }
 
 Volume<std::uint8_t> RemoveSmallComponents(const Volume<std::uint8_t>& mask, Connectivity connectivity,

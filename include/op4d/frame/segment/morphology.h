@@ -38,6 +38,13 @@ FeatureScale MeasureFeatureScale(const Volume<std::uint8_t>& mask, ThreadBudget 
 // complement for a closing.
 Volume<std::uint8_t> CleanMorphology(const Volume<std::uint8_t>& mask, const MorphologyOptions& options);
 
+// CleanMorphology applied to one phase of a labelling: an opening takes the voxels it removes from the
+// phase and gives each the label most frequent among its 26 neighbours outside the phase (ties: the
+// lower label), filling from the outside inwards; a closing gives the phase the voxels it adds.
+// Returns the number of voxels relabelled. Refuses a radius as CleanMorphology does (ConfigError);
+// a phase that is absent, or fills the volume, is left as it is.
+std::int64_t CleanPhase(PhaseVolume& phases, std::uint8_t label, const MorphologyOptions& options);
+
 // Removes connected components (with the given connectivity) smaller than min_voxels; returns the
 // cleaned mask and, in *removed, how many voxels went.
 Volume<std::uint8_t> RemoveSmallComponents(const Volume<std::uint8_t>& mask, Connectivity connectivity,
