@@ -54,7 +54,7 @@ TEST_CASE("errors are one line naming what is at fault, with a non-zero exit", "
   REQUIRE(out == "op4d: error: --particle-smooth: smooth_um must be >= 0\n");
 }
 
-TEST_CASE("segment takes the nlm+gmm tuning and clean-ups; a bad one is refused before labels are stored", "[cli][segment][errors]") {
+TEST_CASE("segment takes the nlm+gmm tuning and clean-ups, and refuses a bad one before labels are stored", "[cli][segment][errors]") {
   op4d::test::TempDir dir;
   std::string out;
   const std::string store = dir / "c.h5";
