@@ -120,7 +120,6 @@ int main(int argc, char** argv) {
     }
     grey = Detect(g, labels->geometry(), so.blur_sigma_vox, snr > 0 ? (so.grey_active - so.grey_pore) / snr : 0.0, so.seed, 0,
                   so.dtype, {threads});
-    n = labels->nz();
     truth = *labels;
     majority = std::move(*labels);
   }

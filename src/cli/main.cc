@@ -752,12 +752,13 @@ int CmdSegment(int argc, char** argv) {
   o.nlm.sigma = a.Double("nlm-sigma", o.nlm.sigma);
   o.nlm.patch_radius_um = a.Double("nlm-patch", o.nlm.patch_radius_um);
   o.nlm.search_radius_um = a.Double("nlm-search", o.nlm.search_radius_um);
-  if (!(o.nlm.h_factor > 0)) throw ConfigError("--nlm-h", "must be > 0, got " + a.String("nlm-h"));
-  if (!(o.nlm.sigma >= 0)) throw ConfigError("--nlm-sigma", "must be >= 0 (0 = estimate it), got " + a.String("nlm-sigma"));
-  if (!(o.nlm.patch_radius_um >= 0)) throw ConfigError("--nlm-patch", "must be >= 0 um, got " + a.String("nlm-patch"));
-  if (!(o.nlm.search_radius_um >= 0)) throw ConfigError("--nlm-search", "must be >= 0 um, got " + a.String("nlm-search"));
   std::string why;
-  if (!o.nlm.IsValid(&why)) throw ConfigError("--nlm-patch/--nlm-search", why);
+  if (!o.nlm.IsValid(&why)) {  // the kernel's own check, reported under the option that set the field
+    for (const auto& [field, key] : {std::pair{"h_factor", "--nlm-h"}, {"sigma", "--nlm-sigma"},
+                                     {"patch_radius_um", "--nlm-patch"}, {"search_radius_um", "--nlm-search"}})
+      if (why.rfind(field, 0) == 0) throw ConfigError(key, why + ", got " + a.String(key + 2));
+    throw ConfigError("nlm", why);
+  }
   if (a.Has("psf")) {
     const double psf = a.Double("psf", 0);
     if (psf == 0)

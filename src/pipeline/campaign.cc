@@ -363,8 +363,8 @@ std::string SegmentationJson(const QuickLookOptions& options) {
   j["phases"] = options.phases.ToSpec();
   if (options.method == SegmentMethod::kNlmGmm) {
     j["min_island_voxels"] = options.min_island_voxels;
-    // Only what differs from the defaults, so that labels stored before these could be tuned read
-    // the same.
+    // Only the tuning that differs from the defaults: the provenance of a default run reads as it
+    // did before the chain could be tuned. (FrameLabels compares the identity keys only.)
     const NlmOptions dn;
     const ForwardModelOptions dr;
     if (options.nlm.h_factor != dn.h_factor) j["nlm_h_factor"] = options.nlm.h_factor;

@@ -151,8 +151,9 @@ std::int64_t CleanPhase(PhaseVolume& phases, std::uint8_t label, const Morpholog
     std::vector<std::int64_t> still;
     for (std::int64_t i : open) {
       const std::int64_t z = i / (n[1] * n[2]), y = (i / n[2]) % n[1], x = i % n[2];
-      std::array<int, 256> count{};
-      int best = -1;
+      // The labels met among the 26 neighbours and how often (at most 26 distinct).
+      std::uint8_t seen[26];
+      int count[26], kinds = 0, best = -1;
       for (int dz = -1; dz <= 1; ++dz)
         for (int dy = -1; dy <= 1; ++dy)
           for (int dx = -1; dx <= 1; ++dx) {
@@ -161,13 +162,16 @@ std::int64_t CleanPhase(PhaseVolume& phases, std::uint8_t label, const Morpholog
             const std::int64_t j = (zz * n[1] + yy) * n[2] + xx;
             const std::uint8_t l = phases[j];
             if (l == label || pending[std::size_t(j)]) continue;
-            ++count[l];
-            if (best < 0 || count[l] > count[std::size_t(best)] || (count[l] == count[std::size_t(best)] && l < best)) best = l;
+            int k = 0;
+            while (k < kinds && seen[k] != l) ++k;
+            if (k == kinds) seen[kinds] = l, count[kinds++] = 0;
+            ++count[k];
+            if (best < 0 || count[k] > count[best] || (count[k] == count[best] && l < seen[best])) best = k;
           }
       if (best < 0)
         still.push_back(i);
       else
-        decided.push_back({i, std::uint8_t(best)});
+        decided.push_back({i, seen[best]});
     }
     if (decided.empty()) break;  // no neighbour outside the phase left to take a label from: they stay
     for (const auto& [i, l] : decided) {
