@@ -43,6 +43,9 @@ int main(int argc, char** argv) {
   double spacing_um = 0.5, snr = 10, neck_um = -1;
   bool crb = false, carried = true;
   double smooth_um = -1, contact_um = -1;
+  int supersample = 0;
+  double drift[3] = {NAN, NAN, NAN};
+  std::string model = "affine", interpolation = "linear";
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--case") && i + 1 < argc) which = argv[++i];
     else if (!std::strcmp(argv[i], "--edge") && i + 1 < argc) edge = std::atoll(argv[++i]);
@@ -57,6 +60,10 @@ int main(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--binder-regrow")) carried = false;
     else if (!std::strcmp(argv[i], "--smooth-um") && i + 1 < argc) smooth_um = std::atof(argv[++i]);
     else if (!std::strcmp(argv[i], "--contact-um") && i + 1 < argc) contact_um = std::atof(argv[++i]);
+    else if (!std::strcmp(argv[i], "--supersample") && i + 1 < argc) supersample = std::atoi(argv[++i]);
+    else if (!std::strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
+    else if (!std::strcmp(argv[i], "--interpolation") && i + 1 < argc) interpolation = argv[++i];
+    else if (!std::strcmp(argv[i], "--drift") && i + 3 < argc) for (double& d : drift) d = std::atof(argv[++i]);
   }
   const ThreadBudget budget{threads};
   std::printf("case %s, %d threads\n", which.c_str(), budget.Resolve());
@@ -108,6 +115,8 @@ int main(int argc, char** argv) {
     so.spacing_um = {spacing_um, spacing_um, spacing_um};
     if (neck_um >= 0) so.binder_neck_um = neck_um;
     so.binder_carried = carried;
+    if (supersample > 0) so.supersample = supersample;
+    if (!std::isnan(drift[0])) so.drift_um_per_frame = {drift[0], drift[1], drift[2]};
     const double scale = std::cbrt(double(particles) / 424.0) * 0.5 / spacing_um;
     so.shape = {std::int64_t(64 * scale), std::int64_t(96 * scale), std::int64_t(96 * scale)};
     const SynthCampaign campaign(so);
@@ -120,6 +129,8 @@ int main(int argc, char** argv) {
     po.threads = budget;
     if (smooth_um >= 0) po.smooth_um = smooth_um;
     if (contact_um >= 0) po.contact_um = contact_um;
+    po.model = ParticleModelFromString(model);
+    po.interpolation = ParticleInterpolationFromString(interpolation);
     bench::ResetPeakRss();
     const long base = bench::StatusKiB("VmRSS:");
     const auto t0 = Clock::now();

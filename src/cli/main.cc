@@ -21,6 +21,7 @@
 #include "op4d/pipeline/register.h"
 #include "op4d/pipeline/report.h"
 #include "op4d/pipeline/throats.h"
+#include "op4d/pipeline/score.h"
 #include "op4d/pipeline/soc.h"
 #include "op4d/pipeline/transport.h"
 #include "op4d/pipeline/geometry.h"
@@ -53,6 +54,7 @@ const char* kUsage =
     "  soc        state of charge per particle from the register step's strains (law given or calibrated)\n"
     "  register   register frames to the reference (rigid/affine in-process, non-rigid with elastix): F, J, strain\n"
     "  merge      merge the per-frame results of scale-out parts (copies run with --frames A:B --no-series)\n"
+    "  score      compare every stored result of a synthetic campaign with its ground truth: the scorecard\n"
     "  report     write an HTML report (plots against time, slices with label and strain overlays), CSV and VTK\n"
     "  version    print op4d's version\n"
     "\n"
@@ -82,7 +84,12 @@ const std::map<std::string, std::string> kHelp = {
      "  --soc-gradient G         separator - collector SOC difference mid-campaign (default 0.3)\n"
      "  --drift Z Y X            rigid drift per frame in um (default 0.25 -0.4 0.6)\n"
      "  --duration S             campaign duration in s (default 7200)\n"
-     "  --pressure P0 P1         applied gas pressure ramp in Pa (default 1e5 2.5e5)\n"
+     "  --pressure P0 P1         applied gas pressure in Pa (default 1e5 2.5e5): a ramp over the campaign,\n"
+     "                           or with --cycles following the charge (P0 discharged, P1 charged)\n"
+     "  --cycles N               N charge/discharge cycles over --duration (default 0: one charge ramp)\n"
+     "  --charge-share F         share of each cycle spent charging (default 0.5)\n"
+     "  --built-in               start from the built-in example campaign (op4d demo) instead of these\n"
+     "                           defaults; the other options change it\n"
      "  --dtype uint16|float32   grey voxel type (default uint16)\n"
      "  --kind particles|lattice particles (default): the electrode above. lattice: a solid block with a\n"
      "                           cubic lattice of pore bodies joined by cylindrical throats, throats swollen\n"
@@ -312,6 +319,8 @@ const std::map<std::string, std::string> kHelp = {
      "  --particle-smooth UM     per-particle fits smooth both frames first, Gaussian sigma in um (default 0)\n"
      "  --particle-model M       affine (default): a general F per particle; similarity: isotropic scale,\n"
      "                           rotation and translation (swelling particles; better conditioned)\n"
+     "  --particle-interpolation I  how per-particle fits sample the current frame: cubic (default; the\n"
+     "                           cubic B-spline) or linear (trilinear: biased near whole-voxel drifts)\n"
      "  --segment M              how frames are segmented for --particles when the segment step did not\n"
      "                           store labels with M: multi-otsu (default), gmm or nlm+gmm\n"
      "  --watershed-h UM         particle separation: maxima less than UM above their saddle merge (default 0.2)\n"
@@ -355,16 +364,34 @@ const std::map<std::string, std::string> kHelp = {
      "  --capacity AH            cell capacity for coulomb counting (when soc_ref is absent)\n"
      "  --soc0 S                 SOC at the first log row for coulomb counting (default 0)\n"
      "  --discharge-positive     the log's current is positive on discharge\n"
-     "  --eps-std E              per-particle strain uncertainty, 1 sigma (default 0.005)\n"
+     "  --eps-std E              per-particle strain uncertainty, 1 sigma (default: each particle's\n"
+     "                           Cramer-Rao bound from the register step, eps_v_crb)\n"
      "  --min-particle UM3       leave out particles smaller than this (default 0: watershed fragments\n"
      "                           and specks have noisy strains)\n"
      "  --include-border         also use particles cut by the field of view or drifting out of it\n"
      "                           (left out by default)\n"
      "  --reference K            reference frame (default 0)\n"},
+    {"score",
+     "usage: op4d score CAMPAIGN.h5 [--truth T.h5] [--require-pass] [--threads N] [--quiet]\n"
+     "The truth scorecard: every stored result of the campaign against its ground truth (default\n"
+     "CAMPAIGN.truth.h5, written by op4d synth), the truth counterparts computed by the same kernels on\n"
+     "the truth labels: phase fractions and porosity, a_s pore|active, tau per axis, sigma_eff,\n"
+     "particle count and identity, per-particle eps_v and SOC RMS and mean per frame, k, SOC outside\n"
+     "[0, 1], throat closures and reopenings, percolation fraction. One row per quantity with its\n"
+     "target and pass/fail; stored as the series table scorecard. Without a truth file beside the\n"
+     "store (and no --truth) it says so and scores nothing.\n"
+     "  --truth T.h5             ground-truth store\n"
+     "  --require-pass           exit with status 1 when a row fails\n"
+     "  --stored                 print the scorecard stored by an earlier run instead of scoring\n"
+     "  --threads N              worker threads\n"
+     "  --quiet                  no progress output\n"},
     {"demo",
      "usage: op4d demo [--dir DIR] [--frames N] [--threads N] [--quiet]\n"
-     "The main job on the built-in example: writes a synthetic campaign to DIR (default\n"
-     "op4d-example), analyses every frame (quicklook) and prints the result table beside the truth.\n"},
+     "The main job's campaign: writes the built-in synthetic operando campaign (op4d synth --built-in:\n"
+     "120x160x160 voxels of 0.25 um, particle radius 4.5 um = 18 voxels, carried binder, SNR 10, two\n"
+     "charge/discharge cycles in 7 frames, p_app 20-80 kPa) with its ground truth to DIR (default\n"
+     "op4d-example). README command 1 then runs pipelines/operando.json on it, ending with the\n"
+     "truth scorecard.\n"},
 };
 
 // --frames K or A:B (A..B-1); empty when absent.
@@ -427,7 +454,7 @@ void PrintQuickLook(const std::vector<QuickLookRow>& rows, SegmentMethod method)
 // The options both synthetic campaigns take: seed, frames, spacing, rendering, drift, duration, type.
 template <class Options>
 void CommonSynthOpts(const Args& a, Options* o) {
-  o->seed = std::uint64_t(a.Int("seed", 1));
+  o->seed = std::uint64_t(a.Int("seed", std::int64_t(o->seed)));
   o->frames = int(a.Int("frames", o->frames));
   if (auto s = a.Triple("spacing")) o->spacing_um = *s;
   o->snr = a.Double("snr", o->snr);
@@ -438,7 +465,7 @@ void CommonSynthOpts(const Args& a, Options* o) {
 }
 
 SynthOptions SynthOpts(const Args& a) {
-  SynthOptions o;
+  SynthOptions o = a.Has("built-in") ? SynthOptions::BuiltIn() : SynthOptions{};
   CommonSynthOpts(a, &o);
   if (auto s = a.IndexTriple("shape")) o.shape = *s;
   o.radius_um = a.Double("radius", o.radius_um);
@@ -457,6 +484,8 @@ SynthOptions SynthOpts(const Args& a) {
     o.soc_end = v[1];
   }
   o.soc_gradient = a.Double("soc-gradient", o.soc_gradient);
+  o.cycles = int(a.Int("cycles", o.cycles));
+  o.charge_share = a.Double("charge-share", o.charge_share);
   if (a.Has("pressure")) {
     const auto v = a.Doubles("pressure");
     o.p_app_start_Pa = v[0];
@@ -495,7 +524,7 @@ int CmdSynth(int argc, char** argv) {
           {"strain-per-soc", 1}, {"soc", 2}, {"soc-gradient", 1}, {"drift", 3}, {"duration", 1}, {"pressure", 2},
           {"dtype", 1}, {"kind", 1}, {"bodies", 3}, {"pitch", 1}, {"body-radius", 1}, {"throat-radii", 2},
           {"narrow-share", 1}, {"closure-share", 1}, {"design-law", 2}, {"codec", 1}, {"level", 1}, {"chunk", 3},
-          {"threads", 1}, {"overwrite", 0}, {"quiet", 0}});
+          {"threads", 1}, {"overwrite", 0}, {"quiet", 0}, {"cycles", 1}, {"charge-share", 1}, {"built-in", 0}});
   if (a.help()) return std::printf("%s", kHelp.at("synth").c_str()), 0;
   const std::string kind = a.String("kind", "particles");
   if (kind != "particles" && kind != "lattice") throw ConfigError("--kind", "'" + kind + "' is not particles or lattice");
@@ -503,7 +532,7 @@ int CmdSynth(int argc, char** argv) {
   for (const char* k : {"bodies", "pitch", "body-radius", "throat-radii", "narrow-share", "closure-share", "design-law"})
     if (!lattice && a.Has(k)) throw ConfigError(std::string("--") + k, "only for --kind lattice");
   for (const char* k : {"shape", "radius", "solid-fraction", "calendering", "binder-neck", "binder", "strain-per-soc", "soc",
-                        "soc-gradient", "pressure"})
+                        "soc-gradient", "pressure", "cycles", "charge-share", "built-in"})
     if (lattice && a.Has(k)) throw ConfigError(std::string("--") + k, "not an option of --kind lattice");
   std::vector<double> times;
   if (a.Has("times")) {
@@ -979,7 +1008,7 @@ int CmdRegister(int argc, char** argv) {
   Args a("register", argc, argv, 2,
          {{"method", 1}, {"strategy", 1}, {"reference", 1}, {"frames", 1}, {"grid-spacing", 1}, {"iterations", 1},
           {"metric", 1}, {"stride", 1}, {"tensors", 0}, {"particles", 0}, {"particle-contact", 1}, {"particle-smooth", 1},
-          {"particle-model", 1}, {"segment", 1}, {"watershed-h", 1}, {"match-distance", 1}, {"out", 1}, {"threads", 1}, {"quiet", 0}});
+          {"particle-model", 1}, {"particle-interpolation", 1}, {"segment", 1}, {"watershed-h", 1}, {"match-distance", 1}, {"out", 1}, {"threads", 1}, {"quiet", 0}});
   if (a.help()) return std::printf("%s", kHelp.at("register").c_str()), 0;
   if (a.positional().size() != 1) throw ConfigError("CAMPAIGN", "give exactly one campaign store (see op4d register --help)");
   RegisterRunOptions o;
@@ -1027,6 +1056,11 @@ int CmdRegister(int argc, char** argv) {
   } catch (const ConfigError& e) {
     throw ConfigError("--particle-model", e.what());
   }
+  try {
+    o.particle_fit.interpolation = ParticleInterpolationFromString(a.String("particle-interpolation", "cubic"));
+  } catch (const ConfigError& e) {
+    throw ConfigError("--particle-interpolation", e.what());
+  }
   o.watershed.h_um = a.Double("watershed-h", o.watershed.h_um);
   if (!o.watershed.IsValid(&why)) throw ConfigError("--watershed-h", why);
   o.match.max_distance_um = a.Double("match-distance", o.match.max_distance_um);
@@ -1037,16 +1071,25 @@ int CmdRegister(int argc, char** argv) {
   o.progress = Style(a);
   const std::string store = a.positional()[0];
   const std::vector<RegisterRunRow> rows = RunRegistration(store, o);
+  // J statistics exist only for a method that produces a displacement field (elastix).
+  const bool field = o.method == RegisterMethod::kElastix;
   std::printf("%-6s %-10s %-10s %-10s %-9s %-9s %-9s %-9s %-11s %s\n", "frame", "t_z um", "t_y um", "t_x um",
               "detF", "J mean", "J sd", "rms0", "rms", "status");
+  if (!field)
+    std::printf("(J mean, J sd: no J field with --method %s, one F per frame (its det F is shown); --method elastix "
+                "gives the field)\n", ToString(o.method));
   for (const RegisterRunRow& r : rows) {
     auto sv = [&](const char* c) {
       const ResultColumn* col = r.strain_summary.Find(c);
       return col ? col->values[0] : NAN;
     };
-    std::printf("%-6lld %-10.4f %-10.4f %-10.4f %-9.5f %-9.5f %-9.5f %-9.1f %-11.1f %s\n", static_cast<long long>(r.frame),
-                r.map.t[0], r.map.t[1], r.map.t[2], r.J_linear, sv("J_mean"), sv("J_sd"), r.rms_before, r.rms_after,
-                r.status.c_str());
+    if (field)
+      std::printf("%-6lld %-10.4f %-10.4f %-10.4f %-9.5f %-9.5f %-9.5f %-9.1f %-11.1f %s\n", static_cast<long long>(r.frame),
+                  r.map.t[0], r.map.t[1], r.map.t[2], r.J_linear, sv("J_mean"), sv("J_sd"), r.rms_before, r.rms_after,
+                  r.status.c_str());
+    else
+      std::printf("%-6lld %-10.4f %-10.4f %-10.4f %-9.5f %-9s %-9s %-9.1f %-11.1f %s\n", static_cast<long long>(r.frame),
+                  r.map.t[0], r.map.t[1], r.map.t[2], r.J_linear, "-", "-", r.rms_before, r.rms_after, r.status.c_str());
     if (o.particles)
       std::printf("  particles: %lld fitted, %lld converged, median eps_v %.5f; identity: %lld matched, %lld lost, %lld new\n",
                   static_cast<long long>(r.particles), static_cast<long long>(r.particles_converged), r.particle_eps_v_median,
@@ -1054,6 +1097,7 @@ int CmdRegister(int argc, char** argv) {
                   static_cast<long long>(r.particles_new));
     for (const std::string& f : r.files) std::printf("  wrote %s\n", f.c_str());
   }
+  if (o.particles && !rows.empty()) std::printf("%s\n", rows.back().guard.c_str());
   return 0;
 }
 
@@ -1083,6 +1127,14 @@ int CmdThroats(int argc, char** argv) {
   std::printf("reference network: %zu nodes, %zu throats; %lld of %zu frames carried by their registration\n",
               r.network.nodes.size(), r.network.throats.size(), static_cast<long long>(r.frames_with_registration),
               r.history.frames.size());
+  const std::size_t ref = std::size_t(o.reference);
+  if (ref < r.history.frames.size() && !r.history.frames[ref].percolates) {
+    // Nothing percolates to lose or regain: a history of zeros would read as a measurement.
+    const FramePercolation& f = r.history.frames[ref];
+    std::printf("non-percolating at the reference: no throat history (frame %zu: critical pressure %.1f Pa, p_app %.1f Pa)\n",
+                ref, f.critical_pressure_Pa, f.p_app_Pa);
+    return 0;
+  }
   std::printf("%-6s %-10s %-11s %-8s %-6s %-11s %-13s\n", "frame", "time s", "p_app Pa", "open", "lost", "percolates",
               "critical Pa");
   for (std::size_t k = 0; k < r.history.frames.size(); ++k) {
@@ -1146,8 +1198,8 @@ int CmdSoc(int argc, char** argv) {
   o.capacity_Ah = a.Double("capacity", 0);
   o.soc0 = a.Double("soc0", 0);
   o.charge_positive = !a.Has("discharge-positive");
-  o.eps_std = a.Double("eps-std", 0.005);
-  if (!(o.eps_std >= 0)) throw ConfigError("--eps-std", "must be >= 0");
+  o.eps_std = a.Double("eps-std", -1);
+  if (a.Has("eps-std") && !(o.eps_std >= 0)) throw ConfigError("--eps-std", "must be >= 0");
   o.min_particle_um3 = a.Double("min-particle", 0);
   if (!(o.min_particle_um3 >= 0)) throw ConfigError("--min-particle", "must be >= 0 um3");
   o.include_border = a.Has("include-border");
@@ -1156,12 +1208,48 @@ int CmdSoc(int argc, char** argv) {
   if (o.calibrate)
     std::printf("calibrated k = %.5f +- %.5f over %d frames (rms residual %.2e)\n", r.calibration.k, r.calibration.k_std,
                 r.calibration.frames, r.calibration.rms_residual);
-  std::printf("%-6s %-10s %-9s %-9s %-9s %-9s\n", "frame", "particles", "soc", "sd", "p05", "p95");
+  if (!r.eps_v_resolved) {
+    std::printf("per-particle SOC not reported: the register step found per-particle eps_v unresolved at this "
+                "resolution (Cramer-Rao bound of registration_series above 1/10 of its strain range)\n");
+    return 0;
+  }
+  std::printf("%-6s %-10s %-9s %-9s %-9s %-9s %s\n", "frame", "particles", "soc", "sd", "p05", "p95",
+              "left out (outside [-0.05, 1.05] beyond 2 se)");
   for (std::size_t i = 0; i < r.frames.size(); ++i) {
     const SocStatistics& s = r.frames[i];
-    std::printf("%-6zu %-10d %-9.4f %-9.4f %-9.4f %-9.4f\n", i, s.count, s.mean, s.sd, s.p05, s.p95);
+    std::printf("%-6zu %-10d %-9.4f %-9.4f %-9.4f %-9.4f %lld\n", i, s.count, s.mean, s.sd, s.p05, s.p95,
+                static_cast<long long>(i < r.flagged.size() ? r.flagged[i] : 0));
   }
   return 0;
+}
+
+int CmdScore(int argc, char** argv) {
+  Args a("score", argc, argv, 2, {{"truth", 1}, {"require-pass", 0}, {"stored", 0}, {"threads", 1}, {"quiet", 0}});
+  if (a.help()) return std::printf("%s", kHelp.at("score").c_str()), 0;
+  if (a.positional().size() != 1) throw ConfigError("CAMPAIGN.h5", "give exactly one store (see op4d score --help)");
+  if (a.Has("stored")) {
+    const Scorecard card = ReadScorecard(a.positional()[0]);
+    if (card.rows.empty()) throw IoError(a.positional()[0], "/series/scorecard", "no scorecard stored: run op4d score first");
+    std::printf("%s", FormatScorecard(card).c_str());
+    return a.Has("require-pass") && !card.AllPass() ? 1 : 0;
+  }
+  ScoreOptions o;
+  o.truth_path = a.String("truth", "");
+  o.threads = Threads(a);
+  o.progress = Style(a);
+  const std::string& store = a.positional()[0];
+  if (o.truth_path.empty()) {
+    std::string t = store;
+    if (t.size() > 3 && t.compare(t.size() - 3, 3, ".h5") == 0) t.resize(t.size() - 3);
+    t += ".truth.h5";
+    if (!std::filesystem::exists(t)) {
+      std::printf("score: no ground truth beside %s (%s): nothing to score\n", store.c_str(), t.c_str());
+      return 0;
+    }
+  }
+  const Scorecard card = ScoreCampaign(store, o);
+  std::printf("%s", FormatScorecard(card).c_str());
+  return a.Has("require-pass") && !card.AllPass() ? 1 : 0;
 }
 
 int CmdDemo(int argc, char** argv) {
@@ -1171,24 +1259,19 @@ int CmdDemo(int argc, char** argv) {
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) throw IoError(dir, "", "cannot create directory: " + ec.message());
-  SynthOptions o;  // the built-in example: a calendered, anisotropically sampled electrode
-  o.seed = 2026;
-  o.frames = int(a.Int("frames", 6));
-  o.shape = {60, 100, 100};
-  o.spacing_um = {0.6, 0.5, 0.5};
-  o.calendering = 0.8;
+  SynthOptions o = SynthOptions::BuiltIn();
+  if (a.Has("frames")) o.frames = int(a.Int("frames", o.frames));
   StoreOptions so;
   so.threads = Threads(a);
   const std::string store = dir + "/campaign.h5";
-  std::printf("op4d %s demo: synthetic operando campaign -> %s\n", Version(), store.c_str());
+  std::printf("op4d %s demo: built-in synthetic operando campaign -> %s\n", Version(), store.c_str());
   const SynthSummary s = WriteSynthCampaign(o, store, so, true, Style(a));
-  std::printf("%d frames, %zu particles, %zu scripted throats; ground truth in %s\n\n", s.frames, s.particles, s.throats,
+  double r_vox = o.radius_um / std::max({o.spacing_um[0], o.spacing_um[1], o.spacing_um[2]});
+  std::printf("%d frames over %d cycles, %lldx%lldx%lld voxels of %.3g um, particle radius %.3g um (%.0f voxels), "
+              "%zu particles, SNR %.3g; ground truth in %s\n",
+              s.frames, o.cycles, static_cast<long long>(o.shape[0]), static_cast<long long>(o.shape[1]),
+              static_cast<long long>(o.shape[2]), o.spacing_um[0], o.radius_um, r_vox, s.particles, o.snr,
               s.truth_path.c_str());
-  QuickLookOptions q;
-  q.truth_path = s.truth_path;
-  q.threads = so.threads;
-  q.progress = Style(a);
-  PrintQuickLook(RunQuickLook(store, q), q.method);
   std::printf("\nresults stored in %s (op4d info %s)\n", store.c_str(), store.c_str());
   return 0;
 }
@@ -1284,6 +1367,7 @@ int Dispatch(int argc, char** argv) {
   if (cmd == "register") return CmdRegister(argc, argv);
   if (cmd == "throats") return CmdThroats(argc, argv);
   if (cmd == "soc") return CmdSoc(argc, argv);
+  if (cmd == "score") return CmdScore(argc, argv);
   if (cmd == "version" || cmd == "--version") return std::printf("op4d %s\n", Version()), 0;
   std::fprintf(stderr, "op4d: error: unknown command '%s' (see op4d --help)\n", cmd.c_str());
   return 2;

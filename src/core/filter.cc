@@ -81,4 +81,60 @@ void GaussianSmooth(float* data, const Index3& s, const Vec3& sigma_vox, ThreadB
   }
 }
 
+namespace {
+
+// One line, stride st, n samples: the causal then anticausal recursion of the cubic B-spline
+// prefilter, mirror borders (c[-k] = c[k], c[n-1+k] = c[n-1-k]).
+void BSplineLine(float* d, std::int64_t n, std::int64_t st, std::vector<double>* work) {
+  const double z = std::sqrt(3.0) - 2.0, gain = 6.0;
+  std::vector<double>& c = *work;
+  c.resize(std::size_t(n));
+  for (std::int64_t i = 0; i < n; ++i) c[std::size_t(i)] = gain * double(d[i * st]);
+  // Causal initial value: the mirrored series sum_k z^|k| c[k]; exact for short lines, truncated where
+  // z^k is below 1e-12 (k = 21) for long ones.
+  double c0 = 0;
+  const std::int64_t horizon = 21;
+  if (n <= horizon) {
+    const double zn = std::pow(z, double(n - 1));
+    double zk = z, z2n = zn * zn / z;  // z^1 and z^(2n-3)
+    c0 = c[0] + zn * c[std::size_t(n - 1)];
+    for (std::int64_t k = 1; k < n - 1; ++k) {
+      c0 += (zk + z2n) * c[std::size_t(k)];
+      zk *= z;
+      z2n /= z;
+    }
+    c0 /= 1 - zn * zn;
+  } else {
+    double zk = 1;
+    for (std::int64_t k = 0; k < horizon; ++k, zk *= z) c0 += zk * c[std::size_t(k)];
+  }
+  c[0] = c0;
+  for (std::int64_t i = 1; i < n; ++i) c[std::size_t(i)] += z * c[std::size_t(i - 1)];
+  c[std::size_t(n - 1)] = z / (z * z - 1) * (c[std::size_t(n - 1)] + z * c[std::size_t(n - 2)]);
+  for (std::int64_t i = n - 2; i >= 0; --i) c[std::size_t(i)] = z * (c[std::size_t(i + 1)] - c[std::size_t(i)]);
+  for (std::int64_t i = 0; i < n; ++i) d[i * st] = float(c[std::size_t(i)]);
+}
+
+}  // namespace
+
+void CubicBSplinePrefilter(float* data, const Index3& s, ThreadBudget threads) {
+  const std::int64_t stride[3] = {s[1] * s[2], s[2], 1};
+  for (int axis = 0; axis < 3; ++axis) {
+    const std::int64_t n = s[axis], st = stride[axis];
+    if (n < 2) continue;  // a single sample is its own coefficient
+    // The lines along `axis`: their first voxels, enumerated by the other two indices.
+    const int a1 = axis == 0 ? 1 : 0, a2 = axis == 2 ? 1 : 2;
+    const std::int64_t lines = s[a1] * s[a2];
+    RunInArena(threads, [&] {
+      tbb::parallel_for(tbb::blocked_range<std::int64_t>(0, lines, 256), [&](const tbb::blocked_range<std::int64_t>& br) {
+        std::vector<double> work;
+        for (std::int64_t l = br.begin(); l < br.end(); ++l) {
+          const std::int64_t i1 = l / s[a2], i2 = l % s[a2];
+          BSplineLine(data + i1 * stride[a1] + i2 * stride[a2], n, st, &work);
+        }
+      });
+    });
+  }
+}
+
 }  // namespace op4d

@@ -75,6 +75,10 @@ std::string SynthOptionsJson(const SynthOptions& o) {
   j["p_app_Pa"] = {o.p_app_start_Pa, o.p_app_end_Pa};
   j["capacity_Ah"] = o.capacity_Ah;
   j["throat_max_gap_um"] = o.throat_max_gap_um;
+  if (o.cycles > 0) {  // written only when cycling, so a campaign without cycles reads as before
+    j["cycles"] = o.cycles;
+    j["charge_share"] = o.charge_share;
+  }
   return j.dump();
 }
 

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "op4d/core/error.h"
+#include "op4d/core/filter.h"
 #include "op4d/io/export.h"
 #include "op4d/pipeline/campaign.h"
 #include "op4d/store/frame_store.h"
@@ -88,6 +89,95 @@ ResultTable RowTable(const RegisterRunRow& r) {
 
 }  // namespace
 
+// Image noise of a frame: the pooled grey standard deviation over voxels whose 3x3x3 neighbourhood
+// is one phase (interfaces and their blur left out).
+static double InteriorNoise(const Volume<float>& v, const PhaseVolume& phases) {
+  std::map<int, std::pair<double, double>> sums;  // phase -> (sum, sum of squares)
+  std::map<int, std::int64_t> counts;
+  for (std::int64_t z = 1; z + 1 < v.nz(); ++z)
+    for (std::int64_t y = 1; y + 1 < v.ny(); ++y)
+      for (std::int64_t x = 1; x + 1 < v.nx(); ++x) {
+        const std::uint8_t p = phases(z, y, x);
+        bool same = true;
+        for (int dz = -1; dz <= 1 && same; ++dz)
+          for (int dy = -1; dy <= 1 && same; ++dy)
+            for (int dx = -1; dx <= 1 && same; ++dx) same = phases(z + dz, y + dy, x + dx) == p;
+        if (!same) continue;
+        const double g = v(z, y, x);
+        sums[p].first += g, sums[p].second += g * g, ++counts[p];
+      }
+  double ss = 0;
+  std::int64_t dof = 0;
+  for (const auto& [p, s] : sums) {
+    const double c = double(counts[p]);
+    if (c < 2) continue;
+    ss += s.second - s.first * s.first / c;
+    dof += counts[p] - 1;
+  }
+  return dof > 0 ? std::sqrt(ss / double(dof)) : NAN;
+}
+
+// Cramér–Rao bound (one sigma) of each particle's eps_v = tr(F) - 1 under the similarity/affine fit:
+// var = 9 * 2 sigma^2 / sum over the mask of (grad I . (X - c))^2 (isotropic scale s, eps_v ~ 3 s;
+// both frames carry noise sigma). Mask: the particle and the shell within margin_um not in another
+// particle. The gradient is that of the reference smoothed as the fit smooths it (at least one voxel,
+// so the noise does not inflate it).
+static std::map<int, double> EpsVBound(const Volume<float>& reference, const LabelVolume& labels, double margin_um, double smooth_um,
+                                double sigma, ThreadBudget threads) {
+  const Geometry& g = reference.geometry();
+  Volume<float> s = reference;
+  const Vec3 sv{std::max(1.0, smooth_um / g.spacing_um[0]), std::max(1.0, smooth_um / g.spacing_um[1]),
+                std::max(1.0, smooth_um / g.spacing_um[2])};
+  GaussianSmooth(s.data(), s.shape(), sv, threads);
+  std::map<int, Eigen::Vector3d> centroid;
+  std::map<int, std::int64_t> count;
+  for (std::int64_t z = 0; z < labels.nz(); ++z)
+    for (std::int64_t y = 0; y < labels.ny(); ++y)
+      for (std::int64_t x = 0; x < labels.nx(); ++x)
+        if (const int l = labels(z, y, x); l > 0) {
+          if (!count[l]++) centroid[l].setZero();
+          centroid[l] += Eigen::Vector3d(double(z) * g.spacing_um[0], double(y) * g.spacing_um[1], double(x) * g.spacing_um[2]);
+        }
+  for (auto& [l, c] : centroid) c /= double(count[l]);
+  // Nearest particle within margin for every non-particle voxel: a dilation by label (ties: skipped).
+  const std::int64_t m[3] = {std::int64_t(std::floor(margin_um / g.spacing_um[0])), std::int64_t(std::floor(margin_um / g.spacing_um[1])),
+                             std::int64_t(std::floor(margin_um / g.spacing_um[2]))};
+  std::map<int, double> info;
+  for (std::int64_t z = 1; z + 1 < labels.nz(); ++z)
+    for (std::int64_t y = 1; y + 1 < labels.ny(); ++y)
+      for (std::int64_t x = 1; x + 1 < labels.nx(); ++x) {
+        int l = labels(z, y, x);
+        if (l == 0) {  // shell voxel: the one particle within the margin, if exactly one
+          // Along the six axis directions within the margin (the shell a ball would give, to a few
+          // voxels at the contacts).
+          int found = 0;
+          for (int a = 0; a < 3 && found >= 0; ++a)
+            for (int sign = -1; sign <= 1 && found >= 0; sign += 2)
+              for (std::int64_t step = 1; step <= m[a]; ++step) {
+                std::int64_t i[3] = {z, y, x};
+                i[a] += sign * step;
+                if (i[a] < 0 || i[a] >= labels.shape()[a]) break;
+                const int q = labels(i[0], i[1], i[2]);
+                if (q > 0) {
+                  if (q != found) found = found == 0 ? q : -1;
+                  break;
+                }
+              }
+          if (found <= 0) continue;
+          l = found;
+        }
+        const Eigen::Vector3d grad((s(z + 1, y, x) - s(z - 1, y, x)) / (2 * g.spacing_um[0]),
+                                   (s(z, y + 1, x) - s(z, y - 1, x)) / (2 * g.spacing_um[1]),
+                                   (s(z, y, x + 1) - s(z, y, x - 1)) / (2 * g.spacing_um[2]));
+        const Eigen::Vector3d dX = Eigen::Vector3d(double(z) * g.spacing_um[0], double(y) * g.spacing_um[1], double(x) * g.spacing_um[2]) -
+                                   centroid[l];
+        info[l] += std::pow(grad.dot(dX), 2);
+      }
+  std::map<int, double> out;
+  for (const auto& [l, i] : info) out[l] = i > 0 ? std::sqrt(9 * 2 * sigma * sigma / i) : INFINITY;
+  return out;
+}
+
 std::vector<RegisterRunRow> RunRegistration(const std::string& store_path, const RegisterRunOptions& o) {
   FrameStore store = FrameStore::OpenReadWrite(store_path);
   const std::int64_t n = store.frame_count();
@@ -128,6 +218,8 @@ std::vector<RegisterRunRow> RunRegistration(const std::string& store_path, const
   const AnyVolume reference_frame = store.ReadFrame(o.reference, o.threads);
   const Volume<float> reference = ToFloat(reference_frame);
   LabelVolume particle_labels;
+  double noise_sigma = NAN, radius_vox_median = NAN, crb_median = NAN;
+  std::map<int, double> eps_v_crb, radius_vox;  // by reference particle label
   std::vector<int> reference_ids;
   std::vector<Eigen::Vector3d> reference_centroids;
   // The particles of frame k: its phases (stored or segmented as for the reference), active phase,
@@ -154,8 +246,42 @@ std::vector<RegisterRunRow> RunRegistration(const std::string& store_path, const
                                       std::to_string(active.size()));
     particle_labels = frame_particles(o.reference, reference_frame);
     LabelCentroids(particle_labels, &reference_ids, &reference_centroids);
+    // The resolution guard's inputs: noise from the phases' interiors, the eps_v bound per particle.
+    {
+      QuickLookOptions so2 = o.segment;
+      so2.threads = o.threads;
+      so2.progress = ProgressStyle::kOff;
+      noise_sigma = InteriorNoise(reference, FrameLabels(store, o.reference, reference_frame, so2));
+      eps_v_crb = EpsVBound(reference, particle_labels, o.particle_fit.margin_um, o.particle_fit.smooth_um, noise_sigma, o.threads);
+      std::map<int, std::int64_t> vox;
+      for (std::int64_t i = 0; i < particle_labels.size(); ++i)
+        if (particle_labels[i] > 0) ++vox[particle_labels[i]];
+      const Vec3& h = reference.spacing_um();
+      const double hv = std::max({h[0], h[1], h[2]});
+      for (const auto& [l, c] : vox) radius_vox[l] = std::cbrt(3.0 * double(c) * h[0] * h[1] * h[2] / (4 * M_PI)) / hv;
+      // Volume-weighted medians over the particles the fits take (at least min_voxels): the value of
+      // the particle holding the median solid voxel, so watershed fragments and specks do not set it.
+      auto weighted_median = [&](const std::map<int, double>& value) {
+        std::vector<std::pair<double, double>> vw;  // value, voxels
+        double total = 0;
+        for (const auto& [l, v] : value) {
+          const auto it = vox.find(l);
+          if (it == vox.end() || it->second < o.particle_fit.min_voxels || !std::isfinite(v)) continue;
+          vw.push_back({v, double(it->second)});
+          total += double(it->second);
+        }
+        if (vw.empty()) return double(NAN);
+        std::sort(vw.begin(), vw.end());
+        double cum = 0;
+        for (const auto& [v, w] : vw)
+          if ((cum += w) >= 0.5 * total) return v;
+        return vw.back().first;
+      };
+      radius_vox_median = weighted_median(radius_vox);
+      crb_median = weighted_median(eps_v_crb);
+    }
     j["particles"] = {{"segment", ToString(so.method)}, {"watershed_h_um", o.watershed.h_um},
-                      {"model", ToString(o.particle_fit.model)},
+                      {"model", ToString(o.particle_fit.model)}, {"interpolation", ToString(o.particle_fit.interpolation)},
                       {"margin_um", o.particle_fit.margin_um}, {"max_iterations", o.particle_fit.max_iterations},
                       {"contact_um", o.particle_fit.contact_um}, {"smooth_um", o.particle_fit.smooth_um},
                       {"match_max_distance_um", o.match.max_distance_um}, {"match_scaling", o.match.with_scaling}};
@@ -228,6 +354,15 @@ std::vector<RegisterRunRow> RunRegistration(const std::string& store_path, const
         row.particle_eps_v_median = eps[eps.size() / 2];
       }
       particle_table = ParticleKinematicsTable(fits);
+      {
+        ResultColumn rv{"radius_vox", "1", {}}, cb{"eps_v_crb", "1", {}};
+        for (const ParticleKinematics& p : fits) {
+          rv.values.push_back(radius_vox.count(p.label) ? radius_vox.at(p.label) : NAN);
+          cb.values.push_back(eps_v_crb.count(p.label) ? eps_v_crb.at(p.label) : NAN);
+        }
+        particle_table.columns.push_back(std::move(rv));
+        particle_table.columns.push_back(std::move(cb));
+      }
       // Identity: the reference particles matched to frame k's own particles (centroid ICP from the
       // frame's linear motion, mutual nearest neighbours).
       ParticleMatching m;
@@ -372,12 +507,61 @@ std::vector<RegisterRunRow> RunRegistration(const std::string& store_path, const
     col("particles_lost", "1", [](const RegisterRunRow& r) { return double(r.particles_lost); });
     col("particles_new", "1", [](const RegisterRunRow& r) { return double(r.particles_new); });
   }
+  if (o.particles) {
+    col("radius_vox_median", "1", [&](const RegisterRunRow&) { return radius_vox_median; });
+    col("eps_v_crb_median", "1", [&](const RegisterRunRow&) { return crb_median; });
+    col("noise_sigma", "grey", [&](const RegisterRunRow&) { return noise_sigma; });
+  }
   // Frames registered by earlier runs with the same options keep their rows (a pipeline registers
   // frame by frame).
   series = MergeFrameRows(store, series, j.dump());
+  if (o.particles) {
+    const EpsVGuard g = EvaluateEpsVGuard(series);
+    for (RegisterRunRow& r : rows) {
+      r.radius_vox_median = radius_vox_median, r.eps_v_crb_median = crb_median, r.noise_sigma = noise_sigma;
+      r.strain_range = g.strain_range, r.eps_v_resolved = g.resolved, r.guard = g.line;
+    }
+  }
   store.WriteSeriesTable(series, Provenance{"register", "frames of " + store_path, j.dump(), ""});
   if (!o.out_dir.empty()) WriteCsv(o.out_dir + "/registration_series.csv", series);
   return rows;
+}
+
+EpsVGuard EvaluateEpsVGuard(const ResultTable& series) {
+  EpsVGuard g;
+  const ResultColumn* med = series.Find("particle_eps_v_median");
+  const ResultColumn* crb = series.Find("eps_v_crb_median");
+  if (!med || !crb || crb->values.empty()) return g;
+  auto first = [&](const char* name) {
+    const ResultColumn* c = series.Find(name);
+    return c && !c->values.empty() ? c->values[0] : NAN;
+  };
+  g.known = true;
+  g.crb_median = crb->values[0];
+  g.radius_vox_median = first("radius_vox_median");
+  g.noise_sigma = first("noise_sigma");
+  double lo = 0, hi = 0;  // the reference frame's strain is 0 by definition
+  for (double v : med->values)
+    if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
+  g.strain_range = hi - lo;
+  if (g.strain_range < 1e-9) g.strain_range = 0;  // the reference against itself: round-off only
+  g.resolved = g.strain_range > 0 && g.crb_median <= g.strain_range / 10;
+  char line[400];
+  if (g.strain_range <= 0)
+    std::snprintf(line, sizeof line,
+                  "particles: median radius %.1f voxels, eps_v Cramer-Rao bound %.2g (noise %.3g); no strain yet to "
+                  "compare (reference frame only)", g.radius_vox_median, g.crb_median, g.noise_sigma);
+  else if (g.resolved)
+    std::snprintf(line, sizeof line,
+                  "particles: median radius %.1f voxels, eps_v Cramer-Rao bound %.2g <= 1/10 of the campaign's strain "
+                  "range %.3g: per-particle eps_v resolved", g.radius_vox_median, g.crb_median, g.strain_range);
+  else
+    std::snprintf(line, sizeof line,
+                  "particles: UNRESOLVED: median radius %.1f voxels, eps_v Cramer-Rao bound %.2g > 1/10 of the "
+                  "campaign's strain range %.3g: per-particle eps_v (and SOC) cannot be read at this resolution",
+                  g.radius_vox_median, g.crb_median, g.strain_range);
+  g.line = line;
+  return g;
 }
 
 }  // namespace op4d

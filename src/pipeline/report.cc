@@ -1,4 +1,5 @@
 #include "op4d/pipeline/report.h"
+#include "op4d/pipeline/score.h"
 
 #include <libdeflate.h>
 
@@ -678,6 +679,30 @@ ReportSummary WriteReport(const std::string& store_path, const ReportOptions& o)
     std::rotate(sections.begin() + 1, sections.end() - 1, sections.end());
   }
   std::string toc, html;
+  {
+    // The truth scorecard first, when the score step stored one.
+    const Scorecard card = ReadScorecard(store_path);
+    if (!card.rows.empty()) {
+      std::ostringstream t;
+      t << "<p>Against <code>" << Html(card.truth_path) << "</code>: " << card.rows.size() - std::size_t(card.Failed()) << " of "
+        << card.rows.size() << " rows pass.</p>\n<table><tr><th>quantity</th><th>frame</th><th>measured</th><th>truth</th>"
+        << "<th>error</th><th>target</th><th>verdict</th><th style=\"text-align:left\">rule</th></tr>\n";
+      for (const ScoreRow& r : card.rows) {
+        char b[4][32];
+        std::snprintf(b[0], 32, "%.5g", r.measured);
+        std::snprintf(b[1], 32, "%.5g", r.truth);
+        std::snprintf(b[2], 32, "%.4g", r.error);
+        std::snprintf(b[3], 32, "%s %.3g", r.at_least ? "&ge;" : "&le;", r.target);
+        t << "<tr><td style=\"text-align:left\">" << Html(r.quantity) << "</td><td>" << (r.frame >= 0 ? std::to_string(r.frame) : "all")
+          << "</td><td>" << b[0] << "</td><td>" << b[1] << "</td><td>" << b[2] << "</td><td>" << b[3] << "</td><td>"
+          << (r.pass ? "pass" : "<b style=\"color:#b00\">FAIL</b>") << "</td><td style=\"text-align:left\">" << Html(r.rule)
+          << "</td></tr>\n";
+      }
+      t << "</table>\n";
+      toc += "<a href=\"#scorecard\">truth scorecard</a> ";
+      html += "<h2 id=\"scorecard\">truth scorecard</h2>\n" + t.str();
+    }
+  }
   for (const auto& sec : sections) {
     toc += "<a href=\"#" + sec->id + "\">" + Html(sec->title) + "</a> ";
     html += "<h2 id=\"" + sec->id + "\">" + Html(sec->title) + "</h2>\n" + sec->html.str();

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "op4d/core/error.h"
+#include "op4d/pipeline/register.h"
 #include "op4d/store/frame_store.h"
 
 namespace op4d {
@@ -39,7 +40,7 @@ SocRunResult RunSoc(const std::string& store_path, const SocRunOptions& o) {
 
   // Per-particle strains (relative to the reference) and depths of every frame.
   struct FrameData {
-    std::vector<double> label, eps, depth;
+    std::vector<double> label, eps, depth, eps_err;
     bool present = false;
   };
   std::vector<FrameData> data(static_cast<std::size_t>(n));
@@ -53,7 +54,7 @@ SocRunResult RunSoc(const std::string& store_path, const SocRunOptions& o) {
     const ResultTable t = store.ReadFrameTable(k, "particle_kinematics");
     const ResultColumn *label = t.Find("label"), *eps = t.Find("eps_v"), *conv = t.Find("converged"),
                        *z = t.Find("centroid_ref_z"), *voxels = t.Find("voxels"), *border = t.Find("touches_border"),
-                       *leaves = t.Find("leaves_view");  // absent in stores registered before it existed
+                       *leaves = t.Find("leaves_view"), *crb = t.Find("eps_v_crb");  // absent in stores registered before it existed
     if (!label || !eps || !conv || !z || !voxels || !border)
       throw IoError(store_path, "frame " + std::to_string(k) + " particle_kinematics",
                     "missing label/eps_v/converged/centroid_ref_z/voxels/touches_border");
@@ -66,6 +67,9 @@ SocRunResult RunSoc(const std::string& store_path, const SocRunOptions& o) {
         continue;
       d.label.push_back(label->values[i]);
       d.eps.push_back(eps->values[i]);
+      // The strain's error: the given constant, else the register step's Cramér–Rao bound of the
+      // particle (0.005 for stores registered before it was stored).
+      d.eps_err.push_back(o.eps_std >= 0 ? o.eps_std : crb && std::isfinite(crb->values[i]) ? crb->values[i] : 0.005);
       d.depth.push_back(zlen > 0 ? (z->values[i] - z0) / zlen : 0.0);
     }
   }
@@ -74,12 +78,21 @@ SocRunResult RunSoc(const std::string& store_path, const SocRunOptions& o) {
   if (with_particles == 0)
     throw IoError(store_path, "particle_kinematics", "no frame has per-particle strains: run op4d register --particles first");
 
+  // The register step's resolution guard: per-particle eps_v below its Cramér–Rao level gives no SOC.
+  bool resolved = true;
+  for (const std::string& t : store.ListSeriesTables())
+    if (t == "registration_series") {
+      const ResultTable rs = store.ReadSeriesTable(t);
+      resolved = EvaluateEpsVGuard(rs).resolved;
+    }
+  result.eps_v_resolved = resolved;
   // The law.
   StrainSocLaw law = StrainSocLaw::Linear(1.0);
   nlohmann::json j;
   j["reference"] = o.reference;
   j["soc_source"] = soc_source;
-  j["eps_std"] = o.eps_std;
+  if (o.eps_std >= 0) j["eps_std"] = o.eps_std;
+  else j["eps_std"] = "per particle: the register step's Cramer-Rao bound (eps_v_crb)";
   j["include_border"] = o.include_border;
   j["min_particle_um3"] = o.min_particle_um3;
   if (!o.table_soc.empty()) {
@@ -113,17 +126,38 @@ SocRunResult RunSoc(const std::string& store_path, const SocRunOptions& o) {
 
   ResultTable series;
   series.name = "soc_series";
-  for (const char* c : {"frame", "time_s", "soc_cycler", "soc_mean", "soc_sd", "profile_slope", "eps_v_mean", "particles"})
+  for (const char* c : {"frame", "time_s", "soc_cycler", "soc_mean", "soc_sd", "profile_slope", "eps_v_mean", "particles", "out_of_range"})
     series.columns.push_back({c, std::string(c) == "time_s" ? "s" : "1", {}});
   for (std::int64_t k = 0; k < n; ++k) {
     const FrameData& d = data[std::size_t(k)];
     if (!d.present) continue;
-    const std::vector<SocEstimate> est =
-        InferSoc(law, d.eps, std::vector<double>(d.eps.size(), o.eps_std), theta_ref);
+    std::vector<SocEstimate> est = InferSoc(law, d.eps, d.eps_err, theta_ref);
+    // The standard error carries the calibration's k uncertainty too: d soc = (soc - soc_ref) dk / k.
+    const double k_rel = o.calibrate && o.table_soc.empty() && result.calibration.k != 0
+                             ? result.calibration.k_std / std::abs(result.calibration.k) : 0;
+    std::vector<double> out_of_range(est.size(), 0.0);
+    std::int64_t flagged = 0;
+    for (std::size_t i = 0; i < est.size(); ++i) {
+      SocEstimate& e = est[i];
+      if (!e.valid) continue;
+      e.soc_std = std::hypot(e.soc_std, (e.soc - theta_ref) * k_rel);
+      if (!resolved) {
+        e.valid = false;
+        e.message = "eps_v unresolved at this resolution (register step)";
+      } else if (e.soc < -0.05 - 2 * e.soc_std || e.soc > 1.05 + 2 * e.soc_std) {
+        // Outside [-0.05, 1.05] beyond twice its error: no SOC, a failed fit or a wrong law.
+        out_of_range[i] = 1;
+        e.valid = false;
+        e.message = "outside [-0.05, 1.05] beyond 2 standard errors";
+        ++flagged;
+      }
+    }
+    result.flagged.push_back(flagged);
     const SocStatistics stats = SummariseSoc(est, d.depth, o.histogram_bins, o.profile_bins);
     ResultTable pt;
     pt.name = "particle_soc";
-    pt.columns = {{"label", "1", d.label}, {"depth", "1", d.depth}, {"soc", "1", {}}, {"soc_std", "1", {}}, {"valid", "1", {}}};
+    pt.columns = {{"label", "1", d.label}, {"depth", "1", d.depth}, {"soc", "1", {}}, {"soc_std", "1", {}}, {"valid", "1", {}},
+                  {"out_of_range", "1", out_of_range}};
     for (const SocEstimate& e : est) {
       pt.columns[2].values.push_back(e.valid ? e.soc : NAN);
       pt.columns[3].values.push_back(e.valid ? e.soc_std : NAN);
@@ -146,7 +180,7 @@ SocRunResult RunSoc(const std::string& store_path, const SocRunOptions& o) {
     for (double e : d.eps) eps_mean += e;
     eps_mean = d.eps.empty() ? NAN : eps_mean / double(d.eps.size());
     const double row[] = {double(k), (*time_s)[std::size_t(k)], result.soc_cycler[std::size_t(k)], stats.mean, stats.sd,
-                          stats.profile_slope, eps_mean, double(stats.count)};
+                          stats.profile_slope, eps_mean, double(stats.count), double(flagged)};
     for (std::size_t c = 0; c < series.columns.size(); ++c) series.columns[c].values.push_back(row[c]);
     result.frames.push_back(stats);
   }

@@ -162,7 +162,28 @@ bool SynthOptions::IsValid(std::string* why) const {
   if (soc_start < 0 || soc_start > 1 || soc_end < 0 || soc_end > 1) return bad("soc_start and soc_end must be in [0, 1]");
   if (soc_gradient < 0 || soc_gradient > 0.5) return bad("soc_gradient must be in [0, 0.5]");
   if (blur_sigma_vox < 0) return bad("blur_sigma_vox must be >= 0");
+  if (cycles < 0 || cycles > 1000) return bad("cycles must be 0..1000");
+  if (!(charge_share > 0 && charge_share < 1)) return bad("charge_share must be in (0, 1)");
   return true;
+}
+
+SynthOptions SynthOptions::BuiltIn() {
+  SynthOptions o;
+  o.seed = 2026;
+  o.spacing_um = {0.25, 0.25, 0.25};
+  o.radius_um = 4.5;
+  o.radius_sigma = 0.15;
+  o.calendering = 0.8;
+  o.binder_neck_um = 2.0;
+  o.shape = {120, 160, 160};
+  o.cycles = 2;
+  o.charge_share = 2.0 / 3.0;
+  o.frames = 7;
+  o.duration_s = 4 * 3600.0;
+  o.p_app_start_Pa = 2.0e4;
+  o.p_app_end_Pa = 8.0e4;
+  o.drift_um_per_frame = {0.2, -0.3, 0.4};
+  return o;
 }
 
 SynthCampaign::SynthCampaign(const SynthOptions& options) : options_(options) {
@@ -254,14 +275,47 @@ double SynthCampaign::FrameTime(int k) const {
   return options_.frames == 1 ? 0.0 : options_.duration_s * double(k) / double(options_.frames - 1);
 }
 
+SynthCampaign::CyclePhase SynthCampaign::Phase(double t) const {
+  const SynthOptions& o = options_;
+  CyclePhase ph;
+  const double u = std::clamp(t / o.duration_s, 0.0, 1.0);
+  if (o.cycles == 0) {
+    ph.tau = u;
+    return ph;
+  }
+  const double c = u * o.cycles;           // cycles done
+  const double whole = std::floor(c);
+  const double phi = c - whole;            // position in the cycle, [0, 1)
+  ph.cycle = std::min(o.cycles, int(whole) + 1);
+  if (u >= 1.0) {                          // the end of the last cycle: discharged
+    ph.cycle = o.cycles;
+    ph.charging = false;
+    ph.tau = 1.0;
+  } else if (phi < o.charge_share) {
+    ph.tau = phi / o.charge_share;
+  } else {
+    ph.charging = false;
+    ph.tau = (phi - o.charge_share) / (1.0 - o.charge_share);
+  }
+  return ph;
+}
+
 double SynthCampaign::MeanSoc(double t) const {
-  const double tau = std::clamp(t / options_.duration_s, 0.0, 1.0);
-  return options_.soc_start + (options_.soc_end - options_.soc_start) * tau;
+  const CyclePhase ph = Phase(t);
+  const double lithiated = ph.charging ? ph.tau : (options_.cycles == 0 ? ph.tau : 1.0 - ph.tau);
+  return options_.soc_start + (options_.soc_end - options_.soc_start) * lithiated;
+}
+
+double SynthCampaign::AppliedPressure(double t) const {
+  const SynthOptions& o = options_;
+  double u = std::clamp(t / o.duration_s, 0.0, 1.0);
+  if (o.cycles > 0) u = o.soc_end != o.soc_start ? (MeanSoc(t) - o.soc_start) / (o.soc_end - o.soc_start) : 0.0;
+  return o.p_app_start_Pa + (o.p_app_end_Pa - o.p_app_start_Pa) * u;
 }
 
 double SynthCampaign::ParticleSoc(const SynthParticle& p, double t) const {
-  const double tau = std::clamp(t / options_.duration_s, 0.0, 1.0);
-  const double g = options_.soc_gradient * 4.0 * tau * (1.0 - tau);
+  const CyclePhase ph = Phase(t);
+  const double g = options_.soc_gradient * 4.0 * ph.tau * (1.0 - ph.tau) * (ph.charging ? 1.0 : -1.0);
   return std::clamp(MeanSoc(t) + g * (0.5 - p.zeta), 0.0, 1.0);
 }
 
@@ -349,17 +403,22 @@ SynthFrame SynthCampaign::Render(int k, ThreadBudget threads) const {
                           a.c[1] + u[1] * m,  a.c[2] + u[2] * m,  gap, gap > 0 ? 1.0 : 0.0};
     for (std::size_t c = 0; c < tt.columns.size(); ++c) tt.columns[c].values.push_back(row[c]);
   }
-  // Time-table row: constant-current charge, OCV-like voltage, pressure ramp.
+  // Time-table row: constant-current charge (and discharge when cycling: step 1 charge, 2 discharge),
+  // OCV-like voltage with a small overpotential of the current's sign, the applied pressure.
   const double theta = MeanSoc(t);
-  const double tau = std::clamp(t / o.duration_s, 0.0, 1.0);
+  const CyclePhase ph = Phase(t);
+  const double ramp_s = o.cycles == 0 ? o.duration_s
+                                      : o.duration_s / o.cycles * (ph.charging ? o.charge_share : 1.0 - o.charge_share);
+  const double current = (ph.charging ? 1.0 : -1.0) * o.capacity_Ah * (o.soc_end - o.soc_start) * 3600.0 / ramp_s;
+  const double overpotential = o.cycles == 0 ? 0.0 : (ph.charging ? 0.02 : -0.02);
   fr.time_row = {{"time_s", t},
-                 {"cycle", 1},
-                 {"step", 1},
-                 {"voltage_V", 3.45 + 0.75 * theta - 0.05 * std::sin(M_PI * theta)},
-                 {"current_A", o.capacity_Ah * (o.soc_end - o.soc_start) * 3600.0 / o.duration_s},
+                 {"cycle", double(ph.cycle)},
+                 {"step", ph.charging ? 1.0 : 2.0},
+                 {"voltage_V", 3.45 + 0.75 * theta - 0.05 * std::sin(M_PI * theta) + overpotential},
+                 {"current_A", current},
                  {"charge_Ah", o.capacity_Ah * (theta - o.soc_start)},
                  {"soc_ref", theta},
-                 {"p_app_Pa", o.p_app_start_Pa + (o.p_app_end_Pa - o.p_app_start_Pa) * tau}};
+                 {"p_app_Pa", AppliedPressure(t)}};
   // Cell grid over the field of view: each cell lists particles whose box (plus the binder neck and a
   // voxel diagonal) reaches it.
   Geometry g;

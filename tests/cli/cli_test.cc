@@ -15,6 +15,7 @@
 
 #include <libdeflate.h>
 
+#include "op4d/store/frame_store.h"
 #include "test_util.h"
 
 namespace {
@@ -28,7 +29,7 @@ TEST_CASE("every subcommand has --help", "[cli]") {
   std::string out;
   REQUIRE(Run("--help", &out) == 0);
   REQUIRE(out.find("commands:") != std::string::npos);
-  for (const std::string c : {"synth", "import", "info", "export", "quicklook", "network", "tortuosity", "geometry", "demo", "run", "report", "merge", "segment", "conductivity"}) {
+  for (const std::string c : {"synth", "import", "info", "export", "quicklook", "network", "tortuosity", "geometry", "demo", "run", "report", "merge", "segment", "conductivity", "score"}) {
     INFO(c);
     REQUIRE(Run(c + " --help", &out) == 0);
     REQUIRE(out.find("usage: op4d " + c) == 0);
@@ -393,7 +394,7 @@ TEST_CASE("scale-out: parts run on frame ranges and merged give the single run's
   REQUIRE(Run("merge " + (dir / "c.h5") + " " + (dir / "part_0.h5") + " " + (dir / "part_1.h5"), &out) == 0);
   REQUIRE(out.find("merged 4 frames from 2 parts into " + (dir / "c.h5")) != std::string::npos);
   REQUIRE(Run("run " + pipeline + " --store " + (dir / "c.h5") + " --quiet", &out) == 0);
-  REQUIRE(out.find("plan: 31 units on 4 frames, 3 to run, 28 already done") != std::string::npos);
+  REQUIRE(out.find("plan: 32 units on 4 frames, 4 to run, 28 already done") != std::string::npos);
   REQUIRE(Run("info " + (dir / "c.h5") + " --digest", &out) == 0);
   REQUIRE(out == want);
   // A part of another campaign is refused, naming it and the frame, and nothing is written.
@@ -420,14 +421,14 @@ TEST_CASE("frames in parallel jobs give the serial run's results, within the mem
   REQUIRE(out.find("jobs: frames 0:2 (14 units)") != std::string::npos);
   REQUIRE(out.find("jobs: frames 2:4 (14 units)") != std::string::npos);
   REQUIRE(out.find("jobs: 28/28 units done") != std::string::npos);
-  REQUIRE(out.find("plan: 31 units on 4 frames, 3 to run, 28 already done") != std::string::npos);
+  REQUIRE(out.find("plan: 32 units on 4 frames, 4 to run, 28 already done") != std::string::npos);
   REQUIRE(Run("info " + (dir / "jobs.h5") + " --digest", &out) == 0);
   REQUIRE(out == want);
   REQUIRE_FALSE(std::filesystem::exists(dir / "jobs.h5.job0.h5"));  // parts removed once merged
   // A budget too small for two frame jobs runs the frames one after the other.
   REQUIRE(Run("run " + pipeline + " --store " + (dir / "tight.h5") + " --jobs 2 --memory 0.000001 --quiet", &out) == 0);
   REQUIRE(out.find("jobs: 1 at a time for 4 frames") != std::string::npos);
-  REQUIRE(out.find("plan: 31 units on 4 frames, 31 to run") != std::string::npos);
+  REQUIRE(out.find("plan: 32 units on 4 frames, 32 to run") != std::string::npos);
   REQUIRE(Run("info " + (dir / "tight.h5") + " --digest", &out) == 0);
   REQUIRE(out == want);
   // A part left by a killed run is merged when the run starts again: its finished frames are kept.
@@ -436,7 +437,7 @@ TEST_CASE("frames in parallel jobs give the serial run's results, within the mem
   REQUIRE(Run("run " + pipeline + " --store " + (dir / "again.h5.job0.h5") + " --frames 1 --no-series --quiet", &out) == 0);
   REQUIRE(Run("run " + pipeline + " --store " + (dir / "again.h5") + " --quiet", &out) == 0);
   REQUIRE(out.find("jobs: merged 1 frames left by an interrupted job") != std::string::npos);
-  REQUIRE(out.find("plan: 31 units on 4 frames, 24 to run, 7 already done") != std::string::npos);
+  REQUIRE(out.find("plan: 32 units on 4 frames, 25 to run, 7 already done") != std::string::npos);
   REQUIRE_FALSE(std::filesystem::exists(dir / "again.h5.job0.h5"));
   REQUIRE(Run("info " + (dir / "again.h5") + " --digest", &out) == 0);
   REQUIRE(out == want);
@@ -663,4 +664,37 @@ TEST_CASE("the report opened in headless Chromium renders its plots and slices (
   REQUIRE(line > 3000);  // the top of the page holds about a dozen plots
   REQUIRE(ink > 20000);
   REQUIRE(ink < rgb.size() / 3 / 2);  // and the page is mostly white, not a blank or black frame
+}
+
+TEST_CASE("the old synth defaults through the operando pipeline print the guards, not unresolved numbers", "[cli][run][guards]") {
+  // op4d synth's own defaults: 64x96x96 voxels of 0.5 um, particle radius 3 um (about 5 voxels once
+  // separated), p_app 100-250 kPa above the network's critical pressure.
+  op4d::test::TempDir dir;
+  std::string out;
+  const std::string store = dir / "c.h5";
+  REQUIRE(Run("synth --out " + store + " --quiet", &out) == 0);
+  REQUIRE(Run("run " + std::string(OP4D_SOURCE_DIR) + "/pipelines/operando.json --store " + store + " --quiet", &out) == 0);
+  INFO(out);
+  // The register step's verdict, the SOC step's refusal, the throats' message, no J nan.
+  CHECK(out.find("particles: UNRESOLVED: median radius") != std::string::npos);
+  CHECK(out.find("per-particle SOC not reported") != std::string::npos);
+  CHECK(out.find("non-percolating at the reference: no throat history") != std::string::npos);
+  CHECK(out.find("no J field with --method affine") != std::string::npos);
+  CHECK(out.find(" nan ") == std::string::npos);
+  // No per-particle SOC is stored as measured, so none outside [0, 1]; the scorecard says what fails.
+  const op4d::FrameStore s = op4d::FrameStore::OpenRead(store);
+  for (std::int64_t k = 0; k < s.frame_count(); ++k) {
+    const op4d::ResultTable t = s.ReadFrameTable(k, "particle_soc");
+    for (double v : t.Find("valid")->values) CHECK(v == 0);
+  }
+  const op4d::ResultTable reg = s.ReadSeriesTable("registration_series");
+  // The guard's inputs as stored: the reference's bound above a tenth of the frames' strain range.
+  double lo = 0, hi = 0;
+  for (double v : reg.Find("particle_eps_v_median")->values)
+    if (std::isfinite(v)) lo = std::min(lo, v), hi = std::max(hi, v);
+  CHECK(reg.Find("eps_v_crb_median")->values[0] > (hi - lo) / 10);
+  REQUIRE(Run("score " + store + " --stored", &out) == 0);
+  CHECK(out.find("reported SOC outside [0, 1] beyond 2 se      all             0") != std::string::npos);
+  CHECK(out.find("per-particle SOC RMS") == std::string::npos);
+  CHECK(Run("score " + store + " --stored --require-pass", &out) == 1);
 }

@@ -237,3 +237,34 @@ TEST_CASE("bad synthetic options are refused with the reason", "[synth][errors]"
   o.frame_times_s = {0, 100, 1000, 1010};  // uneven spacing is fine
   REQUIRE(SynthCampaign(o).FrameTime(3) == 1010);
 }
+
+TEST_CASE("cycling: SOC up and down each cycle, p_app following it, the built-in campaign's schedule", "[synth]") {
+  const SynthOptions o = SynthOptions::BuiltIn();
+  std::string why;
+  REQUIRE(o.IsValid(&why));
+  REQUIRE(o.cycles == 2);
+  const SynthCampaign c(o);
+  const double want_soc[] = {0.05, 0.5, 0.95, 0.05, 0.5, 0.95, 0.05};
+  const double want_p[] = {20000, 50000, 80000, 20000, 50000, 80000, 20000};
+  for (int k = 0; k < o.frames; ++k) {
+    const double t = o.duration_s * k / (o.frames - 1);
+    INFO("frame " << k);
+    CHECK(c.MeanSoc(t) == Approx(want_soc[k]).margin(1e-9));
+    CHECK(c.AppliedPressure(t) == Approx(want_p[k]).margin(1e-6));
+  }
+  // Charging for the first two thirds of each cycle, then discharging.
+  CHECK(c.Phase(0.25 * o.duration_s).charging);
+  CHECK(c.Phase(0.25 * o.duration_s).cycle == 1);
+  CHECK_FALSE(c.Phase(0.45 * o.duration_s).charging);
+  CHECK(c.Phase(0.6 * o.duration_s).cycle == 2);
+  // 18 voxels per particle radius, SNR 10, a carried binder.
+  CHECK(o.radius_um / o.spacing_um[0] == Approx(18));
+  CHECK(o.snr == 10);
+  CHECK(o.binder_neck_um > 0);
+  // Without cycles the old single ramp.
+  SynthOptions ramp;
+  CHECK(ramp.cycles == 0);
+  const SynthCampaign r(ramp);
+  CHECK(r.MeanSoc(0) == Approx(ramp.soc_start));
+  CHECK(r.MeanSoc(ramp.duration_s) == Approx(ramp.soc_end));
+}

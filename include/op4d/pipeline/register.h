@@ -70,9 +70,31 @@ struct RegisterRunRow {
   double particle_eps_v_median = NAN;                    // over converged particles
   std::int64_t particles_matched = 0, particles_lost = 0;  // reference particles found / not found in frame k
   std::int64_t particles_new = 0;                         // frame k's particles no reference particle matched
+  // Resolution guard (with particles): the reference particles' volume-weighted median (over
+  // particles of at least min_voxels) equivalent radius in voxels and Cramér–Rao bound of eps_v (one sigma; from the reference grey gradient over each
+  // particle's fit mask and the image noise, both frames noisy), the campaign's strain so far (range
+  // of the frames' median eps_v over every registered frame), and whether per-particle eps_v is
+  // resolved: the bound at most a tenth of that range. `guard` is the one-line verdict.
+  double radius_vox_median = NAN, eps_v_crb_median = NAN, strain_range = NAN, noise_sigma = NAN;
+  bool eps_v_resolved = true;
+  std::string guard;
   std::vector<std::string> files;
 };
 
 std::vector<RegisterRunRow> RunRegistration(const std::string& store_path, const RegisterRunOptions& options);
+
+// The register step's resolution guard, read from a stored registration_series (made with
+// --particles): the campaign's strain is the range of the frames' median eps_v over every stored row
+// (the reference counts as 0), and per-particle eps_v is resolved when the reference's median
+// Cramér–Rao bound is at most a tenth of it. Computed from the stored rows, not stored, so parts of a
+// campaign registered on frame ranges and merged give the verdict of one run. A series without the
+// bound (no --particles, or written by an older op4d) has `known` false and `resolved` true.
+struct EpsVGuard {
+  bool known = false;
+  bool resolved = true;
+  double strain_range = NAN, crb_median = NAN, radius_vox_median = NAN, noise_sigma = NAN;
+  std::string line;  // the one-line verdict
+};
+EpsVGuard EvaluateEpsVGuard(const ResultTable& registration_series);
 
 }  // namespace op4d

@@ -26,7 +26,10 @@ struct SocRunOptions {
   double capacity_Ah = 0;         // coulomb counting when soc_ref is absent (> 0 then)
   double soc0 = 0;                // SOC at the first log row for coulomb counting
   bool charge_positive = true;
-  double eps_std = 0.005;         // per-particle strain uncertainty (1 sigma) for the SOC uncertainty
+  // Per-particle strain uncertainty (1 sigma) for the SOC standard error; < 0: each particle's
+  // Cramér–Rao bound from the register step (particle_kinematics eps_v_crb). The calibration's k_std
+  // is added in quadrature ((soc - soc_ref) k_std / k).
+  double eps_std = -1;
   int histogram_bins = 10, profile_bins = 5;
   // Which fitted particles count: converged ones, not cut by the field of view in the reference or
   // drifting out of it in the frame (touches_border, leaves_view: such fits see part of the surface
@@ -40,6 +43,8 @@ struct SocRunResult {
   std::vector<double> soc_cycler;  // per frame
   LinearCalibration calibration;   // when calibrated
   std::vector<SocStatistics> frames;
+  std::vector<std::int64_t> flagged;  // per frame: SOCs outside [-0.05, 1.05] beyond 2 se, left out
+  bool eps_v_resolved = true;         // the register step's guard; false: no SOC is reported
 };
 
 SocRunResult RunSoc(const std::string& store_path, const SocRunOptions& options);

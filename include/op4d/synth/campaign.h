@@ -11,14 +11,22 @@
 // point is binder when its pull-back to frame 0 is, the pull-back blending the motions of its two
 // nearest particles by distance, so binder on a particle's surface moves exactly with that particle.
 //
-// Time. Frame k is taken at t_k (uniform over duration_s unless frame_times_s is given). The mean
-// SOC ramps linearly from soc_start to soc_end (constant-current charge, current positive); particle i
-// at normalised depth zeta_i (0 = separator face z = 0, 1 = current-collector face) has
-//   theta_i(t) = clamp(theta_mean(t) + G(t) (0.5 - zeta_i), 0, 1),  G(t) = soc_gradient * 4 tau (1 - tau),
-// tau = t / duration_s: lithiation runs ahead on the separator side mid-campaign and relaxes at the end.
+// Time. Frame k is taken at t_k (uniform over duration_s unless frame_times_s is given). Without
+// cycles (cycles = 0) the mean SOC ramps linearly from soc_start to soc_end over the campaign
+// (constant-current charge, current positive). With cycles = C >= 1 the campaign is C cycles of
+// duration_s / C each: a constant-current charge from soc_start to soc_end over the first charge_share
+// of the cycle, then a constant-current discharge back to soc_start. In every half-cycle (the one
+// ramp when not cycling) of normalised progress tau in [0, 1], particle i at normalised depth zeta_i
+// (0 = separator face z = 0, 1 = current-collector face) has
+//   theta_i(t) = clamp(theta_mean(t) + s G(t) (0.5 - zeta_i), 0, 1),  G(t) = soc_gradient * 4 tau (1 - tau),
+// s = +1 on charge and -1 on discharge: the separator side runs ahead (lithiates first on charge,
+// delithiates first on discharge) mid-ramp and the gradient relaxes at the ramp's ends.
 // Each particle swells about its own centre with the linear law eps_v = strain_per_soc (theta_i(t) - theta_i(0)),
 // so F_i = (1 + eps_v)^(1/3) I. The whole sample drifts rigidly by drift_um_per_frame * k.
-// The applied gas pressure ramps linearly from p_app_start_Pa to p_app_end_Pa.
+// The applied gas pressure ramps linearly from p_app_start_Pa to p_app_end_Pa over the campaign
+// without cycles; with cycles it follows the charge, p_app = p_start + (p_end - p_start) u with
+// u = (theta_mean - soc_start) / (soc_end - soc_start): gas pressure rising on charge and released on
+// discharge, so throats are invaded and drain again every cycle.
 //
 // Throats. Neighbouring particle pairs with a small initial gap along their centre line are the
 // scripted throats: their gap width at every frame is exact (centre-line gap of the ellipsoids), and a
@@ -70,10 +78,16 @@ struct SynthOptions {
   double strain_per_soc = 0.06;        // k in eps_v = k * delta_theta (volumetric)
   Vec3 drift_um_per_frame{0.25, -0.4, 0.6};  // rigid translation per frame (z, y, x), µm
   double p_app_start_Pa = 1.0e5, p_app_end_Pa = 2.5e5;  // applied gas pressure ramp
+  int cycles = 0;                      // charge/discharge cycles over duration_s; 0 = one charge ramp
+  double charge_share = 0.5;           // share of each cycle spent charging, in (0, 1)
   double capacity_Ah = 2.0e-3;         // cell capacity (sets current and charge columns)
   double throat_max_gap_um = 1.5;      // pairs with initial centre-line gap in (0, this] are throats
 
   bool IsValid(std::string* why) const;
+
+  // The built-in example campaign (op4d demo, and the synth step's built-in option): sized for the
+  // per-frame kernels' own limits (README, bench/RESULTS.md "The main job").
+  static SynthOptions BuiltIn();
 };
 
 struct SynthParticle {
@@ -119,6 +133,15 @@ class SynthCampaign {
   double achieved_solid_fraction() const { return achieved_fraction_; }
 
   double MeanSoc(double t) const;
+  // Where t lies in the cycling: cycle number (1-based), charging or not, and the progress tau in
+  // [0, 1] through the current half-cycle (the whole campaign without cycles).
+  struct CyclePhase {
+    int cycle = 1;
+    bool charging = true;
+    double tau = 0;
+  };
+  CyclePhase Phase(double t) const;
+  double AppliedPressure(double t) const;  // p_app at t, Pa
   double ParticleSoc(const SynthParticle& p, double t) const;
   double ParticleStrain(const SynthParticle& p, double t) const;  // eps_v relative to frame 0
   Vec3 Drift(int k) const;

@@ -23,6 +23,14 @@ ParticleModel ParticleModelFromString(const std::string& s) {
   throw ConfigError("particle model", "'" + s + "' is not affine or similarity");
 }
 
+const char* ToString(ParticleInterpolation m) { return m == ParticleInterpolation::kCubic ? "cubic" : "linear"; }
+
+ParticleInterpolation ParticleInterpolationFromString(const std::string& s) {
+  if (s == "linear") return ParticleInterpolation::kLinear;
+  if (s == "cubic") return ParticleInterpolation::kCubic;
+  throw ConfigError("particle interpolation", "'" + s + "' is not linear or cubic");
+}
+
 bool ParticleFitOptions::IsValid(std::string* why) const {
   auto fail = [&](const std::string& m) {
     if (why) *why = m;
@@ -70,18 +78,27 @@ struct Sample {
   float ref;
 };
 
-// Grey value and physical gradient of v at a physical point (NaN outside).
-inline float ValueAndGradient(const Volume<float>& v, const Eigen::Vector3d& p, Eigen::Vector3d* grad) {
-  return SampleLinearGradientAt(v, p, grad->data());
-}
+// The current frame as sampled: its grey values (trilinear) or its cubic B-spline coefficients.
+struct Current {
+  const Volume<float>& v;
+  bool cubic;
+  // Grey value at a physical point (NaN outside).
+  float Value(const Eigen::Vector3d& p) const {
+    return cubic ? SampleCubicBSplineAt(v, p, nullptr, NAN) : SampleLinearAt(v, p, NAN);
+  }
+  // Grey value and physical gradient at a physical point (NaN outside).
+  float ValueAndGradient(const Eigen::Vector3d& p, Eigen::Vector3d* grad) const {
+    return cubic ? SampleCubicBSplineAt(v, p, grad->data(), NAN) : SampleLinearGradientAt(v, p, grad->data());
+  }
+};
 
 // Sum of squared residuals over the samples for the map (F, t) about c; count of samples inside.
-double Ssd(const Volume<float>& current, const std::vector<Sample>& samples, const Eigen::Vector3d& c,
+double Ssd(const Current& current, const std::vector<Sample>& samples, const Eigen::Vector3d& c,
            const Eigen::Matrix3d& F, const Eigen::Vector3d& t, std::int64_t* inside) {
   double s = 0;
   *inside = 0;
   for (const Sample& q : samples) {
-    const float v = SampleLinearAt(current, Eigen::Vector3d(c + t + F * q.dX), NAN);
+    const float v = current.Value(Eigen::Vector3d(c + t + F * q.dX));
     if (std::isnan(v)) continue;
     s += (double(v) - q.ref) * (double(v) - q.ref);
     ++*inside;
@@ -89,7 +106,7 @@ double Ssd(const Volume<float>& current, const std::vector<Sample>& samples, con
   return s;
 }
 
-void FitOne(const Volume<float>& reference, const Volume<float>& current, const LabelVolume& labels, int label,
+void FitOne(const Volume<float>& reference, const Current& current, const LabelVolume& labels, int label,
             const LabelStats& st, const AffineMap& initial, const ParticleFitOptions& o, ParticleKinematics* out) {
   const Geometry& g = reference.geometry();
   ParticleKinematics& k = *out;
@@ -137,7 +154,7 @@ void FitOne(const Volume<float>& reference, const Volume<float>& current, const 
   // view) is fitted on what remains but flagged: such fits read the swelling poorly (+0.02 to +0.04
   // on the synthetic campaigns; leaving those voxels out from the start was worse).
   {
-    const Geometry& gc = current.geometry();
+    const Geometry& gc = current.v.geometry();
     for (const Sample& q : samples) {
       const Eigen::Vector3d p = c + t + k.F * q.dX;
       for (int a = 0; a < 3; ++a)
@@ -173,7 +190,7 @@ void FitOne(const Volume<float>& reference, const Volume<float>& current, const 
       Eigen::Vector3d grad;
       std::int64_t used = 0;
       for (const Sample& q : samples) {
-        const float v = ValueAndGradient(current, c + t + k.F * q.dX, &grad);
+        const float v = current.ValueAndGradient(c + t + k.F * q.dX, &grad);
         if (std::isnan(v)) continue;
         const double r = double(v) - q.ref;
         if (affine) {
@@ -288,13 +305,21 @@ std::vector<ParticleKinematics> FitParticleKinematics(const Volume<float>& refer
     ref = &ref_smooth;
     cur = &cur_smooth;
   }
+  Volume<float> cur_coefficients;
+  const bool cubic = options.interpolation == ParticleInterpolation::kCubic;
+  if (cubic) {
+    cur_coefficients = *cur;
+    CubicBSplinePrefilter(cur_coefficients.data(), cur_coefficients.shape(), options.threads);
+    cur = &cur_coefficients;
+  }
+  const Current sampled{*cur, cubic};
   std::vector<std::pair<int, const LabelStats*>> list;
   for (const auto& [l, s] : stats) list.push_back({l, &s});
   std::vector<ParticleKinematics> out(list.size());
   RunInArena(options.threads, [&] {
     tbb::parallel_for(tbb::blocked_range<std::size_t>(0, list.size(), 1), [&](const auto& r) {
       for (std::size_t i = r.begin(); i < r.end(); ++i)
-        FitOne(*ref, *cur, labels, list[i].first, *list[i].second, initial, options, &out[i]);
+        FitOne(*ref, sampled, labels, list[i].first, *list[i].second, initial, options, &out[i]);
     });
   });
   return out;

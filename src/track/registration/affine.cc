@@ -77,6 +77,8 @@ bool AffineRegistrationOptions::IsValid(std::string* why) const {
   if (!(sampling_fraction > 0 && sampling_fraction <= 1))
     return fail("sampling_fraction must be in (0, 1], got " + std::to_string(sampling_fraction));
   if (max_samples < 0) return fail("max_samples must be >= 0, got " + std::to_string(max_samples));
+  if (max_samples_mutual_information < 0)
+    return fail("max_samples_mutual_information must be >= 0, got " + std::to_string(max_samples_mutual_information));
   return true;
 }
 

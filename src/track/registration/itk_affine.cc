@@ -86,7 +86,8 @@ AffineStageReport RunStage(const char* name, typename T::Pointer transform, Imag
   method->SetSmoothingSigmasPerLevel(sigmas);
   method->SetSmoothingSigmasAreSpecifiedInPhysicalUnits(false);
   const double voxels = double(fixed->GetLargestPossibleRegion().GetNumberOfPixels());
-  const double fraction = std::min(o.sampling_fraction, o.max_samples > 0 ? double(o.max_samples) / voxels : 1.0);
+  const std::int64_t cap = o.metric == RegistrationMetric::kMattesMutualInformation ? o.max_samples_mutual_information : o.max_samples;
+  const double fraction = std::min(o.sampling_fraction, cap > 0 ? double(cap) / voxels : 1.0);
   if (fraction < 1.0) {
     method->SetMetricSamplingStrategy(Method::MetricSamplingStrategyType::REGULAR);
     method->SetMetricSamplingPercentage(fraction);
