@@ -27,7 +27,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   fi
 fi
 
-if ! cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >"$log" 2>&1; then
+# The Python module is built for Debian's interpreter, whose numpy, pytest and pybind11 the package
+# list installs (an interpreter earlier on PATH, e.g. pyenv's, has none of them).
+python_hint=()
+if [ -x /usr/bin/python3 ]; then python_hint=(-DPython3_EXECUTABLE=/usr/bin/python3); fi
+if ! cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release "${python_hint[@]}" >"$log" 2>&1; then
   cat "$log" >&2
   echo "op4d setup: cmake configuration failed" >&2
   exit 1
