@@ -112,6 +112,18 @@ int AxisOf(const py::object& axis) {
   return a;
 }
 
+// The solver options both transport bindings take, checked by DiffusionOptions::IsValid.
+DiffusionOptions SolverOptions(const py::object& axis, double tolerance, int max_iterations, int threads, const char* what) {
+  DiffusionOptions o;
+  o.axis = AxisOf(axis);
+  o.tolerance = tolerance;
+  o.max_iterations = max_iterations;
+  o.threads.threads = threads;
+  std::string why;
+  if (!o.IsValid(&why)) throw py::value_error(std::string(what) + ": " + why);
+  return o;
+}
+
 py::dict DiffusionDict(const DiffusionResult& r) {
   py::dict d;
   d["status"] = ToString(r.status);
@@ -184,13 +196,7 @@ PYBIND11_MODULE(_op4d, m) {
       "tortuosity",
       [](const py::array& mask, Spacing spacing, py::object axis, double tolerance, int max_iterations, int threads) {
         const Volume<std::uint8_t> v = ToMask(mask, spacing, "tortuosity mask");
-        DiffusionOptions o;
-        o.axis = AxisOf(axis);
-        o.tolerance = tolerance;
-        o.max_iterations = max_iterations;
-        o.threads.threads = threads;
-        std::string why;
-        if (!o.IsValid(&why)) throw py::value_error("tortuosity: " + why);
+        const DiffusionOptions o = SolverOptions(axis, tolerance, max_iterations, threads, "tortuosity");
         DiffusionResult r;
         {
           py::gil_scoped_release release;
@@ -209,13 +215,7 @@ PYBIND11_MODULE(_op4d, m) {
       "effective_diffusivity",
       [](const py::array& coefficient, Spacing spacing, py::object axis, double tolerance, int max_iterations, int threads) {
         const Volume<float> v = ToVolume<float>(coefficient, spacing, "effective_diffusivity coefficient");
-        DiffusionOptions o;
-        o.axis = AxisOf(axis);
-        o.tolerance = tolerance;
-        o.max_iterations = max_iterations;
-        o.threads.threads = threads;
-        std::string why;
-        if (!o.IsValid(&why)) throw py::value_error("effective_diffusivity: " + why);
+        const DiffusionOptions o = SolverOptions(axis, tolerance, max_iterations, threads, "effective_diffusivity");
         DiffusionResult r;
         {
           py::gil_scoped_release release;

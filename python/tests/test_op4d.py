@@ -129,6 +129,8 @@ def test_bad_arrays_and_options_are_refused_with_the_reason():
         op4d.tortuosity(np.ones((4, 4), np.uint8))
     with pytest.raises(ValueError, match="axis"):
         op4d.tortuosity(np.ones((4, 4, 4), np.uint8), axis="w")
+    with pytest.raises(ValueError, match="effective_diffusivity: .*tolerance"):
+        op4d.effective_diffusivity(np.ones((4, 4, 4), np.float32), tolerance=-1.0)
     with pytest.raises(ValueError, match="spacing"):
         op4d.surface_area(np.ones((4, 4, 4), np.uint8), spacing=(1.0, -1.0, 1.0))
     with pytest.raises(ValueError):
