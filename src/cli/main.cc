@@ -1,20 +1,26 @@
 // op4d: the command-line front end. Every subcommand has --help; errors print one line naming the
 // file, dataset, option or value at fault, and exit non-zero (1 bad input, 2 usage, 3 internal).
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 #include <map>
 #include <sstream>
 #include <string>
+#include <variant>
+#include <array>
 
 #include "args.h"
+#include "op4d/advise/advise.h"
 #include "op4d/core/error.h"
 #include "op4d/core/hash.h"
 #include "op4d/core/version.h"
 #include "op4d/io/export.h"
+#include "op4d/io/import.h"
 #include "op4d/pipeline/campaign.h"
 #include "op4d/pipeline/manifest.h"
 #include "op4d/pipeline/network.h"
@@ -28,6 +34,10 @@
 #include "run.h"
 
 using namespace op4d;
+
+namespace op4d::cli {
+extern const char* const kAdviseSchema;  // schemas/advise.schema.json, built in
+}
 using cli::Args;
 
 namespace {
@@ -55,6 +65,7 @@ const char* kUsage =
     "  register   register frames to the reference (rigid/affine in-process, non-rigid with elastix): F, J, strain\n"
     "  merge      merge the per-frame results of scale-out parts (copies run with --frames A:B --no-series)\n"
     "  score      compare every stored result of a synthetic campaign with its ground truth: the scorecard\n"
+    "  advise     rank lab micro-CT, nano-CT, synchrotron CT and FIB-SEM for a feature size, RVE and phases\n"
     "  report     write an HTML report (plots against time, slices with label and strain overlays), CSV and VTK\n"
     "  version    print op4d's version\n"
     "\n"
@@ -62,6 +73,33 @@ const char* kUsage =
     "changes the file's structure waits up to 30 s for it.\n";
 
 const std::map<std::string, std::string> kHelp = {
+    {"advise",
+     "usage: op4d advise (--feature UM --rve UM | --labels FILE [--spacing S]) [--thickness UM] [--in-operando]\n"
+     "                   [--destructive-ok] [--rve-label L] [--rve-samples N] [--rve-tolerance T] [--no-rve-tau]\n"
+     "                   [--phases SPEC] [--techniques FILE] [--json OUT] [--contrast-at KEV]\n"
+     "                   [--min-voxels N] [--min-transmission T] [--snr S] [--rose R]\n"
+     "Which technique to image with: every technique of the table (data/techniques.json: typical voxel,\n"
+     "detector, field of view, scan time, destructive, in operando capable, with sources) ranked from the\n"
+     "smallest feature to resolve (--feature, um; at least --min-voxels voxels across it, default 3), the\n"
+     "representative volume (--rve: the cube edge, um), the X-ray path through the sample (--thickness, um;\n"
+     "default the RVE edge; at least --min-transmission of the beam must pass, default 0.1, at the lowest\n"
+     "energy that does: best contrast) and the absorption contrast of every phase pair (xraylib mass\n"
+     "attenuation; CNR = SNR x |mu_a - mu_b| / mu_max against the Rose criterion, defaults 20 and 3; where\n"
+     "absorption fails, whether propagation/Zernike phase contrast would separate the pair). FIB-SEM is\n"
+     "destructive: excluded in operando and unless --destructive-ok. --phases\n"
+     "'name=composition@density[@volume_fraction];...' with a formula or formula:mass,... per phase\n"
+     "(default: NMC111 4.77, carbon-binder C:0.5,C2H2F2:0.5 1.95, electrolyte LiPF6:0.12,C3H4O3:0.44,\n"
+     "C3H6O3:0.44 1.29). --contrast-at KEV prints the attenuation and contrast table at that energy.\n"
+     "--json writes the ranking with every reason and number. --input FILE.json gives the same keys as a\n"
+     "file (schemas/advise.schema.json: feature_um, rve_um, thickness_um, in_operando, destructive_ok,\n"
+     "phases [{name, composition, density_g_cm3, volume_fraction}], labels, spacing_um, ...); the\n"
+     "command line wins.\n"
+     "From a measured label volume (--labels: TIFF, MHA, ... with labels 0 pore, 1 active, 2 binder;\n"
+     "--spacing um when the file has none): the smallest feature is the lowest 10th percentile of the local\n"
+     "thickness of the phases, and the RVE the smallest cube edge from which on porosity, a_s and tau_z of\n"
+     "phase --rve-label (default 0) on --rve-samples random cubes per edge (default 6) have a coefficient of\n"
+     "variation and a bias to the whole volume's value within --rve-tolerance (default 0.05). Given\n"
+     "--feature or --rve override what the volume says.\n"},
     {"synth",
      "usage: op4d synth --out CAMPAIGN.h5 [options]\n"
      "Writes a synthetic operando campaign (grey frames + cycler log) and its ground truth beside it\n"
@@ -1252,6 +1290,143 @@ int CmdScore(int argc, char** argv) {
   return a.Has("require-pass") && !card.AllPass() ? 1 : 0;
 }
 
+int CmdAdvise(int argc, char** argv) {
+  Args a("advise", argc, argv, 2,
+         {{"feature", 1}, {"rve", 1}, {"thickness", 1}, {"in-operando", 0}, {"destructive-ok", 0}, {"phases", 1},
+          {"techniques", 1}, {"json", 1}, {"contrast-at", 1}, {"min-voxels", 1}, {"min-transmission", 1}, {"snr", 1},
+          {"rose", 1}, {"labels", 1}, {"spacing", 1}, {"rve-label", 1}, {"rve-samples", 1}, {"rve-tolerance", 1},
+          {"no-rve-tau", 0}, {"threads", 1}, {"input", 1}});
+  if (a.help()) return std::printf("%s", kHelp.at("advise").c_str()), 0;
+  // An input file (schemas/advise.schema.json) gives the same keys; the command line wins.
+  nlohmann::json file = nlohmann::json::object();
+  if (a.Has("input")) {
+    const std::string path = a.String("input");
+    std::ifstream f(path);
+    if (!f) throw IoError(path, "", "cannot read the advise input");
+    try {
+      f >> file;
+    } catch (const nlohmann::json::parse_error& e) {
+      throw ConfigError(path, std::string("not valid JSON: ") + e.what());
+    }
+    cli::ValidateJson(nlohmann::json::parse(cli::kAdviseSchema), file, path);
+  }
+  auto key = [](std::string o) {
+    std::replace(o.begin(), o.end(), '-', '_');
+    return o;
+  };
+  auto has = [&](const std::string& o, const std::string& k = "") { return a.Has(o) || file.contains(k.empty() ? key(o) : k); };
+  auto num = [&](const std::string& o, double fallback, const std::string& k = "") {
+    return a.Has(o) ? a.Double(o, fallback) : file.value(k.empty() ? key(o) : k, fallback);
+  };
+  auto flag = [&](const std::string& o, const std::string& k = "") { return a.Has(o) || file.value(k.empty() ? key(o) : k, false); };
+  auto str = [&](const std::string& o, const std::string& fallback) { return a.Has(o) ? a.String(o) : file.value(key(o), fallback); };
+  AdviceInput in;
+  in.smallest_feature_um = num("feature", 0, "feature_um");
+  in.rve_edge_um = num("rve", 0, "rve_um");
+  const bool has_feature = has("feature", "feature_um"), has_rve = has("rve", "rve_um"), has_labels = has("labels");
+  if (has_labels) {
+    ImportOptions io;
+    if (has("spacing", "spacing_um")) {
+      const double h = num("spacing", 0, "spacing_um");
+      if (!(h > 0)) throw ConfigError("--spacing", "must be > 0 um");
+      io.spacing_um = Vec3{h, h, h};
+    }
+    const std::string path = str("labels", "");
+    const AnyVolume any = OpenInput(path, io)->ReadFrame(0);
+    if (!std::holds_alternative<Volume<std::uint8_t>>(any))
+      throw IoError(path, "", "the label volume must be uint8 (0 pore, 1 active, 2 binder, ...)");
+    const Volume<std::uint8_t>& labels = std::get<Volume<std::uint8_t>>(any);
+    const ThreadBudget threads{int(a.Int("threads", 0))};
+    std::vector<std::pair<std::string, std::uint8_t>> present;
+    std::array<std::int64_t, 256> count{};
+    for (std::int64_t i = 0; i < labels.size(); ++i) ++count[labels[i]];
+    const char* names[] = {"pore", "active", "binder"};
+    for (int l = 0; l < 256; ++l)
+      if (count[std::size_t(l)]) present.emplace_back(l < 3 ? names[l] : "label " + std::to_string(l), std::uint8_t(l));
+    std::printf("%s: %s voxels of %g um\n", path.c_str(), labels.geometry().ToString().c_str(), labels.geometry().spacing_um[0]);
+    const std::vector<FeatureSize> features = FeatureSizes(labels, present, threads);
+    std::printf("%-10s %-12s %s\n", "phase", "d10_um", "d50_um (local thickness)");
+    const FeatureSize* smallest = nullptr;
+    for (const FeatureSize& f : features) {
+      std::printf("%-10s %-12.3g %.3g\n", f.phase.c_str(), f.p10_um, f.p50_um);
+      if (!smallest || f.p10_um < smallest->p10_um) smallest = &f;
+    }
+    if (!has_feature && smallest) in.smallest_feature_um = smallest->p10_um;
+    RveOptions ro;
+    const double label = num("rve-label", 0);
+    if (!(label >= 0 && label <= 255)) throw ConfigError("--rve-label", "must be a label 0..255");
+    ro.label = std::uint8_t(label);
+    ro.samples = int(num("rve-samples", 6));
+    ro.tolerance = num("rve-tolerance", 0.05);
+    ro.tortuosity = !a.Has("no-rve-tau") && file.value("rve_tau", true);
+    ro.threads = threads;
+    if (!has_rve) {
+      const RveResult r = ComputeRve(labels, ro);
+      std::printf("RVE of label %d (whole volume: fraction %.4f, a_s %.4f 1/um, tau_z %.4f)\n", int(ro.label), r.porosity, r.as_per_um, r.tau);
+      std::printf("%-9s %-9s %-10s %-8s %-10s %-8s %-9s %-8s %s\n", "edge_vox", "edge_um", "fraction", "cv", "a_s", "cv", "tau_z", "cv",
+                  "percolating");
+      for (const RvePoint& q : r.curve)
+        std::printf("%-9lld %-9.4g %-10.4f %-8.3f %-10.4f %-8.3f %-9.4f %-8.3f %d/%d\n", static_cast<long long>(q.edge_vox), q.edge_um,
+                    q.porosity_mean, q.porosity_cv, q.as_mean, q.as_cv, q.tau_mean, q.tau_cv, q.tau_percolating, ro.samples);
+      if (r.reached) {
+        std::printf("RVE edge %.4g um (every metric within %g from there on)\n\n", r.rve_edge_um, ro.tolerance);
+        in.rve_edge_um = r.rve_edge_um;
+      } else {
+        // The volume is not representative at any edge: image at least what was measured, and say so.
+        const Index3 sh = labels.geometry().shape;
+        in.rve_edge_um = double(std::max({sh[0], sh[1], sh[2]})) * labels.geometry().spacing_um[0];
+        std::printf("RVE NOT REACHED within this volume (%s does not settle within %g): advising for at least the "
+                    "measured edge, %.4g um\n\n", r.limiting.c_str(), ro.tolerance, in.rve_edge_um);
+      }
+    }
+  }
+  if (!has_feature && !has_labels) throw ConfigError("--feature", "give the smallest feature to resolve in um (see op4d advise --help)");
+  if (!has_rve && !has_labels) throw ConfigError("--rve", "give the representative volume's edge in um (see op4d advise --help)");
+  in.sample_thickness_um = num("thickness", 0, "thickness_um");
+  in.in_operando = flag("in-operando");
+  in.destructive_allowed = flag("destructive-ok");
+  in.min_voxels_per_feature = num("min-voxels", 3);
+  in.min_transmission = num("min-transmission", 0.1);
+  in.snr = num("snr", 20);
+  in.rose = num("rose", 3);
+  if (a.Has("phases")) {
+    in.phases = ParsePhases(a.String("phases"), "--phases");
+  } else if (file.contains("phases")) {
+    for (std::size_t i = 0; i < file["phases"].size(); ++i) {
+      const nlohmann::json& p = file["phases"][i];
+      XrayPhase x{p["name"].get<std::string>(), p["composition"].get<std::string>(), p["density_g_cm3"].get<double>(),
+                  p.value("volume_fraction", 0.0)};
+      ParseComposition(x.composition, a.String("input") + ": /phases/" + std::to_string(i) + "/composition");
+      in.phases.push_back(x);
+    }
+  } else {
+    in.phases = ElectrodePhases();
+  }
+  std::string why;
+  if (!in.IsValid(&why)) throw ConfigError("op4d advise", why);
+  const std::vector<TechniqueAdvice> advice = Advise(in, LoadTechniques(str("techniques", DefaultTechniquesPath())));
+  if (a.Has("contrast-at")) {
+    const double e = a.Double("contrast-at", 0);
+    std::printf("attenuation at %g keV (xraylib; mu/rho in cm^2/g, mu in 1/cm)\n%-16s %-10s %-10s %s\n", e, "phase", "mu/rho",
+                "mu", "delta");
+    for (const XrayPhase& p : in.phases)
+      std::printf("%-16s %-10.5g %-10.5g %.4g\n", p.name.c_str(), LinearAttenuation(p, e) / p.density_g_cm3,
+                  LinearAttenuation(p, e), RefractiveDecrement(p, e));
+    std::printf("%-32s %-10s %-8s %-10s %s\n", "pair", "relative", "CNR", "phase CNR", "absorption");
+    for (const PairContrast& c : ContrastTable(in.phases, Monochromatic(e), in.snr, in.rose))
+      std::printf("%-32s %-10.4g %-8.3g %-10.3g %s\n", (c.a + " | " + c.b).c_str(), c.relative, c.cnr, c.phase_cnr,
+                  c.detectable ? "detectable" : c.phase_detectable ? "BELOW threshold (phase contrast needed)" : "BELOW threshold");
+    std::printf("\n");
+  }
+  std::printf("%s", FormatAdvice(advice).c_str());
+  if (a.Has("json")) {
+    const std::string out = a.String("json");
+    std::ofstream f(out);
+    if (!(f << AdviceJson(in, advice) << "\n")) throw IoError(out, "", "cannot write the advice");
+  }
+  return 0;
+}
+
 int CmdDemo(int argc, char** argv) {
   Args a("demo", argc, argv, 2, {{"dir", 1}, {"frames", 1}, {"threads", 1}, {"quiet", 0}});
   if (a.help()) return std::printf("%s", kHelp.at("demo").c_str()), 0;
@@ -1368,6 +1543,7 @@ int Dispatch(int argc, char** argv) {
   if (cmd == "throats") return CmdThroats(argc, argv);
   if (cmd == "soc") return CmdSoc(argc, argv);
   if (cmd == "score") return CmdScore(argc, argv);
+  if (cmd == "advise") return CmdAdvise(argc, argv);
   if (cmd == "version" || cmd == "--version") return std::printf("op4d %s\n", Version()), 0;
   std::fprintf(stderr, "op4d: error: unknown command '%s' (see op4d --help)\n", cmd.c_str());
   return 2;

@@ -136,6 +136,11 @@ std::string Number(const nlohmann::json& v) {
 
 }  // namespace
 
+void ValidateJson(const nlohmann::json& schema, const nlohmann::json& doc, const std::string& source) {
+  RefuseUnknownKeys(schema, doc, source, "");
+  Validate(schema, doc, source, "");
+}
+
 const nlohmann::json& PipelineSchema() {
   static const nlohmann::json schema = nlohmann::json::parse(kPipelineSchema);  // parsed once, not per unit
   return schema;

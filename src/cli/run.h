@@ -19,6 +19,10 @@ const nlohmann::json& PipelineSchema();
 // expected) for the first fault: an unknown key, a wrong type, a value out of range.
 void ValidatePipeline(const nlohmann::json& pipeline, const std::string& source);
 
+// Validates any document against a JSON schema, unknown top-level keys refused: ConfigError("<source>:
+// <JSON pointer>", what is expected) for the first fault (the pipeline's rules, for other input files).
+void ValidateJson(const nlohmann::json& schema, const nlohmann::json& doc, const std::string& source);
+
 // Reads and validates a pipeline file (IoError if unreadable, ConfigError naming the line for bad JSON).
 nlohmann::json ReadPipeline(const std::string& path);
 

@@ -29,7 +29,7 @@ TEST_CASE("every subcommand has --help", "[cli]") {
   std::string out;
   REQUIRE(Run("--help", &out) == 0);
   REQUIRE(out.find("commands:") != std::string::npos);
-  for (const std::string c : {"synth", "import", "info", "export", "quicklook", "network", "tortuosity", "geometry", "demo", "run", "report", "merge", "segment", "conductivity", "score"}) {
+  for (const std::string c : {"synth", "import", "info", "export", "quicklook", "network", "tortuosity", "geometry", "demo", "run", "report", "merge", "segment", "conductivity", "score", "advise"}) {
     INFO(c);
     REQUIRE(Run(c + " --help", &out) == 0);
     REQUIRE(out.find("usage: op4d " + c) == 0);
@@ -697,4 +697,39 @@ TEST_CASE("the old synth defaults through the operando pipeline print the guards
   CHECK(out.find("reported SOC outside [0, 1] beyond 2 se      all             0") != std::string::npos);
   CHECK(out.find("per-particle SOC RMS") == std::string::npos);
   CHECK(Run("score " + store + " --stored --require-pass", &out) == 1);
+}
+
+TEST_CASE("advise ranks the techniques for an operando cell and writes the ranking as JSON", "[cli][advise]") {
+  const op4d::test::TempDir dir;
+  std::string out;
+  REQUIRE(Run("advise --feature 5 --rve 2000 --thickness 2000 --in-operando --contrast-at 30 --json " + (dir / "a.json"), &out) == 0);
+  INFO(out);
+  // The contrast table at 30 keV flags carbon-binder | electrolyte beside NMC.
+  REQUIRE(out.find("carbon-binder | electrolyte") != std::string::npos);
+  REQUIRE(out.find("carbon-binder | electrolyte      0.005238   0.105    2.66       BELOW threshold") != std::string::npos);
+  // Rank 1 is synchrotron micro-CT: lab micro-CT resolves and transmits too, but without phase contrast
+  // the carbon-binder cannot be told from the electrolyte.
+  REQUIRE(out.find("1    synchrotron micro-CT") != std::string::npos);
+  REQUIRE(out.find("2    lab micro-CT") != std::string::npos);
+  // FIB-SEM is excluded in operando.
+  REQUIRE(out.find("destructive: cannot follow an operating cell") != std::string::npos);
+  std::ifstream in(dir / "a.json");
+  const std::string json((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  REQUIRE(json.find("\"rank\": 1") != std::string::npos);
+  REQUIRE(json.find("\"id\": \"lab-micro-ct\"") < json.find("\"id\": \"fib-sem\""));
+  REQUIRE(Run("advise --feature 5 --rve 2000 --phases 'NMC=Xx2O@4.7'", &out) == 2);
+  REQUIRE(out.find("--phases") != std::string::npos);
+  REQUIRE(out.find("Xx") != std::string::npos);
+  REQUIRE(Run("advise --feature -1 --rve 2000", &out) == 2);
+  REQUIRE(out.find("smallest_feature_um") != std::string::npos);
+  // The same question as a schema-validated file; the command line wins over it.
+  std::ofstream(dir / "in.json") << R"({"feature_um": 0.08, "rve_um": 20, "destructive_ok": true})";
+  REQUIRE(Run("advise --input " + (dir / "in.json"), &out) == 0);
+  REQUIRE(out.find("1    FIB-SEM serial sectioning (Ga)") != std::string::npos);
+  REQUIRE(Run("advise --input " + (dir / "in.json") + " --feature 5 --rve 2000 --thickness 2000 --in-operando", &out) == 0);
+  REQUIRE(out.find("1    synchrotron micro-CT") != std::string::npos);
+  std::ofstream(dir / "bad.json") << R"({"feature_um": 5, "rve_um": 20, "phases": [{"name": "x", "composition": "LiCoO2"}]})";
+  REQUIRE(Run("advise --input " + (dir / "bad.json"), &out) == 2);
+  REQUIRE(out.find("bad.json: /phases/0") != std::string::npos);
+  REQUIRE(out.find("density_g_cm3") != std::string::npos);
 }
