@@ -22,6 +22,7 @@
 #include "op4d/io/export.h"
 #include "op4d/io/import.h"
 #include "op4d/pipeline/campaign.h"
+#include "op4d/store/frame_store.h"
 #include "op4d/pipeline/manifest.h"
 #include "op4d/pipeline/network.h"
 #include "op4d/pipeline/register.h"
@@ -99,7 +100,9 @@ const std::map<std::string, std::string> kHelp = {
      "thickness of the phases, and the RVE the smallest cube edge from which on porosity, a_s and tau_z of\n"
      "phase --rve-label (default 0) on --rve-samples random cubes per edge (default 6) have a coefficient of\n"
      "variation and a bias to the whole volume's value within --rve-tolerance (default 0.05). Given\n"
-     "--feature or --rve override what the volume says.\n"},
+     "--feature or --rve override what the volume says. --store CAMPAIGN.h5 [--frame K] takes frame K's\n"
+     "stored labels (op4d segment) and, when the network step ran, its throat diameters 2 r_min as one\n"
+     "more feature size.\n"},
     {"synth",
      "usage: op4d synth --out CAMPAIGN.h5 [options]\n"
      "Writes a synthetic operando campaign (grey frames + cycler log) and its ground truth beside it\n"
@@ -1295,7 +1298,7 @@ int CmdAdvise(int argc, char** argv) {
          {{"feature", 1}, {"rve", 1}, {"thickness", 1}, {"in-operando", 0}, {"destructive-ok", 0}, {"phases", 1},
           {"techniques", 1}, {"json", 1}, {"contrast-at", 1}, {"min-voxels", 1}, {"min-transmission", 1}, {"snr", 1},
           {"rose", 1}, {"labels", 1}, {"spacing", 1}, {"rve-label", 1}, {"rve-samples", 1}, {"rve-tolerance", 1},
-          {"no-rve-tau", 0}, {"threads", 1}, {"input", 1}});
+          {"no-rve-tau", 0}, {"threads", 1}, {"input", 1}, {"store", 1}, {"frame", 1}});
   if (a.help()) return std::printf("%s", kHelp.at("advise").c_str()), 0;
   // An input file (schemas/advise.schema.json) gives the same keys; the command line wins.
   nlohmann::json file = nlohmann::json::object();
@@ -1324,15 +1327,36 @@ int CmdAdvise(int argc, char** argv) {
   in.smallest_feature_um = num("feature", 0, "feature_um");
   in.rve_edge_um = num("rve", 0, "rve_um");
   const bool has_feature = has("feature", "feature_um"), has_rve = has("rve", "rve_um"), has_labels = has("labels");
-  if (has_labels) {
-    ImportOptions io;
-    if (has("spacing", "spacing_um")) {
-      const double h = num("spacing", 0, "spacing_um");
-      if (!(h > 0)) throw ConfigError("--spacing", "must be > 0 um");
-      io.spacing_um = Vec3{h, h, h};
+  const bool has_store = has("store");
+  if (has_labels && has_store) throw ConfigError("--store", "give a label volume (--labels) or a store (--store), not both");
+  if (has_labels || has_store) {
+    AnyVolume any;
+    std::string path;
+    std::vector<double> throat_radii;  // the stored pore network's throat radii, um (store only)
+    if (has_labels) {
+      ImportOptions io;
+      if (has("spacing", "spacing_um")) {
+        const double h = num("spacing", 0, "spacing_um");
+        if (!(h > 0)) throw ConfigError("--spacing", "must be > 0 um");
+        io.spacing_um = Vec3{h, h, h};
+      }
+      path = str("labels", "");
+      any = OpenInput(path, io)->ReadFrame(0);
+    } else {
+      path = str("store", "");
+      const FrameStore store = FrameStore::OpenRead(path);
+      const std::int64_t k = std::int64_t(num("frame", 0));
+      if (k < 0 || k >= store.frame_count())
+        throw ConfigError("--frame", std::to_string(k) + " is outside 0.." + std::to_string(store.frame_count() - 1) + " of " + path);
+      const std::vector<std::string> volumes = store.ListFrameVolumes(k);
+      if (std::find(volumes.begin(), volumes.end(), "labels") == volumes.end())
+        throw IoError(path, "/frames/" + std::to_string(k) + "/labels", "no stored labels: run op4d segment (or the segment step) first");
+      any = store.ReadFrameVolume(k, "labels");
+      const std::vector<std::string> tables = store.ListFrameTables(k);
+      if (std::find(tables.begin(), tables.end(), "network_throats") != tables.end())
+        if (const ResultColumn* c = store.ReadFrameTable(k, "network_throats").Find("min_radius_um")) throat_radii = c->values;
+      path += " frame " + std::to_string(k);
     }
-    const std::string path = str("labels", "");
-    const AnyVolume any = OpenInput(path, io)->ReadFrame(0);
     if (!std::holds_alternative<Volume<std::uint8_t>>(any))
       throw IoError(path, "", "the label volume must be uint8 (0 pore, 1 active, 2 binder, ...)");
     const Volume<std::uint8_t>& labels = std::get<Volume<std::uint8_t>>(any);
@@ -1346,8 +1370,17 @@ int CmdAdvise(int argc, char** argv) {
     std::printf("%s: %s voxels of %g um\n", path.c_str(), labels.geometry().ToString().c_str(), labels.geometry().spacing_um[0]);
     const std::vector<FeatureSize> features = FeatureSizes(labels, present, threads);
     std::printf("%-10s %-12s %s\n", "phase", "d10_um", "d50_um (local thickness)");
+    std::vector<FeatureSize> all = features;
+    if (!throat_radii.empty()) {
+      // Throats of the stored pore network: diameters 2 r_min (the narrowest features of the pore space).
+      std::vector<double> d;
+      for (double r : throat_radii)
+        if (std::isfinite(r)) d.push_back(2 * r);
+      std::sort(d.begin(), d.end());
+      if (!d.empty()) all.push_back({"throats (2 r_min)", d[std::size_t(0.1 * double(d.size() - 1))], d[std::size_t(0.5 * double(d.size() - 1))]});
+    }
     const FeatureSize* smallest = nullptr;
-    for (const FeatureSize& f : features) {
+    for (const FeatureSize& f : all) {
       std::printf("%-10s %-12.3g %.3g\n", f.phase.c_str(), f.p10_um, f.p50_um);
       if (!smallest || f.p10_um < smallest->p10_um) smallest = &f;
     }
@@ -1380,8 +1413,8 @@ int CmdAdvise(int argc, char** argv) {
       }
     }
   }
-  if (!has_feature && !has_labels) throw ConfigError("--feature", "give the smallest feature to resolve in um (see op4d advise --help)");
-  if (!has_rve && !has_labels) throw ConfigError("--rve", "give the representative volume's edge in um (see op4d advise --help)");
+  if (!has_feature && !has_labels && !has_store) throw ConfigError("--feature", "give the smallest feature to resolve in um (see op4d advise --help)");
+  if (!has_rve && !has_labels && !has_store) throw ConfigError("--rve", "give the representative volume's edge in um (see op4d advise --help)");
   in.sample_thickness_um = num("thickness", 0, "thickness_um");
   in.in_operando = flag("in-operando");
   in.destructive_allowed = flag("destructive-ok");

@@ -732,4 +732,17 @@ TEST_CASE("advise ranks the techniques for an operando cell and writes the ranki
   REQUIRE(Run("advise --input " + (dir / "bad.json"), &out) == 2);
   REQUIRE(out.find("bad.json: /phases/0") != std::string::npos);
   REQUIRE(out.find("density_g_cm3") != std::string::npos);
+  // From a campaign store: frame 0's stored labels and, once the network step ran, its throats.
+  const std::string store = dir / "s.h5";
+  REQUIRE(Run("synth --out " + store + " --frames 1 --shape 40 48 48 --quiet", &out) == 0);
+  REQUIRE(Run("advise --store " + store + " --rve 20", &out) == 1);
+  REQUIRE(out.find("no stored labels: run op4d segment") != std::string::npos);
+  REQUIRE(Run("segment " + store + " --quiet", &out) == 0);
+  REQUIRE(Run("network " + store + " --quiet", &out) == 0);
+  REQUIRE(Run("advise --store " + store + " --rve-samples 3", &out) == 0);
+  REQUIRE(out.find("throats (2 r_min)") != std::string::npos);
+  REQUIRE(out.find("RVE") != std::string::npos);
+  REQUIRE(out.find("1    ") != std::string::npos);
+  REQUIRE(Run("advise --store " + store + " --frame 3 --rve 20", &out) == 2);
+  REQUIRE(out.find("--frame") != std::string::npos);
 }
