@@ -119,9 +119,8 @@ for rc in (0.0, 1e-8, 1e-6):
 net = timed("pore network", lambda: op4d.pore_network(labels == 0, spacing=spacing))
 s = net["summary"]
 print("%d pores, %d throats; loops graph %d = pore space %d" % (s["nodes"], s["throats"], s["graph_loops"], s["pore_loops"]))
-r_throat_um = net["throat.inscribed_diameter"] * 0.5e6 if "throat.inscribed_diameter" in net else None
-if r_throat_um is not None:
-    print("throat radius d10 %.2f d50 %.2f d90 %.2f um" % tuple(np.quantile(r_throat_um, [0.1, 0.5, 0.9])))
+r_throat_um = net["throat.inscribed_diameter"] * 0.5e6     # m -> um, diameter -> radius
+print("throat radius d10 %.2f d50 %.2f d90 %.2f um" % tuple(np.quantile(r_throat_um, [0.1, 0.5, 0.9])))
 
 # %% [markdown]
 # ## Young-Laplace: which throats an applied gas pressure keeps open
@@ -129,10 +128,9 @@ if r_throat_um is not None:
 # electrolyte's gamma of about 0.035 N/m, wetting (theta 0):
 
 # %%
-if r_throat_um is not None:
-    for p_app in (1e4, 3e4, 1e5):
-        is_open = op4d.throat_open(r_throat_um, np.full_like(r_throat_um, p_app), 0.035)
-        print("p_app %6.0f Pa: %5.1f %% of throats open" % (p_app, 100 * is_open.mean()))
+for p_app in (1e4, 3e4, 1e5):
+    is_open = op4d.throat_open(r_throat_um, np.full_like(r_throat_um, p_app), 0.035)
+    print("p_app %6.0f Pa: %5.1f %% of throats open" % (p_app, 100 * is_open.mean()))
 
 # %% [markdown]
 # ## From grey values: the segmentation chain on a rendered frame

@@ -264,7 +264,9 @@ def test_watershed_splits_two_touching_balls_and_measures_them():
     cols, units = t["columns"], t["units"]
     assert units["volume_um3"] == "um^3"
     assert cols["voxels"].sum() == mask.sum()
-    assert sorted(cols["centroid_x_um"]) == pytest.approx([0.5 * 11.2, 0.5 * 25.8], abs=0.5)
+    # The balls' centres are 5.75 and 12.75 um; the watershed cuts the overlap lens at its own ridge, which
+    # moves each centroid by a small share of a voxel (0.042 um measured).
+    assert sorted(cols["centroid_x_um"]) == pytest.approx([5.75, 12.75], abs=0.06)
 
 
 def test_local_thickness_of_a_cylinder_is_its_diameter():
@@ -417,6 +419,7 @@ def test_store_append_lock_lazy_frames_and_results_round_trip(tmp_path):
         lazy = r.frames[1]
         assert np.array_equal(lazy[3:9, :, 5:20:3], frames[1][3:9, :, 5:20:3])
         assert np.array_equal(lazy[-1, 2], frames[1][-1, 2])
+        assert np.array_equal(lazy[::-1, 3, 20:2:-3], frames[1][::-1, 3, 20:2:-3])   # negative steps
         assert np.array_equal(np.asarray(r.frames[-1]), frames[2])
         assert r.frame_table(1, "stats")["mean"].tolist() == [1.5, 2.5]
         assert r.frame_table_units(1, "stats")["mean"] == "counts"

@@ -67,6 +67,23 @@ std::vector<ElementFraction> FormulaFractions(const std::string& formula, const 
 
 double Clamp(double v, double lo, double hi) { return std::max(lo, std::min(hi, v)); }
 
+// A phase's composition, parsed once per use of the phase rather than once per energy.
+std::vector<ElementFraction> CompositionOf(const XrayPhase& p) { return ParseComposition(p.composition, "phase " + p.name); }
+
+// delta is linear in density and additive over elements: each element at its partial density.
+double Decrement(const std::vector<ElementFraction>& c, double density, const std::string& name, double energy_keV) {
+  double delta = 0;
+  for (const ElementFraction& e : c) {
+    char* symbol = Xrl("phase " + name, "Z " + std::to_string(e.z), [&](xrl_error** err) { return AtomicNumberToSymbol(e.z, err); });
+    const std::string sym = symbol;
+    xrlFree(symbol);
+    delta += 1 - Xrl("phase " + name, sym, [&](xrl_error** err) {
+               return Refractive_Index_Re(sym.c_str(), energy_keV, density * e.mass_fraction, err);
+             });
+  }
+  return delta;
+}
+
 std::string Fmt(const char* f, double a) {
   char b[96];
   std::snprintf(b, sizeof b, f, a);
@@ -132,21 +149,11 @@ double MassAttenuation(const std::vector<ElementFraction>& c, double energy_keV)
 }
 
 double LinearAttenuation(const XrayPhase& p, double energy_keV) {
-  return MassAttenuation(ParseComposition(p.composition, "phase " + p.name), energy_keV) * p.density_g_cm3;
+  return MassAttenuation(CompositionOf(p), energy_keV) * p.density_g_cm3;
 }
 
 double RefractiveDecrement(const XrayPhase& p, double energy_keV) {
-  // delta is linear in density and additive over elements: each element at its partial density.
-  double delta = 0;
-  for (const ElementFraction& e : ParseComposition(p.composition, "phase " + p.name)) {
-    char* symbol = Xrl("phase " + p.name, "Z " + std::to_string(e.z), [&](xrl_error** err) { return AtomicNumberToSymbol(e.z, err); });
-    const std::string sym = symbol;
-    xrlFree(symbol);
-    delta += 1 - Xrl("phase " + p.name, sym, [&](xrl_error** err) {
-               return Refractive_Index_Re(sym.c_str(), energy_keV, p.density_g_cm3 * e.mass_fraction, err);
-             });
-  }
-  return delta;
+  return Decrement(CompositionOf(p), p.density_g_cm3, p.name, energy_keV);
 }
 
 Spectrum Monochromatic(double energy_keV) { return {Fmt("%g keV monochromatic", energy_keV), {energy_keV}, {1.0}}; }
@@ -167,9 +174,10 @@ Spectrum LabTube(double kVp, double filter_al_mm) {
 }
 
 double EffectiveAttenuation(const XrayPhase& p, const Spectrum& s) {
+  const std::vector<ElementFraction> c = CompositionOf(p);
   double mu = 0, w = 0;
   for (std::size_t i = 0; i < s.energy_keV.size(); ++i) {
-    mu += s.weight[i] * LinearAttenuation(p, s.energy_keV[i]);
+    mu += s.weight[i] * MassAttenuation(c, s.energy_keV[i]) * p.density_g_cm3;
     w += s.weight[i];
   }
   return mu / w;
@@ -177,12 +185,17 @@ double EffectiveAttenuation(const XrayPhase& p, const Spectrum& s) {
 
 double Transmission(const std::vector<XrayPhase>& phases, const Spectrum& s, double thickness_um) {
   double known = 0;
-  for (const XrayPhase& p : phases) known += p.volume_fraction;
+  std::vector<std::vector<ElementFraction>> c;
+  for (const XrayPhase& p : phases) {
+    known += p.volume_fraction;
+    c.push_back(CompositionOf(p));
+  }
   double t = 0, w = 0;
   for (std::size_t i = 0; i < s.energy_keV.size(); ++i) {
     double mu = 0;
-    for (const XrayPhase& p : phases)
-      mu += (known > 0 ? p.volume_fraction / known : 1.0 / double(phases.size())) * LinearAttenuation(p, s.energy_keV[i]);
+    for (std::size_t k = 0; k < phases.size(); ++k)
+      mu += (known > 0 ? phases[k].volume_fraction / known : 1.0 / double(phases.size())) *
+            MassAttenuation(c[k], s.energy_keV[i]) * phases[k].density_g_cm3;
     t += s.weight[i] * std::exp(-mu * thickness_um * 1e-4);
     w += s.weight[i];
   }
@@ -193,9 +206,10 @@ std::vector<PairContrast> ContrastTable(const std::vector<XrayPhase>& phases, co
   std::vector<double> mu, delta;
   for (const XrayPhase& p : phases) {
     mu.push_back(EffectiveAttenuation(p, s));
+    const std::vector<ElementFraction> c = CompositionOf(p);
     double d = 0, w = 0;
     for (std::size_t i = 0; i < s.energy_keV.size(); ++i) {
-      d += s.weight[i] * RefractiveDecrement(p, s.energy_keV[i]);
+      d += s.weight[i] * Decrement(c, p.density_g_cm3, p.name, s.energy_keV[i]);
       w += s.weight[i];
     }
     delta.push_back(d / w);
