@@ -1,7 +1,8 @@
 """op4d from Python: the per-frame kernels on numpy arrays and the campaign store.
 
-Arrays are (z, y, x); spacing is a (z, y, x) tuple in um. Results come back as numpy arrays that own
-op4d's buffers (no copy) or as dicts whose docs give the units. ``threads`` is the TBB budget of a
+Arrays are (z, y, x); spacing is a (z, y, x) tuple in um. An input array of the dtype a kernel takes, in C
+order, is used in place (no copy; ``conversion_stats()`` counts borrows and copies); any other is converted
+once. Results come back as numpy arrays that own op4d's buffers (no copy) or as dicts whose docs give the units. ``threads`` is the TBB budget of a
 call (0 = all cores); the GIL is released while a kernel runs.
 """
 from ._op4d import (  # noqa: F401
@@ -10,6 +11,7 @@ from ._op4d import (  # noqa: F401
     IoError,
     __version__,
     conductivity,
+    conversion_stats,
     distance_transform,
     effective_diffusivity,
     entry_pressure,

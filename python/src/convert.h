@@ -1,5 +1,6 @@
-// Conversions shared by the binding units: numpy arrays in (copied once into op4d volumes), numpy
-// arrays out (owning op4d's buffer, no copy), tables as dicts, and the options every kernel takes.
+// Conversions shared by the binding units: numpy arrays in (borrowed without a copy when dtype,
+// C order and alignment allow, else converted once), numpy arrays out (owning op4d's buffer, no
+// copy), tables as dicts, and the options every kernel takes.
 #pragma once
 
 #include <pybind11/numpy.h>
@@ -38,23 +39,59 @@ inline Geometry GeometryOf3(const py::buffer_info& b, const Spacing& spacing, co
   return g;
 }
 
-// A numpy array as an op4d volume of T. Arrays of another dtype are converted by numpy (forcecast)
-// only where the conversion is safe for the kernel (`convert`), else refused naming the dtype.
+// What the input conversions did since the module was loaded: arrays borrowed (no copy) and arrays
+// copied (with their bytes). op4d.conversion_stats() returns them, so a user (and the tests) can see
+// that a float32 C-order array reaches the kernel without a copy.
+struct ConversionStats {
+  std::int64_t borrowed = 0, copied = 0, copied_bytes = 0;
+};
+inline ConversionStats& Conversions() {
+  static ConversionStats s;
+  return s;
+}
+
+// The numpy array c as the voxels of a volume, no copy: the volume holds a reference to the array
+// (dropped under the GIL, whichever thread frees the volume) so numpy cannot free the memory under
+// the kernel. The kernels take their inputs const; nothing writes through the borrow.
+template <class T>
+Volume<T> Borrow(const py::array& c, const Geometry& g) {
+  auto* ref = new py::object(c);
+  std::shared_ptr<const void> keep(ref, [](const py::object* o) {
+    py::gil_scoped_acquire gil;
+    delete o;
+  });
+  ++Conversions().borrowed;
+  return Volume<T>::Borrow(g, static_cast<T*>(const_cast<void*>(c.data())), std::move(keep));
+}
+
+inline bool Borrowable(const py::array& a) {
+  return (a.flags() & py::detail::npy_api::NPY_ARRAY_C_CONTIGUOUS_) && (a.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_);
+}
+
+// A numpy array as an op4d volume of T: borrowed when it already is T in C order, else converted by
+// numpy (forcecast) once, only where the conversion is safe for the kernel (`convert`); otherwise
+// refused naming the dtype.
 template <class T>
 Volume<T> ToVolume(const py::array& a, const Spacing& spacing, const char* what, bool convert = true) {
-  py::array_t<T, py::array::c_style> c;
-  if (py::isinstance<py::array_t<T, py::array::c_style>>(a) && a.dtype().is(py::dtype::of<T>())) {
-    c = py::reinterpret_borrow<py::array_t<T, py::array::c_style>>(a);
-  } else {
-    if (!convert)
-      throw py::type_error(std::string(what) + ": dtype " + std::string(py::str(a.dtype())) + " given, " +
-                           std::string(py::str(py::dtype::of<T>())) + " needed");
-    c = py::array_t<T, py::array::c_style | py::array::forcecast>::ensure(a);
-    if (!c) throw py::type_error(std::string(what) + ": cannot convert dtype " + std::string(py::str(a.dtype())));
+  if (a.dtype().is(py::dtype::of<T>()) && Borrowable(a)) {
+    if (a.ndim() != 3) GeometryOf3(a.request(), spacing, what);  // throws naming the dimensions
+    Geometry g;
+    g.shape = {a.shape(0), a.shape(1), a.shape(2)};
+    g.spacing_um = {std::get<0>(spacing), std::get<1>(spacing), std::get<2>(spacing)};
+    std::string why;
+    if (!g.IsValid(&why)) throw py::value_error(std::string(what) + ": " + why);
+    return Borrow<T>(a, g);
   }
+  if (!convert && !a.dtype().is(py::dtype::of<T>()))
+    throw py::type_error(std::string(what) + ": dtype " + std::string(py::str(a.dtype())) + " given, " +
+                         std::string(py::str(py::dtype::of<T>())) + " needed");
+  const auto c = py::array_t<T, py::array::c_style | py::array::forcecast>::ensure(a);
+  if (!c) throw py::type_error(std::string(what) + ": cannot convert dtype " + std::string(py::str(a.dtype())));
   const py::buffer_info b = c.request();
   Volume<T> v(GeometryOf3(b, spacing, what));
   std::memcpy(v.data(), b.ptr, std::size_t(v.size()) * sizeof(T));
+  ++Conversions().copied;
+  Conversions().copied_bytes += v.size() * std::int64_t(sizeof(T));
   return v;
 }
 
@@ -135,21 +172,14 @@ inline py::dict DiffusionDict(const DiffusionResult& r) {
 }
 
 
-// A numpy array of one of the store's frame dtypes (uint8, uint16, float32) as an op4d volume, copied
-// once; any other dtype is refused naming it (a silent cast could clip or round the grey values).
+// A numpy array of one of the store's frame dtypes (uint8, uint16, float32) as an op4d volume, borrowed
+// when in C order (else made C order once); any other dtype is refused naming it (a silent cast could
+// clip or round the grey values).
 inline AnyVolume ToAnyVolume(const py::array& a, const Geometry& base, const char* what) {
   auto with = [&](auto tag) -> AnyVolume {
     using T = decltype(tag);
-    const py::array_t<T, py::array::c_style | py::array::forcecast> c = py::array_t<T, py::array::c_style | py::array::forcecast>::ensure(a);
-    const py::buffer_info b = c.request();
-    if (b.ndim != 3)
-      throw py::value_error(std::string(what) + ": a 3D array (z, y, x) is needed, got " + std::to_string(b.ndim) + " dimensions");
-    Geometry g = base;
-    g.shape = {b.shape[0], b.shape[1], b.shape[2]};
-    std::string why;
-    if (!g.IsValid(&why)) throw py::value_error(std::string(what) + ": " + why);
-    Volume<T> v(g);
-    std::memcpy(v.data(), b.ptr, std::size_t(v.size()) * sizeof(T));
+    Volume<T> v = ToVolume<T>(a, {base.spacing_um[0], base.spacing_um[1], base.spacing_um[2]}, what, false);
+    v.set_origin_um(base.origin_um);
     return AnyVolume(std::move(v));
   };
   if (a.dtype().is(py::dtype::of<std::uint8_t>())) return with(std::uint8_t{});

@@ -53,6 +53,20 @@ PYBIND11_MODULE(_op4d, m) {
   });
 
   m.def(
+      "conversion_stats",
+      [] {
+        const ConversionStats& c = Conversions();
+        py::dict d;
+        d["borrowed"] = c.borrowed;
+        d["copied"] = c.copied;
+        d["copied_bytes"] = c.copied_bytes;
+        return d;
+      },
+      "How the input arrays reached the kernels since import: {'borrowed': arrays used in place (no copy: the "
+      "dtype the kernel takes, C order, aligned), 'copied': arrays converted once (another dtype, a strided view), "
+      "'copied_bytes': bytes those copies took}.");
+
+  m.def(
       "distance_transform",
       [](const py::array& mask, Spacing spacing, int threads) {
         const Volume<std::uint8_t> v = ToMask(mask, spacing, "distance_transform mask");

@@ -114,6 +114,34 @@ def test_results_own_op4d_buffers_without_a_copy():
     assert d.flags.c_contiguous and d.flags.writeable
 
 
+def _conversions_during(call):
+    before = op4d.conversion_stats()
+    out = call()
+    after = op4d.conversion_stats()
+    return out, {k: after[k] - before[k] for k in before}
+
+
+def test_inputs_of_the_kernel_dtype_in_c_order_reach_the_kernel_without_a_copy():
+    coeff = np.ones((10, 6, 7), np.float32)
+    refs = sys.getrefcount(coeff)
+    r, d = _conversions_during(lambda: op4d.effective_diffusivity(coeff, axis="z"))
+    assert d == {"borrowed": 1, "copied": 0, "copied_bytes": 0}
+    assert r["d_eff"] == pytest.approx(1.0, abs=1e-9)
+    assert sys.getrefcount(coeff) == refs            # the borrow is released with the call
+    mask = np.ones((6, 7, 8), bool)                    # bool is viewed as uint8: no copy either
+    _, d = _conversions_during(lambda: op4d.tortuosity(mask, axis="x"))
+    assert d["borrowed"] == 1 and d["copied"] == 0
+    labels = np.zeros((5, 5, 5), np.int32)
+    labels[1:3, 1:3, 1:3] = 1
+    t, d = _conversions_during(lambda: op4d.particle_table(labels))
+    assert d == {"borrowed": 1, "copied": 0, "copied_bytes": 0}
+    # another dtype or a strided view is converted once, and the copy is counted with its bytes
+    _, d = _conversions_during(lambda: op4d.effective_diffusivity(coeff.astype(np.float64), axis="z"))
+    assert d == {"borrowed": 0, "copied": 1, "copied_bytes": coeff.size * 4}
+    _, d = _conversions_during(lambda: op4d.effective_diffusivity(np.ones((10, 6, 14), np.float32)[:, :, ::2], axis="z"))
+    assert d == {"borrowed": 0, "copied": 1, "copied_bytes": coeff.size * 4}
+
+
 def test_non_contiguous_and_other_dtypes_are_converted_and_give_the_same_numbers():
     rng = np.random.default_rng(2)
     big = rng.random((12, 14, 16)) < 0.7

@@ -42,3 +42,37 @@ TEST_CASE("AnyVolume dispatches on the stored type", "[core]") {
   REQUIRE(std::string(ToString(DataType::kUInt8)) == "uint8");
   REQUIRE_THROWS_AS(DataTypeFromString("int7"), ConfigError);
 }
+
+TEST_CASE("a borrowed volume uses the owner's memory, keeps the owner alive, and copies own their voxels", "[core]") {
+  Geometry g;
+  g.shape = {2, 3, 4};
+  auto owner = std::make_shared<std::vector<float>>(24);
+  for (int i = 0; i < 24; ++i) (*owner)[i] = float(i);
+  std::weak_ptr<std::vector<float>> alive = owner;
+  float* memory = owner->data();
+  {
+    Volume<float> v = Volume<float>::Borrow(g, memory, owner);
+    owner.reset();  // the volume alone keeps the memory's owner alive
+    REQUIRE_FALSE(alive.expired());
+    REQUIRE(v.borrowed());
+    REQUIRE(v.data() == memory);
+    REQUIRE(v(1, 2, 3) == 23.0f);
+    Volume<float> copy = v;  // value semantics: a copy owns its voxels
+    REQUIRE_FALSE(copy.borrowed());
+    REQUIRE(copy.data() != memory);
+    REQUIRE(copy.values() == v.values());
+    v(0, 0, 0) = -1.0f;  // writes reach the owner's memory, not the copy
+    REQUIRE(memory[0] == -1.0f);
+    REQUIRE(copy(0, 0, 0) == 0.0f);
+    Volume<float> moved = std::move(v);  // a move moves the borrow
+    REQUIRE(moved.data() == memory);
+    REQUIRE(moved.borrowed());
+    copy = moved;
+    REQUIRE_FALSE(copy.borrowed());
+    REQUIRE(copy(0, 0, 0) == -1.0f);
+  }
+  REQUIRE(alive.expired());  // the last volume gone, the owner is released
+  REQUIRE_THROWS_AS(Volume<float>::Borrow(g, memory, nullptr), InvalidArgument);
+  g.shape = {2, -3, 4};
+  REQUIRE_THROWS_AS(Volume<float>::Borrow(g, memory, std::make_shared<int>(0)), InvalidArgument);
+}

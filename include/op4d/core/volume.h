@@ -2,7 +2,12 @@
 // x varies fastest. Spacing and origin are in micrometres, given as {z, y, x}.
 #pragma once
 
+#include <algorithm>
 #include <array>
+#include <cstring>
+#include <memory>
+#include <type_traits>
+#include <utility>
 #include <cstdint>
 #include <string>
 #include <variant>
@@ -46,18 +51,78 @@ namespace internal {
 void* AllocateVoxels(std::size_t bytes);
 void FreeVoxels(void* p) noexcept;
 
+// The voxels of one volume: owned (allocated by AllocateVoxels, freed with the buffer) or borrowed
+// from memory another owner keeps alive (a numpy array handed to the Python module): `keep` holds
+// that owner until the buffer is gone. A copy always owns its voxels, so Volume keeps value
+// semantics whichever kind it copies from; a move moves the borrow. T is trivially copyable.
 template <class T>
-struct VoxelAllocator {
+class VoxelBuffer {
+  static_assert(std::is_trivially_copyable_v<T>, "voxels are trivially copyable");
+
+ public:
   using value_type = T;
-  VoxelAllocator() = default;
-  template <class U>
-  VoxelAllocator(const VoxelAllocator<U>&) noexcept {}
-  T* allocate(std::size_t n) { return static_cast<T*>(AllocateVoxels(n * sizeof(T))); }
-  void deallocate(T* p, std::size_t) noexcept { FreeVoxels(p); }
-  template <class U>
-  bool operator==(const VoxelAllocator<U>&) const noexcept { return true; }
-  template <class U>
-  bool operator!=(const VoxelAllocator<U>&) const noexcept { return false; }
+  using iterator = T*;
+  using const_iterator = const T*;
+
+  VoxelBuffer() = default;
+  VoxelBuffer(std::size_t n, T fill) : data_(Allocate(n)), size_(n) { std::fill(data_, data_ + n, fill); }
+  VoxelBuffer(const VoxelBuffer& o) : data_(Allocate(o.size_)), size_(o.size_) {
+    if (size_) std::memcpy(data_, o.data_, size_ * sizeof(T));
+  }
+  VoxelBuffer(VoxelBuffer&& o) noexcept
+      : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)), keep_(std::move(o.keep_)) {}
+  VoxelBuffer& operator=(const VoxelBuffer& o) {
+    if (this != &o) *this = VoxelBuffer(o);
+    return *this;
+  }
+  VoxelBuffer& operator=(VoxelBuffer&& o) noexcept {
+    if (this != &o) {
+      Release();
+      data_ = std::exchange(o.data_, nullptr);
+      size_ = std::exchange(o.size_, 0);
+      keep_ = std::move(o.keep_);
+    }
+    return *this;
+  }
+  ~VoxelBuffer() { Release(); }
+
+  // n voxels at p, kept alive by keep (which must not be null); nothing is copied.
+  static VoxelBuffer Borrow(T* p, std::size_t n, std::shared_ptr<const void> keep) {
+    if (!keep) throw InvalidArgument("a borrowed voxel buffer needs an owner to keep it alive");
+    VoxelBuffer b;
+    b.data_ = p;
+    b.size_ = n;
+    b.keep_ = std::move(keep);
+    return b;
+  }
+  bool borrowed() const { return keep_ != nullptr; }
+
+  T* data() { return data_; }
+  const T* data() const { return data_; }
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  T& operator[](std::size_t i) { return data_[i]; }
+  const T& operator[](std::size_t i) const { return data_[i]; }
+  T* begin() { return data_; }
+  T* end() { return data_ + size_; }
+  const T* begin() const { return data_; }
+  const T* end() const { return data_ + size_; }
+  friend bool operator==(const VoxelBuffer& a, const VoxelBuffer& b) {
+    return a.size_ == b.size_ && std::equal(a.begin(), a.end(), b.begin());
+  }
+  friend bool operator!=(const VoxelBuffer& a, const VoxelBuffer& b) { return !(a == b); }
+
+ private:
+  static T* Allocate(std::size_t n) { return n ? static_cast<T*>(AllocateVoxels(n * sizeof(T))) : nullptr; }
+  void Release() noexcept {
+    if (!keep_ && data_) FreeVoxels(data_);
+    keep_.reset();
+    data_ = nullptr;
+    size_ = 0;
+  }
+  T* data_ = nullptr;
+  std::size_t size_ = 0;
+  std::shared_ptr<const void> keep_;  // the borrowed memory's owner; null when the buffer owns data_
 };
 }  // namespace internal
 
@@ -70,6 +135,16 @@ class Volume {
   Volume() = default;
   explicit Volume(const Geometry& g, T fill = T{})
       : geometry_(g), data_(static_cast<std::size_t>(CheckedCount(g)), fill) {}
+  // A volume over voxels someone else owns (ZYX, C order, g.voxel_count() of them), kept alive by
+  // keep; nothing is copied. Copies of it own their voxels (value semantics); writes through it
+  // reach the owner's memory.
+  static Volume Borrow(const Geometry& g, T* data, std::shared_ptr<const void> keep) {
+    Volume v;
+    v.geometry_ = g;
+    v.data_ = internal::VoxelBuffer<T>::Borrow(data, static_cast<std::size_t>(CheckedCount(g)), std::move(keep));
+    return v;
+  }
+  bool borrowed() const { return data_.borrowed(); }
 
   const Geometry& geometry() const { return geometry_; }
   const Index3& shape() const { return geometry_.shape; }
@@ -94,7 +169,7 @@ class Volume {
   T& operator[](std::int64_t i) { return data_[i]; }
   const T& operator[](std::int64_t i) const { return data_[i]; }
 
-  using Storage = std::vector<T, internal::VoxelAllocator<T>>;
+  using Storage = internal::VoxelBuffer<T>;
   T* data() { return data_.data(); }
   const T* data() const { return data_.data(); }
   Storage& values() { return data_; }
@@ -110,7 +185,7 @@ class Volume {
     return g.voxel_count();
   }
   Geometry geometry_;
-  std::vector<T, internal::VoxelAllocator<T>> data_;
+  Storage data_;
 };
 
 // Phase map: one small integer per voxel (values from the PhaseTable).
