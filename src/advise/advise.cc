@@ -427,4 +427,18 @@ std::string AdviceJson(const AdviceInput& in, const std::vector<TechniqueAdvice>
   return j.dump(2);
 }
 
+ResultTable AdviceTable(const std::vector<TechniqueAdvice>& advice) {
+  ResultTable t{"advice",
+                {{"rank", "1", {}}, {"score", "1", {}}, {"voxel_um", "um", {}}, {"voxels_per_feature", "1", {}}, {"fov_um", "um", {}},
+                 {"scans_for_rve", "1", {}}, {"energy", "keV or kVp", {}}, {"transmission", "1", {}}, {"allowed", "1", {}},
+                 {"resolves", "1", {}}, {"fov_covers_rve", "1", {}}, {"transmits", "1", {}}, {"contrast_ok", "1", {}}}};
+  for (const TechniqueAdvice& a : advice) {
+    const double row[] = {double(a.rank), a.score, a.voxel_um, a.voxels_per_feature, a.fov_um, a.scans_for_rve, a.energy,
+                          a.transmission, double(a.allowed), double(a.resolves), double(a.fov_covers_rve), double(a.transmits),
+                          double(a.contrast_ok)};
+    for (std::size_t c = 0; c < t.columns.size(); ++c) t.columns[c].values.push_back(row[c]);
+  }
+  return t;
+}
+
 }  // namespace op4d

@@ -136,4 +136,16 @@ std::vector<FeatureSize> FeatureSizes(const Volume<std::uint8_t>& labels, const 
   return out;
 }
 
+ResultTable RveTable(const RveResult& r) {
+  ResultTable t{"advice_rve",
+                {{"edge_vox", "1", {}}, {"edge_um", "um", {}}, {"fraction_mean", "1", {}}, {"fraction_cv", "1", {}},
+                 {"as_mean", "1/um", {}}, {"as_cv", "1", {}}, {"tau_mean", "1", {}}, {"tau_cv", "1", {}}, {"tau_percolating", "1", {}}}};
+  for (const RvePoint& q : r.curve) {
+    const double row[] = {double(q.edge_vox), q.edge_um, q.porosity_mean, q.porosity_cv, q.as_mean, q.as_cv, q.tau_mean, q.tau_cv,
+                          double(q.tau_percolating)};
+    for (std::size_t c = 0; c < t.columns.size(); ++c) t.columns[c].values.push_back(row[c]);
+  }
+  return t;
+}
+
 }  // namespace op4d

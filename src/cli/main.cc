@@ -9,6 +9,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <variant>
@@ -101,8 +102,10 @@ const std::map<std::string, std::string> kHelp = {
      "phase --rve-label (default 0) on --rve-samples random cubes per edge (default 6) have a coefficient of\n"
      "variation and a bias to the whole volume's value within --rve-tolerance (default 0.05). Given\n"
      "--feature or --rve override what the volume says. --store CAMPAIGN.h5 [--frame K] takes frame K's\n"
-     "stored labels (op4d segment) and, when the network step ran, its throat diameters 2 r_min as one\n"
-     "more feature size.\n"},
+     "stored labels (op4d segment) and, when the network step ran, its throat diameters 2 r_min, when the\n"
+     "geometry step ran, its particles' equivalent diameters as more feature sizes; the ranking and the\n"
+     "RVE curve are then stored as the series results advice and advice_rve, which op4d report shows in\n"
+     "its imaging-technique section (--no-save: print only).\n"},
     {"synth",
      "usage: op4d synth --out CAMPAIGN.h5 [options]\n"
      "Writes a synthetic operando campaign (grey frames + cycler log) and its ground truth beside it\n"
@@ -1298,7 +1301,7 @@ int CmdAdvise(int argc, char** argv) {
          {{"feature", 1}, {"rve", 1}, {"thickness", 1}, {"in-operando", 0}, {"destructive-ok", 0}, {"phases", 1},
           {"techniques", 1}, {"json", 1}, {"contrast-at", 1}, {"min-voxels", 1}, {"min-transmission", 1}, {"snr", 1},
           {"rose", 1}, {"labels", 1}, {"spacing", 1}, {"rve-label", 1}, {"rve-samples", 1}, {"rve-tolerance", 1},
-          {"no-rve-tau", 0}, {"threads", 1}, {"input", 1}, {"store", 1}, {"frame", 1}});
+          {"no-rve-tau", 0}, {"threads", 1}, {"input", 1}, {"store", 1}, {"frame", 1}, {"no-save", 0}});
   if (a.help()) return std::printf("%s", kHelp.at("advise").c_str()), 0;
   // An input file (schemas/advise.schema.json) gives the same keys; the command line wins.
   nlohmann::json file = nlohmann::json::object();
@@ -1329,10 +1332,16 @@ int CmdAdvise(int argc, char** argv) {
   const bool has_feature = has("feature", "feature_um"), has_rve = has("rve", "rve_um"), has_labels = has("labels");
   const bool has_store = has("store");
   if (has_labels && has_store) throw ConfigError("--store", "give a label volume (--labels) or a store (--store), not both");
+  // What a store's frame gave, kept to be stored beside the ranking (the report's advice section).
+  std::vector<FeatureSize> all;
+  std::optional<RveResult> rve;
+  RveOptions ro;
+  std::int64_t frame = -1;
   if (has_labels || has_store) {
     AnyVolume any;
     std::string path;
     std::vector<double> throat_radii;  // the stored pore network's throat radii, um (store only)
+    std::optional<FeatureSize> particles;  // the geometry step's particle sizes (store only)
     if (has_labels) {
       ImportOptions io;
       if (has("spacing", "spacing_um")) {
@@ -1355,6 +1364,13 @@ int CmdAdvise(int argc, char** argv) {
       const std::vector<std::string> tables = store.ListFrameTables(k);
       if (std::find(tables.begin(), tables.end(), "network_throats") != tables.end())
         if (const ResultColumn* c = store.ReadFrameTable(k, "network_throats").Find("min_radius_um")) throat_radii = c->values;
+      if (std::find(tables.begin(), tables.end(), "particle_size_summary") != tables.end()) {
+        const ResultTable t = store.ReadFrameTable(k, "particle_size_summary");
+        const ResultColumn *p10 = t.Find("p10_diameter"), *p50 = t.Find("median_diameter");
+        if (p10 && p50 && t.rows() == 1 && std::isfinite(p10->values[0]))
+          particles = FeatureSize{"particles (d_eq)", p10->values[0], p50->values[0]};
+      }
+      frame = k;
       path += " frame " + std::to_string(k);
     }
     if (!std::holds_alternative<Volume<std::uint8_t>>(any))
@@ -1370,7 +1386,7 @@ int CmdAdvise(int argc, char** argv) {
     std::printf("%s: %s voxels of %g um\n", path.c_str(), labels.geometry().ToString().c_str(), labels.geometry().spacing_um[0]);
     const std::vector<FeatureSize> features = FeatureSizes(labels, present, threads);
     std::printf("%-10s %-12s %s\n", "phase", "d10_um", "d50_um (local thickness)");
-    std::vector<FeatureSize> all = features;
+    all = features;
     if (!throat_radii.empty()) {
       // Throats of the stored pore network: diameters 2 r_min (the narrowest features of the pore space).
       std::vector<double> d;
@@ -1379,13 +1395,14 @@ int CmdAdvise(int argc, char** argv) {
       std::sort(d.begin(), d.end());
       if (!d.empty()) all.push_back({"throats (2 r_min)", d[std::size_t(0.1 * double(d.size() - 1))], d[std::size_t(0.5 * double(d.size() - 1))]});
     }
+    // Particles of the geometry step: equivalent diameters (the particle scale a technique must resolve).
+    if (particles) all.push_back(*particles);
     const FeatureSize* smallest = nullptr;
     for (const FeatureSize& f : all) {
       std::printf("%-10s %-12.3g %.3g\n", f.phase.c_str(), f.p10_um, f.p50_um);
       if (!smallest || f.p10_um < smallest->p10_um) smallest = &f;
     }
     if (!has_feature && smallest) in.smallest_feature_um = smallest->p10_um;
-    RveOptions ro;
     const double label = num("rve-label", 0);
     if (!(label >= 0 && label <= 255)) throw ConfigError("--rve-label", "must be a label 0..255");
     ro.label = std::uint8_t(label);
@@ -1394,7 +1411,8 @@ int CmdAdvise(int argc, char** argv) {
     ro.tortuosity = !a.Has("no-rve-tau") && file.value("rve_tau", true);
     ro.threads = threads;
     if (!has_rve) {
-      const RveResult r = ComputeRve(labels, ro);
+      rve = ComputeRve(labels, ro);
+      const RveResult& r = *rve;
       std::printf("RVE of label %d (whole volume: fraction %.4f, a_s %.4f 1/um, tau_z %.4f)\n", int(ro.label), r.porosity, r.as_per_um, r.tau);
       std::printf("%-9s %-9s %-10s %-8s %-10s %-8s %-9s %-8s %s\n", "edge_vox", "edge_um", "fraction", "cv", "a_s", "cv", "tau_z", "cv",
                   "percolating");
@@ -1456,6 +1474,23 @@ int CmdAdvise(int argc, char** argv) {
     const std::string out = a.String("json");
     std::ofstream f(out);
     if (!(f << AdviceJson(in, advice) << "\n")) throw IoError(out, "", "cannot write the advice");
+  }
+  if (has_store && !a.Has("no-save")) {
+    // Into the store's series results (the report's advice section), with what the frame gave.
+    const std::string path = str("store", "");
+    nlohmann::json j = nlohmann::json::parse(AdviceJson(in, advice));
+    j["frame"] = frame;
+    for (const FeatureSize& f : all) j["features"].push_back({{"phase", f.phase}, {"p10_um", f.p10_um}, {"p50_um", f.p50_um}});
+    if (rve)
+      j["rve"] = {{"label", int(ro.label)}, {"samples", ro.samples}, {"tolerance", ro.tolerance}, {"reached", rve->reached},
+                  {"rve_edge_um", rve->rve_edge_um}, {"limiting", rve->limiting}, {"fraction", rve->porosity},
+                  {"as_per_um", rve->as_per_um}, {"tau_z", rve->tau}};
+    FrameStore store = FrameStore::OpenReadWrite(path);
+    const std::string source = "labels of frame " + std::to_string(frame) + " of " + path;
+    store.WriteSeriesTable(AdviceTable(advice), Provenance{"advise", source, j.dump(), ""});
+    if (rve) store.WriteSeriesTable(RveTable(*rve), Provenance{"advise.rve", source, j["rve"].dump(), ""});
+    std::printf("stored series results advice%s in %s (op4d report shows them; --no-save skips this)\n", rve ? " and advice_rve" : "",
+                path.c_str());
   }
   return 0;
 }

@@ -129,6 +129,7 @@ std::vector<double> Ticks(double lo, double hi, int target = 5) {
 struct TimeAxis {
   double scale = 1;  // seconds per unit shown
   std::string unit = "s";
+  std::string label = "time";  // the x axis (the advice section plots against the cube edge)
   std::vector<std::pair<double, double>> cycles;  // (time_s where a cycle starts, cycle number)
 };
 
@@ -171,7 +172,7 @@ std::string RenderPlot(const Plot& p, const TimeAxis& ta) {
   for (double t : Ticks(y0, y1, 4))
     s << "<line x1=\"" << L - 4 << "\" x2=\"" << W - R << "\" y1=\"" << Y(t) << "\" y2=\"" << Y(t)
       << "\" stroke=\"#eee\"/><text x=\"" << L - 6 << "\" y=\"" << Y(t) + 4 << "\" text-anchor=\"end\">" << Num(t, 4) << "</text>";
-  s << "<text x=\"" << (L + W - R) / 2 << "\" y=\"" << H - 4 << "\" text-anchor=\"middle\">time [" << ta.unit << "]</text>";
+  s << "<text x=\"" << (L + W - R) / 2 << "\" y=\"" << H - 4 << "\" text-anchor=\"middle\">" << Html(ta.label) << " [" << ta.unit << "]</text>";
   for (const auto& [t, c] : ta.cycles) {
     const double x = t / ta.scale;
     if (x < x0 || x > x1) continue;
@@ -549,6 +550,10 @@ ReportSummary WriteReport(const std::string& store_path, const ReportOptions& o)
   const std::vector<std::string> series = store.ListSeriesTables();
   if (series.empty()) *out << "<p>No series results in the store yet.</p>\n";
   for (const std::string& name : series) {
+    if (name == "advice" || name == "advice_rve") {
+      *out << "<h3>" << Html(name) << "</h3><p class=\"src\">Shown in <a href=\"#advice\">imaging-technique advice</a>.</p>\n";
+      continue;
+    }
     const ResultTable t = store.ReadSeriesTable(name);
     const std::string prov = StepOf(store.ReadTableProvenance("/series/" + name));
     const std::string link = csv("series_" + name, t);
@@ -581,6 +586,93 @@ ReportSummary WriteReport(const std::string& store_path, const ReportOptions& o)
     }
   }
   progress.Advance();
+
+  // Imaging-technique advice (op4d advise --store): the ranking with its reasons, the feature sizes and
+  // the RVE curves of the frame it was computed from.
+  if (std::find(series.begin(), series.end(), "advice") != series.end()) {
+    section("advice", "Imaging-technique advice");
+    const ResultTable t = store.ReadSeriesTable("advice");
+    csv("series_advice", t);
+    const nlohmann::json prov = nlohmann::json::parse(store.ReadTableProvenance("/series/advice"), nullptr, false);
+    nlohmann::json j = prov.is_object() && prov.contains("options") ? prov["options"] : nlohmann::json::object();
+    if (j.is_string()) j = nlohmann::json::parse(j.get<std::string>(), nullptr, false);
+    if (!j.is_object() || !j.contains("ranking")) {
+      *out << "<p>The advice table's provenance holds no ranking (written by another tool?): see the CSV.</p>\n";
+    } else {
+      const nlohmann::json& in = j["input"];
+      *out << "<p class=\"src\">" << Html(StepOf(prov.dump())) << "; from frame " << j.value("frame", -1) << "'s labels. Smallest feature "
+           << Num(in.value("smallest_feature_um", NAN)) << " um (" << Num(in.value("min_voxels_per_feature", NAN), 2)
+           << " voxels across it needed), representative volume " << Num(in.value("rve_edge_um", NAN)) << " um edge, sample "
+           << Num(in.value("sample_thickness_um", NAN)) << " um thick" << (in.value("in_operando", false) ? ", in operando" : "")
+           << (in.value("destructive_allowed", false) ? ", destructive allowed" : ", not destructive") << ".</p>\n";
+      if (j.contains("features")) {
+        *out << "<table><tr><th>feature</th><th>d10 [um]</th><th>d50 [um]</th></tr>";
+        for (const nlohmann::json& f : j["features"])
+          *out << "<tr><td style=\"text-align:left\">" << Html(f.value("phase", "")) << "</td><td>" << Num(f.value("p10_um", NAN))
+               << "</td><td>" << Num(f.value("p50_um", NAN)) << "</td></tr>";
+        *out << "</table>\n";
+      }
+      *out << "<table><tr><th>rank</th><th style=\"text-align:left\">technique</th><th>voxel [um]</th><th>voxels per feature</th>"
+           << "<th>field of view [um]</th><th>scans for the RVE</th><th>energy</th><th>transmission</th>"
+           << "<th style=\"text-align:left\">reasons</th></tr>\n";
+      for (const nlohmann::json& r : j["ranking"]) {
+        std::string reasons;
+        for (const nlohmann::json& why : r.value("reasons", nlohmann::json::array())) reasons += (reasons.empty() ? "" : "; ") + why.get<std::string>();
+        const std::string unit = r.value("energy_unit", "");
+        *out << "<tr><td>" << r.value("rank", 0) << "</td><td style=\"text-align:left\">" << Html(r.value("name", "")) << "</td><td>"
+             << Num(r.value("voxel_um", NAN)) << "</td><td>" << Num(r.value("voxels_per_feature", NAN), 3) << "</td><td>"
+             << Num(r.value("fov_um", NAN)) << "</td><td>" << Num(r.value("scans_for_rve", NAN), 3) << "</td><td>"
+             << (unit.empty() ? std::string("-") : Num(r.value("energy", NAN), 3) + " " + unit) << "</td><td>"
+             << Num(r.value("transmission", NAN), 3) << "</td><td style=\"text-align:left\">" << Html(reasons) << "</td></tr>\n";
+      }
+      *out << "</table>\n";
+      // Phase pairs below the detectability threshold for the first-ranked technique.
+      const nlohmann::json& best = j["ranking"].front();
+      std::string flagged;
+      for (const nlohmann::json& c : best.value("contrast", nlohmann::json::array()))
+        if (!c.value("detectable", true))
+          flagged += (flagged.empty() ? "" : ", ") + c.value("a", "") + " | " + c.value("b", "") + " (CNR " + Num(c.value("cnr", NAN), 3) +
+                     (c.value("phase_detectable", false) ? ", phase contrast separates it: CNR " + Num(c.value("phase_cnr", NAN), 3) : "") + ")";
+      *out << "<p>Absorption contrast for " << Html(best.value("name", "")) << ": "
+           << (flagged.empty() ? std::string("every phase pair detectable") : "below the Rose threshold: " + Html(flagged)) << ".</p>\n";
+    }
+    if (std::find(series.begin(), series.end(), "advice_rve") != series.end()) {
+      const ResultTable rt = store.ReadSeriesTable("advice_rve");
+      csv("series_advice_rve", rt);
+      const nlohmann::json rj = j.is_object() && j.contains("rve") ? j["rve"] : nlohmann::json::object();
+      *out << "<p>Representative volume of label " << rj.value("label", 0) << " on " << rj.value("samples", 0)
+           << " random cubes per edge (mean and &plusmn; one standard deviation; the whole frame's value as the second line): "
+           << (rj.value("reached", false) ? "every metric within " + Num(rj.value("tolerance", NAN), 2) + " from " +
+                                                Num(rj.value("rve_edge_um", NAN)) + " um on"
+                                          : "NOT reached in this volume (" + Html(rj.value("limiting", std::string("?"))) + " does not settle)")
+           << ".</p>\n<div class=\"grid\">";
+      TimeAxis edge_axis;
+      edge_axis.unit = "um";
+      edge_axis.label = "cube edge";
+      const ResultColumn* x = rt.Find("edge_um");
+      struct Metric {
+        const char *mean, *cv, *whole, *title, *unit;
+      };
+      for (const Metric& m : {Metric{"fraction_mean", "fraction_cv", "fraction", "RVE · volume fraction", "1"},
+                              Metric{"as_mean", "as_cv", "as_per_um", "RVE · a_s", "1/um"},
+                              Metric{"tau_mean", "tau_cv", "tau_z", "RVE · tau_z", "1"}}) {
+        const ResultColumn *mean = rt.Find(m.mean), *cv = rt.Find(m.cv);
+        if (!x || !mean || !cv) continue;
+        Line l{"cubes", x->values, mean->values, {}, {}};
+        for (std::size_t i = 0; i < l.y.size(); ++i) {
+          l.lo.push_back(l.y[i] * (1 - cv->values[i]));
+          l.hi.push_back(l.y[i] * (1 + cv->values[i]));
+        }
+        Plot p{m.title, m.unit, "advice_rve (" + StepOf(store.ReadTableProvenance("/series/advice_rve")) + ")", {l}};
+        const double whole = rj.value(m.whole, NAN);
+        if (std::isfinite(whole) && !x->values.empty())
+          p.lines.push_back({"whole frame", {x->values.front(), x->values.back()}, {whole, whole}, {}, {}});
+        *out << "<figure>" << RenderPlot(p, edge_axis) << "<figcaption>" << Html(p.note) << "</figcaption></figure>\n";
+        ++sum.plots;
+      }
+      *out << "</div>\n";
+    }
+  }
 
   // Slices: grey, labels over grey, J - 1 over grey (when a J field is stored).
   section("slices", "Slices");

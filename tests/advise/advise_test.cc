@@ -129,6 +129,16 @@ TEST_CASE("the canonical cases of the advisor", "[advise]") {
     REQUIRE_FALSE(Find(a, "sync-nano-ct").fov_covers_rve);
     // The coarsest voxel that keeps 3 voxels across 5 um.
     test::RequireClose(Find(a, "lab-micro-ct").voxel_um, 5.0 / 3, 1e-12);
+    // The ranking as a store's table: one row per technique, best first, the verdicts as 0/1.
+    const ResultTable table = AdviceTable(a);
+    REQUIRE(table.name == "advice");
+    REQUIRE(table.rows() == a.size());
+    for (std::size_t r = 0; r < a.size(); ++r) REQUIRE(table.Find("rank")->values[r] == double(r + 1));
+    REQUIRE(table.Find("voxel_um")->values[0] == a[0].voxel_um);
+    REQUIRE(table.Find("voxel_um")->unit == "um");
+    const std::size_t fib = std::size_t(Find(a, "fib-sem").rank - 1);
+    REQUIRE(table.Find("allowed")->values[fib] == 0.0);
+    REQUIRE(table.Find("allowed")->values[0] == 1.0);
   }
 }
 
@@ -186,6 +196,13 @@ TEST_CASE("RVE: a periodic structure settles at its period, a gradient never doe
   REQUIRE(r.curve[1].as_mean > 0.95 * r.as_per_um);
   REQUIRE(r.reached);
   REQUIRE(r.rve_edge_um == 16.0);  // 32 voxels of 0.5 um
+  const ResultTable rt = RveTable(r);
+  REQUIRE(rt.name == "advice_rve");
+  REQUIRE(rt.rows() == 2);
+  REQUIRE(rt.Find("edge_um")->values[1] == 16.0);
+  REQUIRE(rt.Find("as_mean")->values[1] == r.curve[1].as_mean);
+  REQUIRE(rt.Find("as_mean")->unit == "1/um");
+  REQUIRE(rt.Find("tau_percolating")->values[1] == 3.0);
   // A porosity gradient along z (0.1 at the bottom to 0.9 at the top): cubes disagree at every edge.
   Volume<std::uint8_t> grad = Labels({64, 64, 64}, 0.5);
   std::mt19937 rng(3);

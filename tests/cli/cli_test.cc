@@ -739,10 +739,32 @@ TEST_CASE("advise ranks the techniques for an operando cell and writes the ranki
   REQUIRE(out.find("no stored labels: run op4d segment") != std::string::npos);
   REQUIRE(Run("segment " + store + " --quiet", &out) == 0);
   REQUIRE(Run("network " + store + " --quiet", &out) == 0);
-  REQUIRE(Run("advise --store " + store + " --rve-samples 3", &out) == 0);
+  REQUIRE(Run("geometry " + store + " --quiet", &out) == 0);
+  REQUIRE(Run("advise --store " + store + " --rve-samples 3 --no-save", &out) == 0);
   REQUIRE(out.find("throats (2 r_min)") != std::string::npos);
+  REQUIRE(out.find("particles (d_eq)") != std::string::npos);
   REQUIRE(out.find("RVE") != std::string::npos);
   REQUIRE(out.find("1    ") != std::string::npos);
+  REQUIRE(out.find("stored series results") == std::string::npos);
+  REQUIRE(Run("report " + store + " --out " + (dir / "rep0") + " --quiet", &out) == 0);
+  const auto read = [](const std::string& path) {
+    std::ifstream f(path);
+    return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  };
+  REQUIRE(read(dir / "rep0/report.html").find("Imaging-technique advice") == std::string::npos);
+  // Stored, the ranking and the RVE curve become the report's imaging-technique section.
+  REQUIRE(Run("advise --store " + store + " --rve-samples 3", &out) == 0);
+  REQUIRE(out.find("stored series results advice and advice_rve in " + store) != std::string::npos);
+  REQUIRE(Run("report " + store + " --out " + (dir / "rep") + " --quiet", &out) == 0);
+  const std::string html = read(dir / "rep/report.html");
+  REQUIRE(html.find("<h2 id=\"advice\">Imaging-technique advice</h2>") != std::string::npos);
+  REQUIRE(html.find("particles (d_eq)") != std::string::npos);
+  REQUIRE(html.find("RVE · a_s") != std::string::npos);
+  REQUIRE(html.find("cube edge [um]") != std::string::npos);
+  REQUIRE(html.find("<td>1</td><td style=\"text-align:left\">") != std::string::npos);
+  REQUIRE(html.find("FIB-SEM") != std::string::npos);
+  const std::string rows = read(dir / "rep/csv/series_advice.csv");
+  REQUIRE(std::count(rows.begin(), rows.end(), '\n') == 7);  // header and the six techniques
   REQUIRE(Run("advise --store " + store + " --frame 3 --rve 20", &out) == 2);
   REQUIRE(out.find("--frame") != std::string::npos);
 }

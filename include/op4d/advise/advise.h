@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "op4d/core/parallel.h"
+#include "op4d/core/table.h"
 #include "op4d/core/volume.h"
 
 namespace op4d {
@@ -121,6 +122,9 @@ struct TechniqueAdvice {
 std::vector<TechniqueAdvice> Advise(const AdviceInput& in, const std::vector<Technique>& techniques);
 std::string FormatAdvice(const std::vector<TechniqueAdvice>& advice);
 std::string AdviceJson(const AdviceInput& in, const std::vector<TechniqueAdvice>& advice);
+// The ranking as a table ("advice": one row per technique, best first; 0/1 for the rule verdicts) for a
+// store's series results; the technique names and reasons go with it as AdviceJson in the provenance.
+ResultTable AdviceTable(const std::vector<TechniqueAdvice>& advice);
 
 // Representative volume from a measured label volume: porosity (the phase's fraction), a_s (its
 // boundary area per volume, 1/um) and tau along z of a phase on cubes of growing edge, `samples` cubes
@@ -150,6 +154,8 @@ struct RveResult {
   std::string limiting;    // the metric that converges last
 };
 RveResult ComputeRve(const Volume<std::uint8_t>& labels, const RveOptions& options);
+// The RVE curve as a table ("advice_rve": one row per cube edge, means and coefficients of variation).
+ResultTable RveTable(const RveResult& r);
 
 // The smallest feature of a label volume: the 10th percentile of the local thickness (ball diameter,
 // um) of every listed phase; the smallest of them and which phase it is.
