@@ -12,23 +12,21 @@ namespace op4d {
 
 std::int64_t ForwardModelReport::changed() const { return std::accumulate(changes.begin(), changes.end(), std::int64_t(0)); }
 
-std::int64_t RefineByForwardModel(PhaseVolume& labels, const AnyVolume& grey, const ForwardModelOptions& o,
-                                  ForwardModelReport* report) {
+ForwardModelTerms MakeForwardModelTerms(const PhaseVolume& labels, const AnyVolume& grey, const ForwardModelOptions& o,
+                                        const char* who) {
   const Geometry& g = labels.geometry();
   if (!std::visit([&](const auto& v) { return v.geometry().SameGrid(g); }, grey))
-    throw InvalidArgument("RefineByForwardModel: the grey frame and the labels are on different grids");
+    throw InvalidArgument(std::string(who) + ": the grey frame and the labels are on different grids");
   for (int a = 0; a < 3; ++a)
     if (!(o.psf_sigma_vox[a] > 0) || !(o.psf_sigma_vox[a] <= 3))
-      throw InvalidArgument("RefineByForwardModel: psf_sigma_vox must be in (0, 3] voxels, got " + std::to_string(o.psf_sigma_vox[a]));
-  if (!(o.smoothness >= 0)) throw InvalidArgument("RefineByForwardModel: smoothness must be >= 0");
+      throw InvalidArgument(std::string(who) + ": psf_sigma_vox must be in (0, 3] voxels, got " + std::to_string(o.psf_sigma_vox[a]));
+  if (!(o.smoothness >= 0)) throw InvalidArgument(std::string(who) + ": smoothness must be >= 0");
   const Index3 n = g.shape;
+  ForwardModelTerms t;
   // The support of PSF * PSF (a Gaussian of sqrt(2) sigma) taken into account: 3 of its sigmas.
-  const int R = std::max(2, int(std::ceil(3.0 * std::sqrt(2.0) *
-                                          std::max({o.psf_sigma_vox[0], o.psf_sigma_vox[1], o.psf_sigma_vox[2]}))));
-  ForwardModelReport local;
-  ForwardModelReport& rep = report ? *report : local;
-  rep = ForwardModelReport{};
-  if (n[0] <= 2 * R || n[1] <= 2 * R || n[2] <= 2 * R) return 0;
+  t.R = std::max(2, int(std::ceil(3.0 * std::sqrt(2.0) * std::max({o.psf_sigma_vox[0], o.psf_sigma_vox[1], o.psf_sigma_vox[2]}))));
+  const int R = t.R;
+  if (n[0] <= 2 * R || n[1] <= 2 * R || n[2] <= 2 * R) return t;
   // Pure grey value of every label: mean over voxels whose 26 neighbours share the label.
   std::array<double, 256> sum_pure{}, sum_all{};
   std::array<std::int64_t, 256> n_pure{}, n_all{};
@@ -50,34 +48,48 @@ std::int64_t RefineByForwardModel(PhaseVolume& labels, const AnyVolume& grey, co
           ++n_pure[l];
         }
   }, grey);
-  std::array<double, 256> pure{};
   for (int l = 0; l < 256; ++l) {
     if (n_all[l] == 0) continue;
-    pure[l] = n_pure[l] > 0 ? sum_pure[l] / double(n_pure[l]) : sum_all[l] / double(n_all[l]);
-    rep.labels.push_back(std::uint8_t(l));
-    rep.pure_grey.push_back(pure[l]);
+    t.pure[l] = n_pure[l] > 0 ? sum_pure[l] / double(n_pure[l]) : sum_all[l] / double(n_all[l]);
+    t.labels.push_back(std::uint8_t(l));
+    t.pure_grey.push_back(t.pure[l]);
   }
-  if (rep.labels.size() < 2) return 0;
+  if (t.labels.size() < 2) return t;
   // |PSF|^2 and PSF * PSF from an impulse (the same discrete filter).
   const int W = 2 * R + 1;
   std::vector<float> imp(std::size_t(W * W * W), 0.0f);
   imp[std::size_t((R * W + R) * W + R)] = 1;
   GaussianSmooth(imp.data(), {W, W, W}, o.psf_sigma_vox);
-  double k2 = 0;
-  for (float v : imp) k2 += double(v) * v;
+  for (float v : imp) t.k2 += double(v) * v;
   GaussianSmooth(imp.data(), {W, W, W}, o.psf_sigma_vox);
-  std::vector<std::pair<std::int64_t, float>> kk;
   for (int z = -R; z <= R; ++z)
     for (int y = -R; y <= R; ++y)
       for (int x = -R; x <= R; ++x) {
         const float w = imp[std::size_t(((z + R) * W + y + R) * W + x + R)];
-        if (w > 1e-6f) kk.push_back({(std::int64_t(z) * n[1] + y) * n[2] + x, w});
+        if (w > 1e-6f) t.kk.push_back({(std::int64_t(z) * n[1] + y) * n[2] + x, w});
       }
-  std::vector<double> sorted = rep.pure_grey;
+  std::vector<double> sorted = t.pure_grey;
   std::sort(sorted.begin(), sorted.end());
   double d_min = INFINITY;
   for (std::size_t i = 1; i < sorted.size(); ++i) d_min = std::min(d_min, sorted[i] - sorted[i - 1]);
-  const double beta = o.smoothness * d_min * d_min * k2;
+  t.beta = o.smoothness * d_min * d_min * t.k2;
+  return t;
+}
+
+std::int64_t RefineByForwardModel(PhaseVolume& labels, const AnyVolume& grey, const ForwardModelOptions& o,
+                                  ForwardModelReport* report) {
+  const ForwardModelTerms t = MakeForwardModelTerms(labels, grey, o);
+  ForwardModelReport local;
+  ForwardModelReport& rep = report ? *report : local;
+  rep = ForwardModelReport{};
+  rep.labels = t.labels;
+  rep.pure_grey = t.pure_grey;
+  if (t.kk.empty()) return 0;
+  const Index3 n = labels.shape();
+  const int R = t.R;
+  const std::array<double, 256>& pure = t.pure;
+  const double k2 = t.k2, beta = t.beta;
+  const auto& kk = t.kk;
   const std::int64_t off[6] = {-n[1] * n[2], n[1] * n[2], -n[2], n[2], -1, 1};
   // Slabs of kSlab z-slices, one after the other: C = PSF * (grey - PSF * pure(labels)) is computed on
   // the slab grown by twice the filter radius on each side (exact inside the slab: the filter's

@@ -16,7 +16,9 @@
 // is 4 bytes per voxel of a slab and its margins, not of the frame.
 #pragma once
 
+#include <array>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "op4d/core/volume.h"
@@ -35,6 +37,29 @@ struct ForwardModelReport {
   std::vector<std::int64_t> changes;   // voxels relabelled in each sweep
   std::int64_t changed() const;
 };
+
+// The model's pieces, shared by the refinement and the label sampler (frame/uncertainty): the pure
+// grey value of every label, the PSF's squared norm k2, PSF * PSF as frame offsets with weights, the
+// support radius R (voxels within R of a face are left alone) and the smoothness weight beta.
+struct ForwardModelTerms {
+  std::array<double, 256> pure{};
+  std::vector<std::uint8_t> labels;  // the labels present
+  std::vector<double> pure_grey;     // their pure grey values
+  int R = 2;
+  double k2 = 0, beta = 0;
+  std::vector<std::pair<std::int64_t, float>> kk;  // (offset in the frame, weight) of PSF * PSF
+  // Energy change of relabelling a voxel from l to q, given C = PSF * (grey - PSF * pure(labels)) at
+  // the voxel and the change in the number of unlike 6-neighbours.
+  double Delta(std::uint8_t l, std::uint8_t q, double c, int unlike_change) const {
+    const double d = pure[q] - pure[l];
+    return d * d * k2 - 2 * d * c + beta * unlike_change;
+  }
+};
+
+// Validates the options and the grids (InvalidArgument) and measures the terms. Fewer than two
+// labels present, or a frame no larger than 2 R along an axis, leave `kk` empty (nothing to do).
+ForwardModelTerms MakeForwardModelTerms(const PhaseVolume& labels, const AnyVolume& grey, const ForwardModelOptions& options,
+                                        const char* who = "RefineByForwardModel");
 
 // Returns the number of voxels whose label changed (a voxel changed twice counts twice).
 std::int64_t RefineByForwardModel(PhaseVolume& labels, const AnyVolume& grey, const ForwardModelOptions& options = {},

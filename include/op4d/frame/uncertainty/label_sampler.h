@@ -1,0 +1,82 @@
+// Spatially coherent samples of a segmentation's posterior: heat-bath Gibbs sweeps of the forward
+// model's Markov random field (frame/segment/forward_model.h) at its own energy.
+//
+// The refinement finds a local minimum of
+//   E(L) = || grey - PSF * pure(L) ||^2 + beta * (unlike 6-neighbour pairs),
+// the sampler draws from P(L) ∝ exp(-E(L) / (2 sigma^2 T)): the Gaussian likelihood of the grey
+// values under the imaging model (noise sigma) with the smoothness term as the prior, at temperature
+// T (T = 1 is the model taken literally; T is calibrated on synthetic frames, see RESULTS). Each
+// visit of a voxel on a boundary (a 6-neighbour of another label) draws its label from the
+// conditional distribution over its own label and its 6-neighbours' labels; interior voxels keep
+// theirs. So boundaries move, necks open and close and thin layers thicken or thin, but no speck is
+// born inside a phase (independent per-voxel coin flips scatter specks and destroy connectivity).
+// Where the voxel's label is among its neighbours' the candidate set is the same before and after
+// the move and the step is an exact heat-bath update (detailed balance); an isolated single voxel
+// can only be absorbed, never created: the chain lives on segmentations without 6-isolated voxels.
+//
+// The work space is C = PSF * (grey - PSF * pure(L)) (4 bytes per voxel) and the labels (1 byte),
+// updated in place by every move: memory O(frame) for any number of samples. The grey frame is read
+// once, at construction. Parallel and deterministic: a sweep visits fixed slabs of z-slices (at
+// least 2 R thick, R the PSF * PSF support) in two phases, even slabs then odd, the slabs of a phase
+// in parallel (their writes to C are disjoint); within a slab in scan order; the random number of a
+// visit is a hash of (seed, sweep, voxel). Identical samples for any thread count. Voxels closer to
+// a face than R keep their labels, as in the refinement.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "op4d/core/parallel.h"
+#include "op4d/core/volume.h"
+#include "op4d/frame/segment/forward_model.h"
+
+namespace op4d {
+
+struct LabelSamplerOptions {
+  ForwardModelOptions model;   // psf_sigma_vox and smoothness of the refinement (max_sweeps unused)
+  double temperature = 1.0;    // T > 0
+  double noise_sigma = 0;      // grey-value noise sigma of the likelihood; 0 = the RMS of the model's
+                               // residual grey - PSF * pure(L) on the starting labels
+  int burn_in_sweeps = 4;      // sweeps before the first sample
+  int thin_sweeps = 2;         // sweeps between samples (>= 1)
+  std::uint64_t seed = 1;
+  ThreadBudget threads;
+  bool IsValid(std::string* why) const;
+};
+
+class LabelSampler {
+ public:
+  // start: the point segmentation (the chain's first state); grey: the frame the model explains (for
+  // nlm+gmm the denoised frame the refinement saw). Throws InvalidArgument for invalid options or
+  // grids that differ.
+  LabelSampler(PhaseVolume start, const AnyVolume& grey, const LabelSamplerOptions& options);
+
+  // The next sample: burn_in_sweeps on the first call, thin_sweeps on every later one.
+  const PhaseVolume& Next();
+  // Runs one sweep; returns the number of voxels whose label changed.
+  std::int64_t Sweep();
+
+  const PhaseVolume& labels() const { return labels_; }
+  double noise_sigma() const { return sigma_; }    // the sigma in use (grey values)
+  int sweeps() const { return sweeps_; }
+  int slab() const { return slab_; }               // slab thickness, z-slices
+  const ForwardModelTerms& terms() const { return terms_; }
+  const std::vector<std::int64_t>& changes() const { return changes_; }  // per sweep
+  // Energy change (grey² units) of relabelling voxel i from its label to q, from the work space:
+  // for tests against a brute-force E(L).
+  double DeltaAt(std::int64_t i, std::uint8_t q) const;
+
+ private:
+  std::int64_t SweepSlab(std::int64_t z0, std::int64_t z1);
+  PhaseVolume labels_;
+  LabelSamplerOptions options_;
+  ForwardModelTerms terms_;
+  std::vector<float> c_;
+  double sigma_ = 0, inv_2s2t_ = 0;
+  int sweeps_ = 0, slab_ = 8;
+  bool started_ = false;
+  std::vector<std::int64_t> changes_;
+};
+
+}  // namespace op4d

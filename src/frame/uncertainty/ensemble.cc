@@ -1,0 +1,95 @@
+#include "op4d/frame/uncertainty/ensemble.h"
+
+#include <tbb/parallel_for.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "op4d/core/error.h"
+#include "op4d/core/random.h"
+
+namespace op4d {
+
+double SortedQuantile(const std::vector<double>& s, double q) {
+  if (s.empty()) throw InvalidArgument("SortedQuantile: no values");
+  const double h = q * double(s.size() - 1);
+  const std::size_t i = std::size_t(std::floor(h));
+  if (i + 1 >= s.size()) return s.back();
+  const double f = h - double(i);
+  if (f == 0) return s[i];
+  if (std::isinf(s[i + 1]) || std::isinf(s[i])) return s[i + 1];
+  return s[i] + f * (s[i + 1] - s[i]);
+}
+
+EnsembleStat SummarizeEnsemble(double point, const std::vector<double>& values) {
+  if (values.size() < 2)
+    throw InvalidArgument("SummarizeEnsemble: an ensemble needs at least 2 samples, got " + std::to_string(values.size()));
+  EnsembleStat s;
+  s.point = point;
+  s.samples = int(values.size());
+  double sum = 0;
+  for (double v : values) {
+    if (std::isnan(v)) throw InvalidArgument("SummarizeEnsemble: a sample's value is NaN");
+    if (std::isfinite(v)) sum += v, ++s.finite;
+  }
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  s.mean = s.finite > 0 ? sum / s.finite : nan;
+  double ss = 0;
+  for (double v : values)
+    if (std::isfinite(v)) ss += (v - s.mean) * (v - s.mean);
+  s.sd = s.finite > 1 ? std::sqrt(ss / (s.finite - 1)) : (s.finite == 1 ? 0.0 : nan);
+  std::vector<double> sorted = values;
+  std::sort(sorted.begin(), sorted.end());
+  s.p05 = SortedQuantile(sorted, 0.05);
+  s.p95 = SortedQuantile(sorted, 0.95);
+  return s;
+}
+
+PhaseVolume IndependentLabelSample(const std::vector<Volume<std::uint8_t>>& posteriors,
+                                   const std::vector<std::uint8_t>& class_labels, std::uint64_t seed, ThreadBudget threads) {
+  if (posteriors.empty()) throw InvalidArgument("IndependentLabelSample: no posteriors (a multi-Otsu frame has none)");
+  if (posteriors.size() != class_labels.size())
+    throw InvalidArgument("IndependentLabelSample: " + std::to_string(posteriors.size()) + " posterior maps for " +
+                          std::to_string(class_labels.size()) + " classes");
+  PhaseVolume out(posteriors[0].geometry(), class_labels[0]);
+  const std::int64_t n = out.size();
+  const std::uint64_t key = Mix64(seed ^ 0x2545f4914f6cdd1dull);
+  RunInArena(threads, [&] {
+    tbb::parallel_for(tbb::blocked_range<std::int64_t>(0, n, 1 << 16), [&](const tbb::blocked_range<std::int64_t>& r) {
+      for (std::int64_t i = r.begin(); i < r.end(); ++i) {
+        int total = 0;
+        for (const auto& p : posteriors) total += p[i];
+        if (total == 0) continue;
+        const double u = UnitDouble(Mix64(key ^ std::uint64_t(i))) * total;
+        double acc = 0;
+        std::size_t c = 0;
+        for (; c + 1 < posteriors.size(); ++c) {
+          acc += posteriors[c][i];
+          if (u < acc) break;
+        }
+        out[i] = class_labels[c];
+      }
+    });
+  });
+  return out;
+}
+
+std::vector<double> ExpectedFractions(const std::vector<Volume<std::uint8_t>>& posteriors) {
+  std::vector<double> f;
+  if (posteriors.empty()) return f;
+  const std::int64_t n = posteriors[0].size();
+  std::vector<double> sum(posteriors.size(), 0.0);
+  double all = 0;
+  for (std::int64_t i = 0; i < n; ++i) {
+    int t = 0;
+    for (std::size_t c = 0; c < posteriors.size(); ++c) t += posteriors[c][i];
+    if (t == 0) continue;
+    for (std::size_t c = 0; c < posteriors.size(); ++c) sum[c] += double(posteriors[c][i]) / t;
+    all += 1;
+  }
+  for (double s : sum) f.push_back(all > 0 ? s / double(n) : 0.0);
+  return f;
+}
+
+}  // namespace op4d

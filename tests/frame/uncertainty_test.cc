@@ -1,0 +1,230 @@
+#include <cmath>
+#include <limits>
+
+#include "op4d/core/error.h"
+#include "op4d/core/filter.h"
+#include "op4d/core/random.h"
+#include "op4d/frame/segment/connectivity.h"
+#include "op4d/frame/segment/denoise.h"
+#include "op4d/frame/segment/gmm.h"
+#include "op4d/frame/segment/morphology.h"
+#include "op4d/frame/uncertainty/ensemble.h"
+#include "op4d/frame/uncertainty/label_sampler.h"
+#include "op4d/synth/campaign.h"
+#include "test_util.h"
+
+using namespace op4d;
+
+namespace {
+
+// A ball (label 1, grey 3000) in 1000, blurred by the PSF, with Gaussian noise of sigma 150.
+struct BallFrame {
+  PhaseVolume labels;
+  Volume<float> grey;
+};
+BallFrame Ball(std::int64_t edge = 20, double radius = 5.0) {
+  Geometry g;
+  g.shape = {edge, edge, edge};
+  BallFrame f{PhaseVolume(g, 0), Volume<float>(g)};
+  const double c = 0.5 * double(edge) - 0.3;
+  for (std::int64_t z = 0; z < edge; ++z)
+    for (std::int64_t y = 0; y < edge; ++y)
+      for (std::int64_t x = 0; x < edge; ++x) f.labels(z, y, x) = std::hypot(z - c, y - c - 0.2, x - c + 0.1) <= radius;
+  for (std::int64_t i = 0; i < f.grey.size(); ++i) f.grey[i] = f.labels[i] ? 3000.0f : 1000.0f;
+  GaussianSmooth(f.grey.values().data(), g.shape, {0.6, 0.6, 0.6});
+  for (std::int64_t i = 0; i < f.grey.size(); ++i) f.grey[i] += float(150.0 * HashNormal(7, 0, std::uint64_t(i)));
+  return f;
+}
+
+// E(L) = ||grey - PSF * pure(L)||^2 + beta * (unlike 6-neighbour pairs), computed from scratch.
+double BruteEnergy(const PhaseVolume& l, const Volume<float>& grey, const ForwardModelTerms& t, const Vec3& psf) {
+  const Index3 n = l.shape();
+  std::vector<float> m(std::size_t(l.size()));
+  for (std::int64_t i = 0; i < l.size(); ++i) m[std::size_t(i)] = float(t.pure[l[i]]);
+  GaussianSmooth(m.data(), n, psf);
+  double e = 0;
+  for (std::int64_t i = 0; i < l.size(); ++i) e += (double(grey[i]) - m[std::size_t(i)]) * (double(grey[i]) - m[std::size_t(i)]);
+  std::int64_t unlike = 0;
+  for (std::int64_t z = 0; z < n[0]; ++z)
+    for (std::int64_t y = 0; y < n[1]; ++y)
+      for (std::int64_t x = 0; x < n[2]; ++x) {
+        if (z + 1 < n[0]) unlike += l(z, y, x) != l(z + 1, y, x);
+        if (y + 1 < n[1]) unlike += l(z, y, x) != l(z, y + 1, x);
+        if (x + 1 < n[2]) unlike += l(z, y, x) != l(z, y, x + 1);
+      }
+  return e + t.beta * double(unlike);
+}
+
+std::int64_t Components(const PhaseVolume& l, std::uint8_t phase, Connectivity c) {
+  ComponentOptions o;
+  o.connectivity = c;
+  return std::int64_t(LabelPhase(l, phase, o).components.size());
+}
+
+}  // namespace
+
+TEST_CASE("the sampler's energy change of a move equals E(L') - E(L) computed from scratch", "[frame][uncertainty]") {
+  BallFrame f = Ball();
+  LabelSamplerOptions o;
+  LabelSampler s(f.labels, AnyVolume{f.grey}, o);
+  const ForwardModelTerms& t = s.terms();
+  REQUIRE(t.labels == std::vector<std::uint8_t>{0, 1});
+  REQUIRE(t.beta > 0);
+  // sigma from the residual: the noise (150) plus what the model cannot explain.
+  INFO("sigma " << s.noise_sigma());
+  REQUIRE(s.noise_sigma() > 140);
+  REQUIRE(s.noise_sigma() < 170);
+  auto check = [&](const PhaseVolume& labels, const LabelSampler& sampler) {
+    const double e0 = BruteEnergy(labels, f.grey, t, o.model.psf_sigma_vox);
+    int checked = 0;
+    for (std::int64_t z = 4; z < 16; z += 3)
+      for (std::int64_t y = 4; y < 16; ++y)
+        for (std::int64_t x = 4; x < 16; ++x) {
+          const std::int64_t i = (z * 20 + y) * 20 + x;
+          if (labels[i] == labels[i + 1] && labels[i] == labels[i - 1] && labels[i] == labels[i + 20]) continue;
+          const std::uint8_t q = std::uint8_t(1 - labels[i]);
+          PhaseVolume moved = labels;
+          moved[i] = q;
+          const double brute = BruteEnergy(moved, f.grey, t, o.model.psf_sigma_vox) - e0;
+          INFO("voxel " << z << " " << y << " " << x << ": brute " << brute << ", sampler " << sampler.DeltaAt(i, q));
+          REQUIRE(std::abs(sampler.DeltaAt(i, q) - brute) <= 1e-3 * std::abs(brute) + 5.0);
+          ++checked;
+        }
+    REQUIRE(checked >= 20);
+  };
+  check(f.labels, s);
+  // After sweeps the work space, updated move by move, still gives the exact energy changes.
+  for (int k = 0; k < 5; ++k) s.Sweep();
+  REQUIRE(s.changes().size() == 5);
+  REQUIRE(s.changes()[0] > 0);
+  REQUIRE(s.labels().values() != f.labels.values());
+  check(s.labels(), s);
+}
+
+TEST_CASE("label samples are identical for one and several threads and differ between seeds", "[frame][uncertainty]") {
+  SynthOptions so;
+  so.shape = {40, 48, 48};
+  so.spacing_um = {0.25, 0.25, 0.25};
+  so.frames = 1;
+  const SynthFrame f = SynthCampaign(so).Render(0);
+  auto run = [&](int threads, std::uint64_t seed) {
+    LabelSamplerOptions o;
+    o.threads.threads = threads;
+    o.seed = seed;
+    LabelSampler s(f.phases_majority, f.grey, o);
+    s.Next();
+    return s.Next().values();
+  };
+  const auto one = run(1, 3);
+  REQUIRE(run(2, 3) == one);
+  REQUIRE(run(4, 3) == one);
+  REQUIRE(run(2, 4) != one);
+}
+
+TEST_CASE("coherent samples keep the pore phase's components where per-voxel draws shatter it", "[frame][uncertainty]") {
+  SynthOptions so;
+  so.shape = {48, 64, 64};
+  so.spacing_um = {0.25, 0.25, 0.25};
+  so.frames = 1;
+  const SynthFrame f = SynthCampaign(so).Render(0);
+  NlmOptions no;
+  const AnyVolume den = NonLocalMeans(f.grey, no);
+  GmmOptions go;
+  go.components = 3;
+  go.tied_sigma = true;
+  const GmmModel m = FitGaussianMixture(den, go);
+  ProbabilisticSegmentation ps = ClassifyGaussianMixture(den, m, {0, 2, 1}, true);
+  PhaseVolume point = ps.labels;
+  ResolvePartialVolume(point, den, m, {0, 2, 1}, 1);
+  RefineByForwardModel(point, den);
+  RemovePhaseIslands(point, 0, DualConnectivity{}, 27);
+  LabelSamplerOptions o;
+  o.seed = 11;
+  LabelSampler s(point, den, o);
+  // Each sample finished as the point segmentation was (islands under 27 voxels removed).
+  std::int64_t worst[3] = {0, 0, 0};
+  std::int64_t point_count[3];
+  const Connectivity conn[3] = {Connectivity::k26, Connectivity::k6, Connectivity::k6};
+  for (std::uint8_t p = 0; p < 3; ++p) point_count[p] = Components(point, p, conn[p]);
+  for (int k = 0; k < 4; ++k) {
+    PhaseVolume l = s.Next();
+    RemovePhaseIslands(l, 0, DualConnectivity{}, 27);
+    for (std::uint8_t p = 0; p < 3; ++p) worst[p] = std::max(worst[p], std::abs(Components(l, p, conn[p]) - point_count[p]));
+  }
+  const std::int64_t c0 = point_count[0];
+  // Per-voxel draws from the mixture's posteriors scatter specks: the binder shatters.
+  const PhaseVolume indep = IndependentLabelSample(ps.posteriors, {0, 2, 1}, 11);
+  const std::int64_t binder_indep = Components(indep, 2, Connectivity::k6);
+  INFO("components (pore, active, binder) of the point segmentation " << point_count[0] << ", " << point_count[1] << ", "
+       << point_count[2] << "; coherent samples within " << worst[0] << ", " << worst[1] << ", " << worst[2]
+       << "; binder components of an independent draw " << binder_indep);
+  for (int p = 0; p < 3; ++p) REQUIRE(double(worst[p]) <= std::max(1.0, 0.1 * double(point_count[p])));
+  REQUIRE(binder_indep > 5 * point_count[2]);
+}
+
+TEST_CASE("the sampler's spread of the phase fraction grows with its temperature", "[frame][uncertainty]") {
+  BallFrame f = Ball(24, 6.0);
+  auto spread = [&](double t) {
+    LabelSamplerOptions o;
+    o.temperature = t;
+    LabelSampler s(f.labels, AnyVolume{f.grey}, o);
+    std::vector<double> v;
+    for (int k = 0; k < 12; ++k) {
+      const PhaseVolume& l = s.Next();
+      std::int64_t n = 0;
+      for (std::int64_t i = 0; i < l.size(); ++i) n += l[i];
+      v.push_back(double(n));
+    }
+    return SummarizeEnsemble(0, v).sd;
+  };
+  const double cold = spread(0.1), warm = spread(1.0), hot = spread(8.0);
+  INFO("sd of the ball's voxels at T 0.1, 1, 8: " << cold << " " << warm << " " << hot);
+  REQUIRE(warm > cold);
+  REQUIRE(hot > 1.5 * warm);
+}
+
+TEST_CASE("ensemble statistics are exact and bad ensembles are refused", "[frame][uncertainty]") {
+  std::vector<double> v;
+  for (int i = 1; i <= 10; ++i) v.push_back(i);
+  EnsembleStat s = SummarizeEnsemble(4.0, v);
+  REQUIRE(s.point == 4.0);
+  REQUIRE(s.samples == 10);
+  REQUIRE(s.finite == 10);
+  op4d::test::RequireClose(s.mean, 5.5, 1e-12);
+  op4d::test::RequireClose(s.sd, std::sqrt(82.5 / 9.0), 1e-12);
+  op4d::test::RequireClose(s.p05, 1.45, 1e-12);
+  op4d::test::RequireClose(s.p95, 9.55, 1e-12);
+  v.back() = std::numeric_limits<double>::infinity();  // a non-percolating sample
+  s = SummarizeEnsemble(4.0, v);
+  REQUIRE(s.finite == 9);
+  op4d::test::RequireClose(s.mean, 5.0, 1e-12);
+  REQUIRE(std::isinf(s.p95));
+  REQUIRE_THROWS_WITH(SummarizeEnsemble(1, {2.0}), Catch::Contains("at least 2 samples, got 1"));
+  REQUIRE_THROWS_WITH(SummarizeEnsemble(1, {2.0, std::nan("")}), Catch::Contains("NaN"));
+  LabelSamplerOptions bad;
+  bad.temperature = 0;
+  BallFrame f = Ball();
+  REQUIRE_THROWS_WITH(LabelSampler(f.labels, AnyVolume{f.grey}, bad), Catch::Contains("temperature must be"));
+  REQUIRE_THROWS_WITH(IndependentLabelSample({}, {0, 1}, 1), Catch::Contains("multi-Otsu frame has none"));
+}
+
+TEST_CASE("independent draws follow the posteriors and the expected fractions are their means", "[frame][uncertainty]") {
+  Geometry g;
+  g.shape = {20, 50, 50};
+  Volume<std::uint8_t> p0(g, 0), p1(g, 0);
+  for (std::int64_t i = 0; i < p0.size(); ++i) {
+    const bool left = (i % 50) < 25;
+    p0[i] = left ? 51 : 255;  // p = 0.2 on the left half, 1 on the right
+    p1[i] = std::uint8_t(255 - p0[i]);
+  }
+  const std::vector<double> e = ExpectedFractions({p0, p1});
+  op4d::test::RequireClose(e[0], 0.5 * 0.2 + 0.5, 1e-9);
+  op4d::test::RequireClose(e[1], 0.5 * 0.8, 1e-9);
+  const PhaseVolume l = IndependentLabelSample({p0, p1}, {3, 7}, 5);
+  std::int64_t left3 = 0, right3 = 0;
+  for (std::int64_t i = 0; i < l.size(); ++i) ((i % 50) < 25 ? left3 : right3) += l[i] == 3;
+  const double n = 0.5 * double(l.size());
+  INFO("left share of label 3: " << left3 / n);
+  REQUIRE(std::abs(left3 / n - 0.2) < 4 * std::sqrt(0.2 * 0.8 / n));
+  REQUIRE(right3 == std::int64_t(n));
+}
