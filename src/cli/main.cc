@@ -235,6 +235,12 @@ const std::map<std::string, std::string> kHelp = {
      "  --phases SPEC            phase table, phases darkest first (default: pore=0:pore,binder=2:binder,\n"
      "                           active=1:active); two phases: pore=0:pore,solid=1:active\n"
      "  --no-probabilities       store the labels only\n"
+     "  --ensemble N             also draw N >= 2 coherent label samples of the posterior (heat-bath sweeps of the\n"
+     "                           forward model's MRF; mixture methods) and store per frame the table\n"
+     "                           segment_ensemble: phase fractions, a_s per pair and the pore's tau_z on the point\n"
+     "                           labels with _mean, _sd, _p05, _p95 over the samples, and the expected fractions\n"
+     "                           of the posteriors\n"
+     "  --ensemble-temperature T, --ensemble-seed S   the sampler's temperature [1] and seed [1]\n"
      "nlm+gmm tuning (defaults in brackets):\n"
      "  --nlm-h F                NLM filtering strength h = F x noise sigma [0.45]\n"
      "  --nlm-sigma S            noise sigma in grey units [0: estimated from each frame; give it for\n"
@@ -810,7 +816,7 @@ int CmdSegment(int argc, char** argv) {
   Args a("segment", argc, argv, 2,
          {{"method", 1}, {"bins", 1}, {"phases", 1}, {"frames", 1}, {"no-probabilities", 0}, {"threads", 1}, {"quiet", 0},
           {"nlm-h", 1}, {"nlm-sigma", 1}, {"nlm-patch", 1}, {"nlm-search", 1}, {"psf", 1}, {"smoothness", 1},
-          {"islands", 1}, {"clean-up", 1}});
+          {"islands", 1}, {"clean-up", 1}, {"ensemble", 1}, {"ensemble-temperature", 1}, {"ensemble-seed", 1}});
   if (a.help()) return std::printf("%s", kHelp.at("segment").c_str()), 0;
   if (a.positional().size() != 1) throw ConfigError("CAMPAIGN.h5", "give exactly one store (see op4d segment --help)");
   QuickLookOptions o;
@@ -851,6 +857,18 @@ int CmdSegment(int argc, char** argv) {
       if (!o.phases.FindName(c.phase))
         throw ConfigError("--clean-up", "no phase named '" + c.phase + "' in " + o.phases.ToSpec());
   }
+  if (a.Has("ensemble")) {
+    o.ensemble = int(a.Int("ensemble", 0));
+    if (o.ensemble < 2) throw ConfigError("--ensemble", "an ensemble needs at least 2 samples, got " + a.String("ensemble"));
+    if (o.method == SegmentMethod::kMultiOtsu)
+      throw ConfigError("--ensemble", "multi-Otsu has no posterior to sample: give --method gmm or nlm+gmm");
+  }
+  for (const char* key : {"ensemble-temperature", "ensemble-seed"})
+    if (a.Has(key) && o.ensemble == 0) throw ConfigError(std::string("--") + key, "tunes the label ensemble; give --ensemble N");
+  o.ensemble_temperature = a.Double("ensemble-temperature", 1.0);
+  if (!(o.ensemble_temperature > 0) || !std::isfinite(o.ensemble_temperature))
+    throw ConfigError("--ensemble-temperature", "must be a finite number > 0, got " + a.String("ensemble-temperature"));
+  o.ensemble_seed = std::uint64_t(a.Int("ensemble-seed", 1));
   o.frames = Frames(a);
   o.threads = Threads(a);
   o.progress = Style(a);
@@ -860,8 +878,8 @@ int CmdSegment(int argc, char** argv) {
     for (const PhaseFraction& p : r.measured.phases) std::printf(" %s %.4f", p.name.c_str(), p.fraction);
     std::printf(" (%s)\n", r.status.c_str());
   }
-  std::printf("labels%s stored in each frame's results of %s\n", a.Has("no-probabilities") || o.method == SegmentMethod::kMultiOtsu ? "" : " and probability maps",
-              a.positional()[0].c_str());
+  std::printf("labels%s%s stored in each frame's results of %s\n", a.Has("no-probabilities") || o.method == SegmentMethod::kMultiOtsu ? "" : " and probability maps",
+              o.ensemble ? " and the label ensemble's table segment_ensemble" : "", a.positional()[0].c_str());
   return 0;
 }
 

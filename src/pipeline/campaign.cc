@@ -18,6 +18,12 @@
 #include "op4d/frame/segment/gmm.h"
 #include "op4d/frame/segment/morphology.h"
 #include "op4d/frame/segment/threshold.h"
+#include "op4d/frame/geometry/surface_area.h"
+#include "op4d/frame/transport/diffusion.h"
+#include "op4d/frame/uncertainty/ensemble.h"
+#include "op4d/frame/uncertainty/label_sampler.h"
+#include "op4d/core/random.h"
+#include <chrono>
 #include "op4d/pipeline/manifest.h"
 
 namespace op4d {
@@ -283,7 +289,7 @@ SegmentMethod SegmentMethodFromString(const std::string& s) {
 }
 
 PhaseVolume SegmentFrame(const AnyVolume& grey, const QuickLookOptions& options, QuickLookRow* report_out,
-                         std::vector<Volume<std::uint8_t>>* posteriors) {
+                         std::vector<Volume<std::uint8_t>>* posteriors, AnyVolume* model_frame) {
   if (options.class_labels.size() < 2) throw ConfigError("class_labels", "at least two classes are needed");
   QuickLookRow report;
   PhaseVolume phases;
@@ -304,6 +310,7 @@ PhaseVolume SegmentFrame(const AnyVolume& grey, const QuickLookOptions& options,
     ProbabilisticSegmentation ps = ClassifyGaussianMixture(grey, m, options.class_labels, posteriors != nullptr, options.threads);
     phases = std::move(ps.labels);
     if (posteriors) *posteriors = std::move(ps.posteriors);
+    if (model_frame) *model_frame = grey;
     report.thresholds = m.means;
     report.status = m.message;
   } else {
@@ -329,6 +336,7 @@ PhaseVolume SegmentFrame(const AnyVolume& grey, const QuickLookOptions& options,
                                       std::to_string(pores.size()));
     const std::int64_t isl =
         RemovePhaseIslands(phases, pores.front().label, DualConnectivity{}, options.min_island_voxels);
+    if (model_frame) *model_frame = den;
     report.thresholds = m.means;
     report.status = m.message + "; NLM sigma " + std::to_string(nr.sigma) + ", " + std::to_string(pv) +
                " partial-volume voxels, " + std::to_string(fm.changed()) + " relabelled by the forward model, " +
@@ -415,10 +423,97 @@ std::vector<PhaseCleanUp> PhaseCleanUpsFromSpec(const std::string& spec, const s
   return out;
 }
 
+namespace {
+
+// The segment step's label ensemble of one frame (RunSegment documents the table).
+ResultTable SegmentEnsemble(const PhaseVolume& point, const AnyVolume& model_frame,
+                            const std::vector<Volume<std::uint8_t>>& posteriors, const QuickLookOptions& options,
+                            std::int64_t frame) {
+  const auto start = std::chrono::steady_clock::now();
+  const std::vector<Phase> pores = options.phases.WithRole(PhaseRole::kPore);
+  const std::optional<Phase> pore = pores.size() == 1 ? std::optional<Phase>(pores.front()) : std::nullopt;
+  std::vector<std::pair<std::string, std::string>> names;  // metric, unit
+  auto metrics = [&](const PhaseVolume& l) {
+    std::vector<double> v;
+    const VolumeFractions f = ComputeVolumeFractions(l, options.phases, options.threads);
+    for (const PhaseFraction& p : f.phases) v.push_back(p.fraction);
+    SurfaceAreaOptions so;
+    so.threads = options.threads;
+    for (const InterfaceArea& a : ComputeInterfaceAreas(l, options.phases, so)) v.push_back(a.specific_area_per_um);
+    if (pore) {
+      Volume<std::uint8_t> mask(l.geometry(), 0);
+      for (std::int64_t i = 0; i < l.size(); ++i) mask[i] = l[i] == pore->label;
+      DiffusionOptions d;
+      d.axis = 0;
+      d.threads = options.threads;
+      v.push_back(ComputeTortuosity(mask, d).tau);
+    }
+    return v;
+  };
+  {
+    for (const Phase& p : options.phases.phases()) names.push_back({"fraction_" + p.name, "1"});
+    SurfaceAreaOptions so;
+    for (std::size_t a = 0; a < options.phases.phases().size(); ++a)
+      for (std::size_t b = a + 1; b < options.phases.phases().size(); ++b)
+        names.push_back({"a_s_" + options.phases.phases()[a].name + "_" + options.phases.phases()[b].name, "um^-1"});
+    if (pore) names.push_back({"tau_z_" + pore->name, "1"});
+  }
+  const std::vector<double> at_point = metrics(point);
+  if (at_point.size() != names.size()) throw std::logic_error("SegmentEnsemble: metric names and values differ in number");
+  LabelSamplerOptions so;
+  so.model.psf_sigma_vox = options.refine.psf_sigma_vox;
+  so.model.smoothness = options.refine.smoothness;
+  so.temperature = options.ensemble_temperature;
+  so.seed = Mix64(options.ensemble_seed ^ Mix64(std::uint64_t(frame)));
+  so.threads = options.threads;
+  LabelSampler sampler(point, model_frame, so);
+  std::vector<std::vector<double>> values(names.size());
+  Progress progress("ensemble frame " + std::to_string(frame), options.ensemble, options.progress);
+  for (int s = 0; s < options.ensemble; ++s) {
+    PhaseVolume l = sampler.Next();
+    if (options.method == SegmentMethod::kNlmGmm && pore)
+      RemovePhaseIslands(l, pore->label, DualConnectivity{}, options.min_island_voxels);
+    const std::vector<double> v = metrics(l);
+    for (std::size_t m = 0; m < v.size(); ++m) values[m].push_back(v[m]);
+    progress.Advance();
+  }
+  ResultTable t;
+  t.name = "segment_ensemble";
+  for (std::size_t m = 0; m < names.size(); ++m) {
+    const EnsembleStat st = SummarizeEnsemble(at_point[m], values[m]);
+    const auto& [name, unit] = names[m];
+    t.columns.push_back({name, unit, {st.point}});
+    t.columns.push_back({name + "_mean", unit, {st.mean}});
+    t.columns.push_back({name + "_sd", unit, {st.sd}});
+    t.columns.push_back({name + "_p05", unit, {st.p05}});
+    t.columns.push_back({name + "_p95", unit, {st.p95}});
+  }
+  const std::vector<double> expected = ExpectedFractions(posteriors);
+  for (std::size_t c = 0; c < expected.size() && c < options.class_labels.size(); ++c) {
+    const auto ph = options.phases.FindLabel(options.class_labels[c]);
+    t.columns.push_back({"expected_fraction_" + (ph ? ph->name : std::to_string(int(options.class_labels[c]))), "1", {expected[c]}});
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  t.columns.push_back({"samples", "1", {double(options.ensemble)}});
+  t.columns.push_back({"temperature", "1", {options.ensemble_temperature}});
+  t.columns.push_back({"noise_sigma", "grey", {sampler.noise_sigma()}});
+  t.columns.push_back({"seconds_per_sample", "s", {seconds / double(options.ensemble)}});
+  return t;
+}
+
+}  // namespace
+
 std::vector<QuickLookRow> RunSegment(const std::string& store_path, const QuickLookOptions& options, bool probabilities) {
   FrameStore store = FrameStore::OpenReadWrite(store_path);
   const std::vector<std::int64_t> frames = FramesToRun(store, store_path, options.frames);
   const nlohmann::json segmentation = nlohmann::json::parse(SegmentationJson(options));
+  const bool ensemble = options.ensemble != 0;
+  if (ensemble && options.ensemble < 2)
+    throw ConfigError("ensemble", "an ensemble needs at least 2 samples, got " + std::to_string(options.ensemble));
+  if (ensemble && options.method == SegmentMethod::kMultiOtsu)
+    throw ConfigError("ensemble", "multi-Otsu has no posterior to sample: give --method gmm or nlm+gmm");
+  if (ensemble && !(options.ensemble_temperature > 0))
+    throw ConfigError("ensemble_temperature", "must be > 0, got " + std::to_string(options.ensemble_temperature));
   std::vector<QuickLookRow> rows;
   Progress progress("segment", std::int64_t(frames.size()), options.progress);
   for (std::int64_t k : frames) {
@@ -426,7 +521,12 @@ std::vector<QuickLookRow> RunSegment(const std::string& store_path, const QuickL
     QuickLookRow r;
     r.frame = k;
     std::vector<Volume<std::uint8_t>> posteriors;
-    const PhaseVolume labels = SegmentFrame(grey, options, &r, probabilities ? &posteriors : nullptr);
+    AnyVolume model_frame;
+    const PhaseVolume labels =
+        SegmentFrame(grey, options, &r, probabilities || ensemble ? &posteriors : nullptr, ensemble ? &model_frame : nullptr);
+    ResultTable ens;
+    if (ensemble) ens = SegmentEnsemble(labels, model_frame, posteriors, options, k);
+    if (!probabilities) posteriors.clear();
     r.measured = ComputeVolumeFractions(labels, options.phases, options.threads);
     nlohmann::json pj;
     pj["segmentation"] = segmentation;
@@ -442,6 +542,7 @@ std::vector<QuickLookRow> RunSegment(const std::string& store_path, const QuickL
       written.insert(name);
     }
     store.WriteFrameVolume(k, "labels", labels, prov);
+    if (ensemble) store.WriteFrameTable(k, ens, prov);
     // Maps of an earlier segmentation of this frame would not belong to these labels.
     for (const std::string& name : store.ListFrameVolumes(k))
       if (name.rfind("probability_", 0) == 0 && !written.count(name)) store.RemoveFrameResult(k, name);

@@ -55,6 +55,50 @@ TEST_CASE("errors are one line naming what is at fault, with a non-zero exit", "
   REQUIRE(out == "op4d: error: --particle-smooth: smooth_um must be >= 0\n");
 }
 
+TEST_CASE("segment --ensemble stores every metric's spread beside its point value, and refuses an ensemble it cannot draw",
+          "[cli][segment][uncertainty][errors]") {
+  op4d::test::TempDir dir;
+  std::string out;
+  const std::string store = dir / "c.h5";
+  REQUIRE(Run("synth --out " + store + " --frames 1 --shape 32 40 40 --spacing 0.25 0.25 0.25 --radius 2 --quiet", &out) == 0);
+  REQUIRE(Run("segment " + store + " --method nlm+gmm --ensemble 1", &out) == 2);
+  REQUIRE(out == "op4d: error: --ensemble: an ensemble needs at least 2 samples, got 1\n");
+  REQUIRE(Run("segment " + store + " --ensemble 4", &out) == 2);
+  REQUIRE(out == "op4d: error: --ensemble: multi-Otsu has no posterior to sample: give --method gmm or nlm+gmm\n");
+  REQUIRE(Run("segment " + store + " --method nlm+gmm --ensemble-temperature 2", &out) == 2);
+  REQUIRE(out == "op4d: error: --ensemble-temperature: tunes the label ensemble; give --ensemble N\n");
+  REQUIRE(Run("info " + store, &out) == 0);
+  REQUIRE(out.find("per-frame results: none") != std::string::npos);
+  REQUIRE(Run("segment " + store + " --method nlm+gmm --ensemble 6 --ensemble-temperature 4 --threads 1 --quiet", &out) == 0);
+  REQUIRE(out.find("segment_ensemble") != std::string::npos);
+  op4d::ResultTable t = op4d::FrameStore::OpenRead(store).ReadFrameTable(0, "segment_ensemble");
+  REQUIRE(t.rows() == 1);
+  auto v = [&](const std::string& c) {
+    INFO(c);
+    REQUIRE(t.Find(c) != nullptr);
+    return t.Find(c)->values[0];
+  };
+  REQUIRE(v("samples") == 6);
+  REQUIRE(v("temperature") == 4);
+  REQUIRE(t.Find("a_s_pore_binder_p95")->unit == "um^-1");
+  for (const std::string m : {"fraction_pore", "fraction_binder", "a_s_pore_active", "tau_z_pore"}) {
+    INFO(m << ": point " << v(m) << ", mean " << v(m + "_mean") << ", sd " << v(m + "_sd") << ", 5-95 % " << v(m + "_p05")
+           << " " << v(m + "_p95"));
+    REQUIRE(v(m + "_sd") > 0);
+    REQUIRE(v(m + "_p05") <= v(m + "_mean"));
+    REQUIRE(v(m + "_mean") <= v(m + "_p95"));
+    // The samples are near the point segmentation, not a different one.
+    REQUIRE(std::abs(v(m + "_mean") - v(m)) < 0.1 * v(m));
+  }
+  const double soft = v("expected_fraction_pore");
+  REQUIRE(soft > 0.2);
+  REQUIRE(soft < 0.8);
+  // The same seed again, on two threads: the same ensemble.
+  REQUIRE(Run("segment " + store + " --method nlm+gmm --ensemble 6 --ensemble-temperature 4 --threads 2 --quiet", &out) == 0);
+  const op4d::ResultTable again = op4d::FrameStore::OpenRead(store).ReadFrameTable(0, "segment_ensemble");
+  for (const std::string m : {"fraction_pore_mean", "a_s_pore_active_sd", "tau_z_pore_p95"}) REQUIRE(again.Find(m)->values[0] == v(m));
+}
+
 TEST_CASE("segment takes the nlm+gmm tuning and clean-ups, and refuses a bad one before labels are stored", "[cli][segment][errors]") {
   op4d::test::TempDir dir;
   std::string out;

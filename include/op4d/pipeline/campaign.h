@@ -111,6 +111,13 @@ struct QuickLookOptions {
   // Openings and closings of phases, in this order, after everything else (any method).
   std::vector<PhaseCleanUp> clean_up;
   int bins = 256;
+  // Label ensemble (frame/uncertainty/label_sampler.h), segment step only: with ensemble >= 2 the
+  // step draws that many coherent samples of the mixture methods' posterior (heat-bath sweeps of the
+  // forward model's MRF on the frame the mixture saw, at ensemble_temperature, seeded) and stores
+  // the per-frame table "segment_ensemble" (see RunSegment). 0 = none.
+  int ensemble = 0;
+  double ensemble_temperature = 1.0;
+  std::uint64_t ensemble_seed = 1;
   ThreadBudget threads;
   std::string truth_path;  // optional ground-truth store to compare against
   std::vector<std::int64_t> frames;  // frames to segment; empty = every frame
@@ -131,8 +138,10 @@ struct QuickLookRow {
 // the mixture's posterior probability per class (round(255 p), classes by increasing mean; for
 // nlm+gmm before its partial-volume and island corrections, which change labels, not probabilities;
 // left empty by multi-Otsu).
+// `model_frame`, if given, receives the frame the mixture was fitted to (the NLM-denoised frame for
+// nlm+gmm, the grey frame for gmm; left empty by multi-Otsu): what the label sampler explains.
 PhaseVolume SegmentFrame(const AnyVolume& grey, const QuickLookOptions& options, QuickLookRow* report = nullptr,
-                         std::vector<Volume<std::uint8_t>>* posteriors = nullptr);
+                         std::vector<Volume<std::uint8_t>>* posteriors = nullptr, AnyVolume* model_frame = nullptr);
 
 // What a segmentation was made with (JSON text): method, bins, class labels and phases identify it
 // (FrameLabels compares these), then its tuning: for nlm+gmm the island size and the NLM and
@@ -143,6 +152,13 @@ std::string SegmentationJson(const QuickLookOptions& options);
 // as per-frame result volumes "labels" (uint8 phase labels) and, for the mixture methods unless
 // probabilities is false, "probability_<phase name>" (uint8, round(255 p): the probability map,
 // one byte per voxel and phase). The provenance holds SegmentationJson under "segmentation".
+// With options.ensemble = N >= 2 (mixture methods only; ConfigError("ensemble") otherwise, before
+// any frame is touched) it also writes the per-frame table "segment_ensemble", one row: for every
+// metric M (fraction_<phase> [1], expected_fraction_<phase> [1] from the posteriors (closed form,
+// its point value only), a_s_<a>_<b> [um^-1], tau_z_<pore phase> [1]) the columns M (point
+// segmentation), M_mean, M_sd, M_p05, M_p95, then samples, temperature, noise_sigma (grey) and
+// seconds_per_sample [s]. Each sample is finished as the point labels are (islands removed for
+// nlm+gmm; the clean-ups are not applied to samples).
 std::vector<QuickLookRow> RunSegment(const std::string& store_path, const QuickLookOptions& options, bool probabilities = true);
 
 // The phase labels of frame k: the stored "labels" volume when the segment step wrote it with the
