@@ -19,6 +19,7 @@
 #include <string>
 
 #include "bench_util.h"
+#include "phantom.h"
 #include "op4d/frame/segment/denoise.h"
 #include "op4d/frame/segment/forward_model.h"
 #include "op4d/frame/segment/gmm.h"
@@ -96,32 +97,15 @@ int main(int argc, char** argv) {
     truth = std::move(f.phases);
     majority = std::move(f.phases_majority);
   } else {
-    AnyVolume v;
-    try {
-      v = OpenInput(phantom, ImportOptions{})->ReadFrame(0);
-    } catch (const std::exception& e) {
-      std::fprintf(stderr, "%s\n", e.what());
+    PhaseVolume labels;
+    std::string why;
+    if (!bench::LoadPhantom(phantom, &labels, &why)) {
+      std::fprintf(stderr, "%s\n", why.c_str());
       return 2;
     }
-    auto* labels = std::get_if<PhaseVolume>(&v);
-    if (!labels) {
-      std::fprintf(stderr, "%s: a phantom must hold uint8 labels 0 pore, 1 active, 2 binder\n", phantom.c_str());
-      return 2;
-    }
-    const double grey_of[3] = {so.grey_pore, so.grey_active, so.grey_binder};
-    std::vector<float> g(std::size_t(labels->size()));
-    for (std::int64_t i = 0; i < labels->size(); ++i) {
-      if ((*labels)[i] > 2) {
-        std::fprintf(stderr, "%s: label %d at voxel %lld; a phantom holds 0 pore, 1 active, 2 binder\n", phantom.c_str(),
-                     int((*labels)[i]), (long long)i);
-        return 2;
-      }
-      g[std::size_t(i)] = float(grey_of[(*labels)[i]]);
-    }
-    grey = Detect(g, labels->geometry(), so.blur_sigma_vox, snr > 0 ? (so.grey_active - so.grey_pore) / snr : 0.0, so.seed, 0,
-                  so.dtype, {threads});
-    truth = *labels;
-    majority = std::move(*labels);
+    grey = bench::RenderPhantom(labels, so, snr, threads);
+    truth = labels;
+    majority = std::move(labels);
   }
   const ThreadBudget tb{threads};
   const long base_kib = bench::StatusKiB("VmRSS:");

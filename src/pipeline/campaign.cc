@@ -423,65 +423,58 @@ std::vector<PhaseCleanUp> PhaseCleanUpsFromSpec(const std::string& spec, const s
   return out;
 }
 
-namespace {
+std::vector<LabelMetric> SegmentLabelMetrics(const PhaseVolume& l, const QuickLookOptions& options) {
+  std::vector<LabelMetric> v;
+  const VolumeFractions f = ComputeVolumeFractions(l, options.phases, options.threads);
+  for (const PhaseFraction& p : f.phases) v.push_back({"fraction_" + p.name, "1", p.fraction});
+  SurfaceAreaOptions so;
+  so.threads = options.threads;
+  for (const InterfaceArea& a : ComputeInterfaceAreas(l, options.phases, so))
+    v.push_back({"a_s_" + a.name_a + "_" + a.name_b, "um^-1", a.specific_area_per_um});
+  const std::vector<Phase> pores = options.phases.WithRole(PhaseRole::kPore);
+  if (pores.size() == 1) {
+    Volume<std::uint8_t> mask(l.geometry(), 0);
+    for (std::int64_t i = 0; i < l.size(); ++i) mask[i] = l[i] == pores.front().label;
+    DiffusionOptions d;
+    d.axis = 0;
+    d.threads = options.threads;
+    v.push_back({"tau_z_" + pores.front().name, "1", ComputeTortuosity(mask, d).tau});
+  }
+  return v;
+}
 
-// The segment step's label ensemble of one frame (RunSegment documents the table).
 ResultTable SegmentEnsemble(const PhaseVolume& point, const AnyVolume& model_frame,
                             const std::vector<Volume<std::uint8_t>>& posteriors, const QuickLookOptions& options,
-                            std::int64_t frame) {
+                            std::int64_t frame, const std::function<void(int, const PhaseVolume&)>& on_sample) {
   const auto start = std::chrono::steady_clock::now();
   const std::vector<Phase> pores = options.phases.WithRole(PhaseRole::kPore);
-  const std::optional<Phase> pore = pores.size() == 1 ? std::optional<Phase>(pores.front()) : std::nullopt;
-  std::vector<std::pair<std::string, std::string>> names;  // metric, unit
-  auto metrics = [&](const PhaseVolume& l) {
-    std::vector<double> v;
-    const VolumeFractions f = ComputeVolumeFractions(l, options.phases, options.threads);
-    for (const PhaseFraction& p : f.phases) v.push_back(p.fraction);
-    SurfaceAreaOptions so;
-    so.threads = options.threads;
-    for (const InterfaceArea& a : ComputeInterfaceAreas(l, options.phases, so)) v.push_back(a.specific_area_per_um);
-    if (pore) {
-      Volume<std::uint8_t> mask(l.geometry(), 0);
-      for (std::int64_t i = 0; i < l.size(); ++i) mask[i] = l[i] == pore->label;
-      DiffusionOptions d;
-      d.axis = 0;
-      d.threads = options.threads;
-      v.push_back(ComputeTortuosity(mask, d).tau);
-    }
-    return v;
-  };
-  {
-    for (const Phase& p : options.phases.phases()) names.push_back({"fraction_" + p.name, "1"});
-    SurfaceAreaOptions so;
-    for (std::size_t a = 0; a < options.phases.phases().size(); ++a)
-      for (std::size_t b = a + 1; b < options.phases.phases().size(); ++b)
-        names.push_back({"a_s_" + options.phases.phases()[a].name + "_" + options.phases.phases()[b].name, "um^-1"});
-    if (pore) names.push_back({"tau_z_" + pore->name, "1"});
-  }
-  const std::vector<double> at_point = metrics(point);
-  if (at_point.size() != names.size()) throw std::logic_error("SegmentEnsemble: metric names and values differ in number");
+  const std::vector<LabelMetric> at_point = SegmentLabelMetrics(point, options);
   LabelSamplerOptions so;
   so.model.psf_sigma_vox = options.refine.psf_sigma_vox;
   so.model.smoothness = options.refine.smoothness;
   so.temperature = options.ensemble_temperature;
+  so.grey_jitter = options.ensemble_grey_jitter;
   so.seed = Mix64(options.ensemble_seed ^ Mix64(std::uint64_t(frame)));
   so.threads = options.threads;
   LabelSampler sampler(point, model_frame, so);
-  std::vector<std::vector<double>> values(names.size());
+  std::vector<std::vector<double>> values(at_point.size());
   Progress progress("ensemble frame " + std::to_string(frame), options.ensemble, options.progress);
   for (int s = 0; s < options.ensemble; ++s) {
     PhaseVolume l = sampler.Next();
-    if (options.method == SegmentMethod::kNlmGmm && pore)
-      RemovePhaseIslands(l, pore->label, DualConnectivity{}, options.min_island_voxels);
-    const std::vector<double> v = metrics(l);
-    for (std::size_t m = 0; m < v.size(); ++m) values[m].push_back(v[m]);
+    if (options.method == SegmentMethod::kNlmGmm && pores.size() == 1)
+      RemovePhaseIslands(l, pores.front().label, DualConnectivity{}, options.min_island_voxels);
+    const std::vector<LabelMetric> v = SegmentLabelMetrics(l, options);
+    if (v.size() != at_point.size()) throw std::logic_error("SegmentEnsemble: a sample's metrics differ in number");
+    for (std::size_t m = 0; m < v.size(); ++m) values[m].push_back(v[m].value);
+    if (on_sample) on_sample(s, l);
     progress.Advance();
   }
   ResultTable t;
   t.name = "segment_ensemble";
-  for (std::size_t m = 0; m < names.size(); ++m) {
-    const EnsembleStat st = SummarizeEnsemble(at_point[m], values[m]);
-    const auto& [name, unit] = names[m];
+  for (std::size_t m = 0; m < at_point.size(); ++m) {
+    const EnsembleStat st = SummarizeEnsemble(at_point[m].value, values[m]);
+    const std::string& name = at_point[m].name;
+    const std::string& unit = at_point[m].unit;
     t.columns.push_back({name, unit, {st.point}});
     t.columns.push_back({name + "_mean", unit, {st.mean}});
     t.columns.push_back({name + "_sd", unit, {st.sd}});
@@ -496,9 +489,38 @@ ResultTable SegmentEnsemble(const PhaseVolume& point, const AnyVolume& model_fra
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   t.columns.push_back({"samples", "1", {double(options.ensemble)}});
   t.columns.push_back({"temperature", "1", {options.ensemble_temperature}});
+  t.columns.push_back({"grey_jitter", "1", {options.ensemble_grey_jitter}});
   t.columns.push_back({"noise_sigma", "grey", {sampler.noise_sigma()}});
   t.columns.push_back({"seconds_per_sample", "s", {seconds / double(options.ensemble)}});
   return t;
+}
+
+namespace {
+
+// Whether a stored result's provenance names the segmentation `options` asks for (method, bins,
+// class labels, phases; not its tuning).
+bool SameSegmentation(const nlohmann::json& p, const QuickLookOptions& options) {
+  if (!p.is_object() || !p.contains("options") || !p["options"].is_object() || !p["options"].contains("segmentation"))
+    return false;
+  const nlohmann::json& stored = p["options"]["segmentation"];
+  const nlohmann::json want = nlohmann::json::parse(SegmentationJson(options));
+  if (!stored.is_object()) return false;
+  for (const char* key : {"method", "bins", "class_labels", "phases"})
+    if (!stored.contains(key) || stored[key] != want[key]) return false;
+  return true;
+}
+
+}  // namespace
+
+std::string LabelSampleName(int s) { return "label_sample_" + std::to_string(s); }
+
+namespace {
+
+// Removes frame k's label samples numbered `from` and up.
+void RemoveLabelSamples(FrameStore& store, std::int64_t k, int from) {
+  const std::vector<std::string> volumes = store.ListFrameVolumes(k);
+  for (int s = from; std::find(volumes.begin(), volumes.end(), LabelSampleName(s)) != volumes.end(); ++s)
+    store.RemoveFrameResult(k, LabelSampleName(s));
 }
 
 }  // namespace
@@ -525,7 +547,22 @@ std::vector<QuickLookRow> RunSegment(const std::string& store_path, const QuickL
     const PhaseVolume labels =
         SegmentFrame(grey, options, &r, probabilities || ensemble ? &posteriors : nullptr, ensemble ? &model_frame : nullptr);
     ResultTable ens;
-    if (ensemble) ens = SegmentEnsemble(labels, model_frame, posteriors, options, k);
+    if (ensemble) {
+      // Samples are stored as they are drawn (one in memory at a time); the ensemble's table, written
+      // after the labels below, marks them complete (StoredLabelSamples). A failure before it leaves
+      // the samples without their table: no later step reads them.
+      store.RemoveFrameResult(k, "segment_ensemble");
+      nlohmann::json sj;
+      sj["segmentation"] = segmentation;
+      sj["ensemble"] = {{"temperature", options.ensemble_temperature},
+                        {"grey_jitter", options.ensemble_grey_jitter},
+                        {"seed", options.ensemble_seed}};
+      ens = SegmentEnsemble(labels, model_frame, posteriors, options, k, [&](int s, const PhaseVolume& l) {
+        sj["sample"] = s;
+        store.WriteFrameVolume(k, LabelSampleName(s), l, Provenance{"segment", "frame " + std::to_string(k), sj.dump(), ""});
+      });
+      RemoveLabelSamples(store, k, options.ensemble);
+    }
     if (!probabilities) posteriors.clear();
     r.measured = ComputeVolumeFractions(labels, options.phases, options.threads);
     nlohmann::json pj;
@@ -542,7 +579,20 @@ std::vector<QuickLookRow> RunSegment(const std::string& store_path, const QuickL
       written.insert(name);
     }
     store.WriteFrameVolume(k, "labels", labels, prov);
-    if (ensemble) store.WriteFrameTable(k, ens, prov);
+    if (!ensemble) {  // an ensemble of earlier labels no longer describes these
+      store.RemoveFrameResult(k, "segment_ensemble");
+      RemoveLabelSamples(store, k, 0);
+    }
+    if (ensemble) {
+      nlohmann::json ej = pj;
+      ej["ensemble"] = {{"samples", options.ensemble},
+                        {"temperature", options.ensemble_temperature},
+                        {"grey_jitter", options.ensemble_grey_jitter},
+                        {"grey_jitter_calibrated", kCalibratedGreyJitter},
+                        {"seed", options.ensemble_seed},
+                        {"calibration", "bench/uncertainty.cc, bench/RESULTS.md 'Label ensembles'"}};
+      store.WriteFrameTable(k, ens, Provenance{"segment", "frame " + std::to_string(k), ej.dump(), ""});
+    }
     // Maps of an earlier segmentation of this frame would not belong to these labels.
     for (const std::string& name : store.ListFrameVolumes(k))
       if (name.rfind("probability_", 0) == 0 && !written.count(name)) store.RemoveFrameResult(k, name);
@@ -552,20 +602,28 @@ std::vector<QuickLookRow> RunSegment(const std::string& store_path, const QuickL
   return rows;
 }
 
+int StoredLabelSamples(const FrameStore& store, std::int64_t k, const QuickLookOptions& options) {
+  const std::vector<std::string> tables = store.ListFrameTables(k);
+  if (std::find(tables.begin(), tables.end(), "segment_ensemble") == tables.end()) return 0;
+  const nlohmann::json p =
+      nlohmann::json::parse(store.ReadTableProvenance(FrameResultsGroup(k) + "/segment_ensemble"), nullptr, false);
+  if (!SameSegmentation(p, options)) return 0;
+  const ResultTable t = store.ReadFrameTable(k, "segment_ensemble");
+  const ResultColumn* n = t.Find("samples");
+  if (!n || n->values.empty()) return 0;
+  const std::vector<std::string> volumes = store.ListFrameVolumes(k);
+  const int count = int(n->values[0]);
+  for (int s = 0; s < count; ++s)
+    if (std::find(volumes.begin(), volumes.end(), LabelSampleName(s)) == volumes.end()) return 0;
+  return count;
+}
+
 PhaseVolume FrameLabels(const FrameStore& store, std::int64_t k, const AnyVolume& grey, const QuickLookOptions& options,
                         QuickLookRow* report) {
   const std::vector<std::string> volumes = store.ListFrameVolumes(k);
   if (std::find(volumes.begin(), volumes.end(), "labels") != volumes.end()) {
     const nlohmann::json p = nlohmann::json::parse(store.ReadTableProvenance(FrameResultsGroup(k) + "/labels"), nullptr, false);
-    const nlohmann::json want = nlohmann::json::parse(SegmentationJson(options));
-    auto same = [&](const nlohmann::json& stored) {
-      if (!stored.is_object()) return false;
-      for (const char* key : {"method", "bins", "class_labels", "phases"})
-        if (!stored.contains(key) || stored[key] != want[key]) return false;
-      return true;
-    };
-    if (p.is_object() && p.contains("options") && p["options"].is_object() && p["options"].contains("segmentation") &&
-        same(p["options"]["segmentation"])) {
+    if (SameSegmentation(p, options)) {
       AnyVolume stored = store.ReadFrameVolume(k, "labels");
       if (auto* labels = std::get_if<Volume<std::uint8_t>>(&stored))
         if (labels->shape() == std::visit([](const auto& v) { return v.shape(); }, grey)) {

@@ -507,22 +507,38 @@ ReportSummary WriteReport(const std::string& store_path, const ReportOptions& o)
     std::size_t max_rows = 0;
     for (const auto& f : frames) max_rows = std::max(max_rows, f.second.rows());
     const ResultTable& first = frames.front().second;
+    // An ensemble's statistics (M_mean, M_sd, M_p05, M_p95 beside M): one plot of M with its 5-95 % band.
+    auto ensemble_part = [&](const std::string& col) {
+      for (const char* suffix : {"_mean", "_sd", "_p05", "_p95"}) {
+        const std::size_t n = std::char_traits<char>::length(suffix);
+        if (col.size() > n && col.compare(col.size() - n, n, suffix) == 0 && first.Find(col.substr(0, col.size() - n)))
+          return true;
+      }
+      return false;
+    };
     for (const ResultColumn& c : first.columns) {
-      if (kKeyColumns.count(c.name)) continue;
-      Plot p{name + " · " + c.name, c.unit, name + " (" + provenance[name] + ")", {}};
+      if (kKeyColumns.count(c.name) || ensemble_part(c.name)) continue;
+      const bool band = first.Find(c.name + "_p05") && first.Find(c.name + "_p95");
+      Plot p{name + " · " + c.name + (band ? " (point, 5-95 % band of the label samples)" : ""), c.unit,
+             name + " (" + provenance[name] + ")", {}};
       if (max_rows <= kMaxLines) {
         // One line per row key.
         std::map<std::string, Line> lines;
         std::vector<std::string> order;
         for (const auto& [k, t] : frames) {
           const ResultColumn* col = t.Find(c.name);
+          const ResultColumn* lo = band ? t.Find(c.name + "_p05") : nullptr;
+          const ResultColumn* hi = band ? t.Find(c.name + "_p95") : nullptr;
           for (std::size_t r = 0; r < t.rows() && col; ++r) {
             const std::string key = RowLabel(t, r, phases);
             if (!lines.count(key)) order.push_back(key), lines[key].label = key;
             lines[key].x.push_back(time[std::size_t(k)]);
             lines[key].y.push_back(col->values[r]);
+            if (lo && hi) lines[key].lo.push_back(lo->values[r]), lines[key].hi.push_back(hi->values[r]);
           }
         }
+        for (auto& [key, l] : lines)
+          if (l.lo.size() != l.x.size()) l.lo.clear(), l.hi.clear();  // a frame without the band: none
         for (const std::string& key : order) p.lines.push_back(lines[key]);
       } else {
         const auto it = kDistributionColumns.find(name);

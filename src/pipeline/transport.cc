@@ -3,10 +3,12 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <limits>
 
 #include <nlohmann/json.hpp>
 
 #include "op4d/core/error.h"
+#include "op4d/frame/uncertainty/ensemble.h"
 #include "op4d/io/export.h"
 #include "op4d/pipeline/network.h"
 #include "op4d/store/frame_store.h"
@@ -22,6 +24,55 @@ int AxisOf(char c) {
     case 'x': return 2;
   }
   throw ConfigError("axes", std::string("'") + c + "' is not an axis: use z, y and x (e.g. zyx)");
+}
+
+// The table tortuosity_ensemble of one frame (TransportRunOptions::ensemble documents it).
+ResultTable TortuosityEnsemble(const FrameStore& store, std::int64_t k, std::uint8_t label, const ResultTable& point,
+                               const TransportRunOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  static const char* kMetrics[4] = {"volume_fraction", "percolating_fraction", "d_eff_over_d_bulk", "tau"};
+  const std::size_t axes = options.axes.size();
+  std::vector<std::vector<std::vector<double>>> values(axes, std::vector<std::vector<double>>(4));
+  std::vector<int> non_percolating(axes, 0);
+  Progress progress("tortuosity ensemble frame " + std::to_string(k), options.ensemble, options.progress);
+  for (int s = 0; s < options.ensemble; ++s) {
+    const AnyVolume stored = store.ReadFrameVolume(k, LabelSampleName(s));
+    const auto* l = std::get_if<PhaseVolume>(&stored);
+    if (!l) throw IoError(store.path(), FrameResultsGroup(k) + "/" + LabelSampleName(s), "a label sample must be uint8");
+    Volume<std::uint8_t> mask(l->geometry(), 0);
+    for (std::int64_t i = 0; i < mask.size(); ++i) mask[i] = (*l)[i] == label;
+    const ResultTable t = TortuosityTable(mask, options.axes, options.solver);
+    for (std::size_t a = 0; a < axes; ++a) {
+      for (int m = 0; m < 4; ++m) values[a][std::size_t(m)].push_back(t.Find(kMetrics[m])->values[a]);
+      non_percolating[a] += !(t.Find("percolating_fraction")->values[a] > 0);
+    }
+    progress.Advance();
+  }
+  ResultTable out;
+  out.name = "tortuosity_ensemble";
+  out.columns.push_back({"axis", "1", {}});
+  for (const char* m : kMetrics)
+    for (const char* suffix : {"", "_mean", "_sd", "_p05", "_p95"}) out.columns.push_back({std::string(m) + suffix, "1", {}});
+  out.columns.push_back({"samples", "1", {}});
+  out.columns.push_back({"non_percolating", "1", {}});
+  out.columns.push_back({"seconds_per_sample", "s", {}});
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  for (std::size_t a = 0; a < axes; ++a) {
+    std::size_t c = 0;
+    out.columns[c++].values.push_back(point.Find("axis")->values[a]);
+    for (int m = 0; m < 4; ++m) {
+      std::vector<double>& v = values[a][std::size_t(m)];
+      if (m == 3)  // a sample whose phase does not percolate has no finite tau: +inf, as SummarizeEnsemble counts it
+        for (std::size_t i = 0; i < v.size(); ++i)
+          if (!(values[a][1][i] > 0)) v[i] = std::numeric_limits<double>::infinity();
+      const EnsembleStat st = SummarizeEnsemble(point.Find(kMetrics[m])->values[a], v);
+      for (double x : {st.point, st.mean, st.sd, st.p05, st.p95}) out.columns[c++].values.push_back(x);
+    }
+    out.columns[c++].values.push_back(double(options.ensemble));
+    out.columns[c++].values.push_back(double(non_percolating[a]));
+    out.columns[c++].values.push_back(seconds / double(options.ensemble));
+  }
+  return out;
 }
 
 }  // namespace
@@ -85,6 +136,23 @@ std::vector<TransportRunRow> RunTransport(const std::string& store_path, const T
     j["phase"] = options.phase;
     j["segment"] = ToString(options.segment.method);
   }
+  if (options.ensemble != 0) {
+    if (options.ensemble < 2)
+      throw ConfigError("ensemble", "an ensemble needs at least 2 samples, got " + std::to_string(options.ensemble));
+    if (options.value >= 0)
+      throw ConfigError("ensemble", "label samples come from the segment step's ensemble (op4d segment --ensemble N); "
+                                    "frames that hold labels (--value) have none");
+    for (std::int64_t k : frames) {  // before any frame is touched
+      const int stored = StoredLabelSamples(store, k, options.segment);
+      if (stored < options.ensemble)
+        throw ConfigError("ensemble", store_path + ": frame " + std::to_string(k) + " holds " + std::to_string(stored) +
+                                          " label samples of the " + ToString(options.segment.method) +
+                                          " segmentation, asked for " + std::to_string(options.ensemble) +
+                                          ": run op4d segment --method " + ToString(options.segment.method) +
+                                          " --ensemble N (N >= " + std::to_string(options.ensemble) + ") first");
+    }
+    j["ensemble"] = options.ensemble;
+  }
   std::vector<TransportRunRow> rows;
   Progress progress("tortuosity (frames)", std::int64_t(frames.size()), options.progress);
   for (std::int64_t k : frames) {
@@ -95,7 +163,9 @@ std::vector<TransportRunRow> RunTransport(const std::string& store_path, const T
     row.frame = k;
     row.table = TortuosityTable(mask, options.axes, options.solver, options.write_field ? &fields : nullptr,
                                 frames.size() > 1 ? ProgressStyle::kOff : options.progress);
+    if (options.ensemble) row.ensemble = TortuosityEnsemble(store, k, label, row.table, options);
     store.WriteFrameTable(k, row.table, {"transport", "frame " + std::to_string(k), j.dump(), ""});
+    if (options.ensemble) store.WriteFrameTable(k, row.ensemble, {"transport", "frame " + std::to_string(k), j.dump(), ""});
     if (!options.out_dir.empty())
       row.files = WriteTortuosityFiles(FrameFileStem(options.out_dir, k), row.table, fields, options.axes);
     rows.push_back(std::move(row));

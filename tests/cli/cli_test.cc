@@ -69,7 +69,12 @@ TEST_CASE("segment --ensemble stores every metric's spread beside its point valu
   REQUIRE(out == "op4d: error: --ensemble-temperature: tunes the label ensemble; give --ensemble N\n");
   REQUIRE(Run("info " + store, &out) == 0);
   REQUIRE(out.find("per-frame results: none") != std::string::npos);
-  REQUIRE(Run("segment " + store + " --method nlm+gmm --ensemble 6 --ensemble-temperature 4 --threads 1 --quiet", &out) == 0);
+  REQUIRE(Run("segment " + store + " --method nlm+gmm --ensemble 4 --ensemble-grey-jitter -1", &out) == 2);
+  REQUIRE(out == "op4d: error: --ensemble-grey-jitter: must be a finite number >= 0, got -1\n");
+  // The model's own noise posterior only (no grey jitter): far narrower than the calibrated ensemble.
+  REQUIRE(Run("segment " + store + " --method nlm+gmm --ensemble 6 --ensemble-grey-jitter 0 --threads 1 --quiet", &out) == 0);
+  const double narrow = op4d::FrameStore::OpenRead(store).ReadFrameTable(0, "segment_ensemble").Find("fraction_pore_sd")->values[0];
+  REQUIRE(Run("segment " + store + " --method nlm+gmm --ensemble 6 --threads 1 --quiet", &out) == 0);
   REQUIRE(out.find("segment_ensemble") != std::string::npos);
   op4d::ResultTable t = op4d::FrameStore::OpenRead(store).ReadFrameTable(0, "segment_ensemble");
   REQUIRE(t.rows() == 1);
@@ -79,7 +84,10 @@ TEST_CASE("segment --ensemble stores every metric's spread beside its point valu
     return t.Find(c)->values[0];
   };
   REQUIRE(v("samples") == 6);
-  REQUIRE(v("temperature") == 4);
+  REQUIRE(v("temperature") == 1);
+  REQUIRE(v("grey_jitter") == 0.05);  // the calibrated default, kCalibratedGreyJitter
+  INFO("porosity sd without and with the grey jitter: " << narrow << " " << v("fraction_pore_sd"));
+  REQUIRE(v("fraction_pore_sd") > 3 * narrow);
   REQUIRE(t.Find("a_s_pore_binder_p95")->unit == "um^-1");
   for (const std::string m : {"fraction_pore", "fraction_binder", "a_s_pore_active", "tau_z_pore"}) {
     INFO(m << ": point " << v(m) << ", mean " << v(m + "_mean") << ", sd " << v(m + "_sd") << ", 5-95 % " << v(m + "_p05")
@@ -94,9 +102,51 @@ TEST_CASE("segment --ensemble stores every metric's spread beside its point valu
   REQUIRE(soft > 0.2);
   REQUIRE(soft < 0.8);
   // The same seed again, on two threads: the same ensemble.
-  REQUIRE(Run("segment " + store + " --method nlm+gmm --ensemble 6 --ensemble-temperature 4 --threads 2 --quiet", &out) == 0);
+  REQUIRE(Run("segment " + store + " --method nlm+gmm --ensemble 6 --threads 2 --quiet", &out) == 0);
   const op4d::ResultTable again = op4d::FrameStore::OpenRead(store).ReadFrameTable(0, "segment_ensemble");
   for (const std::string m : {"fraction_pore_mean", "a_s_pore_active_sd", "tau_z_pore_p95"}) REQUIRE(again.Find(m)->values[0] == v(m));
+
+  // The samples are stored; the tortuosity step carries them through every axis asked for.
+  auto volumes = [&] { return op4d::FrameStore::OpenRead(store).ListFrameVolumes(0); };
+  auto has = [&](const std::string& name) {
+    const auto l = volumes();
+    return std::find(l.begin(), l.end(), name) != l.end();
+  };
+  REQUIRE(has("label_sample_0"));
+  REQUIRE(has("label_sample_5"));
+  REQUIRE(!has("label_sample_6"));
+  REQUIRE(Run("tortuosity " + store + " --method nlm+gmm --ensemble 8 --quiet", &out) == 2);
+  REQUIRE(out.find("frame 0 holds 6 label samples of the nlm+gmm segmentation, asked for 8") != std::string::npos);
+  REQUIRE(Run("tortuosity " + store + " --method gmm --ensemble 2 --quiet", &out) == 2);
+  REQUIRE(out.find("frame 0 holds 0 label samples of the gmm segmentation") != std::string::npos);
+  REQUIRE(Run("tortuosity " + store + " --method nlm+gmm --ensemble 6 --axes zx --threads 2", &out) == 0);
+  REQUIRE(out.find("over 6 label samples") != std::string::npos);
+  const op4d::ResultTable te = op4d::FrameStore::OpenRead(store).ReadFrameTable(0, "tortuosity_ensemble");
+  const op4d::ResultTable tp = op4d::FrameStore::OpenRead(store).ReadFrameTable(0, "tortuosity");
+  REQUIRE(te.rows() == 2);
+  REQUIRE(te.Find("axis")->values == std::vector<double>{0, 2});
+  for (std::size_t r = 0; r < 2; ++r) {
+    auto e = [&](const char* c) { return te.Find(c)->values[r]; };
+    INFO("axis row " << r << ": tau " << e("tau") << ", mean " << e("tau_mean") << ", sd " << e("tau_sd") << ", 5-95 % "
+                     << e("tau_p05") << " " << e("tau_p95"));
+    REQUIRE(e("tau") == tp.Find("tau")->values[r]);  // the point value is the stored labels' tau
+    REQUIRE(e("tau_sd") > 0);
+    REQUIRE(e("tau_p05") <= e("tau_mean"));
+    REQUIRE(e("tau_mean") <= e("tau_p95"));
+    REQUIRE(std::abs(e("tau_mean") - e("tau")) < 0.1 * e("tau"));
+    REQUIRE(e("d_eff_over_d_bulk_p05") <= e("d_eff_over_d_bulk_p95"));
+    REQUIRE(e("non_percolating") == 0);
+  }
+  // The segment-step ensemble's tau_z over the same samples is the tortuosity step's axis-z one.
+  op4d::test::RequireClose(te.Find("tau_mean")->values[0], again.Find("tau_z_pore_mean")->values[0], 1e-6);
+  // A smaller ensemble drops the stale samples; a segmentation without one drops them all.
+  REQUIRE(Run("segment " + store + " --method nlm+gmm --ensemble 4 --threads 2 --quiet", &out) == 0);
+  REQUIRE(has("label_sample_3"));
+  REQUIRE(!has("label_sample_4"));
+  REQUIRE(Run("segment " + store + " --method nlm+gmm --threads 2 --quiet", &out) == 0);
+  REQUIRE(!has("label_sample_0"));
+  REQUIRE(Run("tortuosity " + store + " --method nlm+gmm --ensemble 2 --quiet", &out) == 2);
+  REQUIRE(out.find("frame 0 holds 0 label samples") != std::string::npos);
 }
 
 TEST_CASE("segment takes the nlm+gmm tuning and clean-ups, and refuses a bad one before labels are stored", "[cli][segment][errors]") {

@@ -228,3 +228,71 @@ TEST_CASE("independent draws follow the posteriors and the expected fractions ar
   REQUIRE(std::abs(left3 / n - 0.2) < 4 * std::sqrt(0.2 * 0.8 / n));
   REQUIRE(right3 == std::int64_t(n));
 }
+
+TEST_CASE("with grey jitter every sample draws new pure grey values and the energy changes stay exact", "[frame][uncertainty]") {
+  BallFrame f = Ball();
+  LabelSamplerOptions o;
+  o.grey_jitter = 0.1;
+  o.seed = 5;
+  LabelSampler s(f.labels, AnyVolume{f.grey}, o);
+  const double g0 = s.pure_grey(0), g1 = s.pure_grey(1), d = std::abs(g1 - g0);
+  REQUIRE(d > 1500);  // the fitted values: about 1000 and 3000
+  std::vector<std::pair<double, double>> drawn;
+  for (int k = 0; k < 6; ++k) {
+    const PhaseVolume& l = s.Next();
+    drawn.push_back({s.pure_grey(0), s.pure_grey(1)});
+    // Each draw is the model's value plus 0.1 d z: within 5 sd of it.
+    REQUIRE(std::abs(s.pure_grey(0) - g0) < 5 * 0.1 * d);
+    REQUIRE(std::abs(s.pure_grey(1) - g1) < 5 * 0.1 * d);
+    if (k == 5) {
+      // The work space follows the new values: DeltaAt is the brute-force change under them.
+      const double e0 = BruteEnergy(l, f.grey, s.terms(), o.model.psf_sigma_vox);
+      int checked = 0;
+      for (std::int64_t i = 0; i < l.size() && checked < 30; i += 7) {
+        const Index3 n = l.shape();
+        const std::int64_t z = i / (n[1] * n[2]), y = (i / n[2]) % n[1], x = i % n[2];
+        if (z < 4 || z >= 16 || y < 4 || y >= 16 || x < 4 || x >= 16) continue;
+        if (l[i] == l[i + 1] && l[i] == l[i - 1] && l[i] == l[i + 20] && l[i] == l[i - 20]) continue;
+        PhaseVolume moved = l;
+        moved[i] = std::uint8_t(1 - l[i]);
+        const double brute = BruteEnergy(moved, f.grey, s.terms(), o.model.psf_sigma_vox) - e0;
+        INFO("voxel " << i << ": brute " << brute << ", sampler " << s.DeltaAt(i, moved[i]));
+        REQUIRE(std::abs(s.DeltaAt(i, moved[i]) - brute) <= 1e-3 * std::abs(brute) + 5.0);
+        ++checked;
+      }
+      REQUIRE(checked >= 10);
+    }
+  }
+  REQUIRE(s.samples() == 6);
+  REQUIRE(drawn[0] != drawn[1]);
+  // The same seed draws the same values.
+  LabelSampler again(f.labels, AnyVolume{f.grey}, o);
+  again.Next();
+  REQUIRE(again.pure_grey(0) == drawn[0].first);
+  REQUIRE(again.pure_grey(1) == drawn[0].second);
+  o.grey_jitter = -0.1;
+  REQUIRE_THROWS_WITH(LabelSampler(f.labels, AnyVolume{f.grey}, o), Catch::Contains("grey_jitter must be"));
+  o.grey_jitter = std::nan("");
+  REQUIRE_THROWS_WITH(LabelSampler(f.labels, AnyVolume{f.grey}, o), Catch::Contains("grey_jitter must be"));
+}
+
+TEST_CASE("grey jitter moves whole interfaces: the ball's volume spreads far more than at the model's own values", "[frame][uncertainty]") {
+  BallFrame f = Ball(24, 6.0);
+  auto spread = [&](double jitter) {
+    LabelSamplerOptions o;
+    o.grey_jitter = jitter;
+    LabelSampler s(f.labels, AnyVolume{f.grey}, o);
+    std::vector<double> v;
+    for (int k = 0; k < 16; ++k) {
+      const PhaseVolume& l = s.Next();
+      std::int64_t n = 0;
+      for (std::int64_t i = 0; i < l.size(); ++i) n += l[i];
+      v.push_back(double(n));
+    }
+    return SummarizeEnsemble(0, v).sd;
+  };
+  const double none = spread(0), some = spread(0.05), more = spread(0.15);
+  INFO("sd of the ball's voxels at grey jitter 0, 0.05, 0.15: " << none << " " << some << " " << more);
+  REQUIRE(some > 1.5 * none);
+  REQUIRE(more > 2 * some);
+}

@@ -199,3 +199,41 @@ TEST_CASE("the report of a label campaign overlays the stored labels, not a segm
   REQUIRE(pixel(2, 6, 1) == 191);
   REQUIRE(pixel(2, 6, 2) == 131);
 }
+
+TEST_CASE("the report draws an ensemble's 5-95 % interval as a band around the point value, one plot per metric",
+          "[pipeline][report][uncertainty]") {
+  test::TempDir dir;
+  WriteCampaign(dir / "c.h5");
+  {
+    FrameStore store = FrameStore::OpenReadWrite(dir / "c.h5");
+    for (int k = 0; k < 3; ++k) {
+      const double p = 0.40 + 0.01 * k;
+      ResultTable e{"segment_ensemble",
+                    {{"fraction_pore", "1", {p}},
+                     {"fraction_pore_mean", "1", {p + 0.001}},
+                     {"fraction_pore_sd", "1", {0.002}},
+                     {"fraction_pore_p05", "1", {p - 0.003}},
+                     {"fraction_pore_p95", "1", {p + 0.004}},
+                     {"samples", "1", {8}}}};
+      store.WriteFrameTable(k, e, Provenance{"segment", "", "{}", ""});
+    }
+  }
+  ReportOptions o;
+  o.out_dir = dir / "rep";
+  o.vtk = false;
+  o.progress = ProgressStyle::kOff;
+  const ReportSummary r = WriteReport(dir / "c.h5", o);
+  const std::string html = ReadAll(r.html);
+  // The 9 plots of the campaign, then fraction_pore with its band and samples: 11.
+  REQUIRE(r.plots == 11);
+  REQUIRE(Count(html, "segment_ensemble · fraction_pore (point, 5-95 % band of the label samples)") == 1);
+  REQUIRE(html.find("segment_ensemble · fraction_pore_sd") == std::string::npos);
+  REQUIRE(html.find("segment_ensemble · fraction_pore_p95") == std::string::npos);
+  // Bands: eps_v's 10-90 % (twice: its table and the key quantities) and this one.
+  REQUIRE(Count(html, "fill-opacity=\"0.18\"") == 3);
+  // The CSV keeps every column.
+  REQUIRE(ReadAll(dir / "rep/csv/segment_ensemble.csv")
+              .rfind("frame [1],fraction_pore [1],fraction_pore_mean [1],fraction_pore_sd [1],fraction_pore_p05 [1],"
+                     "fraction_pore_p95 [1],samples [1]\n",
+                     0) == 0);
+}

@@ -3,6 +3,7 @@
 // and importers to the store (DESIGN.md).
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "op4d/frame/segment/denoise.h"
 #include "op4d/frame/segment/forward_model.h"
 #include "op4d/frame/segment/morphology.h"
+#include "op4d/frame/uncertainty/label_sampler.h"
 #include "op4d/io/import.h"
 #include "op4d/store/frame_store.h"
 #include "op4d/synth/campaign.h"
@@ -114,9 +116,12 @@ struct QuickLookOptions {
   // Label ensemble (frame/uncertainty/label_sampler.h), segment step only: with ensemble >= 2 the
   // step draws that many coherent samples of the mixture methods' posterior (heat-bath sweeps of the
   // forward model's MRF on the frame the mixture saw, at ensemble_temperature, seeded) and stores
-  // the per-frame table "segment_ensemble" (see RunSegment). 0 = none.
+  // the per-frame table "segment_ensemble" (see RunSegment). 0 = none. ensemble_grey_jitter: the
+  // model's pure grey values drawn anew for every sample (LabelSamplerOptions::grey_jitter; the
+  // calibrated value by default).
   int ensemble = 0;
   double ensemble_temperature = 1.0;
+  double ensemble_grey_jitter = kCalibratedGreyJitter;
   std::uint64_t ensemble_seed = 1;
   ThreadBudget threads;
   std::string truth_path;  // optional ground-truth store to compare against
@@ -158,8 +163,32 @@ std::string SegmentationJson(const QuickLookOptions& options);
 // its point value only), a_s_<a>_<b> [um^-1], tau_z_<pore phase> [1]) the columns M (point
 // segmentation), M_mean, M_sd, M_p05, M_p95, then samples, temperature, noise_sigma (grey) and
 // seconds_per_sample [s]. Each sample is finished as the point labels are (islands removed for
-// nlm+gmm; the clean-ups are not applied to samples).
+// nlm+gmm; the clean-ups are not applied to samples) and stored as the result volume
+// LabelSampleName(s) as it is drawn (stale samples of an earlier, larger ensemble are removed).
 std::vector<QuickLookRow> RunSegment(const std::string& store_path, const QuickLookOptions& options, bool probabilities = true);
+
+// The label-derived metrics the segment step's ensemble carries, on one label volume: phase fractions,
+// a_s per pair and the pore phase's tau_z (name, unit, value each, in the table's order).
+struct LabelMetric {
+  std::string name, unit;
+  double value = 0;
+};
+std::vector<LabelMetric> SegmentLabelMetrics(const PhaseVolume& labels, const QuickLookOptions& options);
+
+// The table "segment_ensemble" of one frame (RunSegment documents it): `point` the frame's point
+// labels, `model_frame` and `posteriors` as SegmentFrame returns them. `on_sample`, if given, receives
+// every finished sample as it is drawn (number s from 0, labels): one sample in memory at a time.
+ResultTable SegmentEnsemble(const PhaseVolume& point, const AnyVolume& model_frame,
+                            const std::vector<Volume<std::uint8_t>>& posteriors, const QuickLookOptions& options,
+                            std::int64_t frame, const std::function<void(int, const PhaseVolume&)>& on_sample = {});
+
+// The label samples the segment step stores per frame (segment --ensemble N): the result volumes
+// "label_sample_<s>", s = 0..N-1, read by the later steps' ensembles (tortuosity --ensemble).
+std::string LabelSampleName(int s);
+// N when frame k holds a complete ensemble (its table segment_ensemble is written after the last
+// sample) of the segmentation `options` asks for (method, bins, class labels and phases, as
+// FrameLabels compares them); 0 otherwise.
+int StoredLabelSamples(const FrameStore& store, std::int64_t k, const QuickLookOptions& options);
 
 // The phase labels of frame k: the stored "labels" volume when the segment step wrote it with the
 // same method, bins, class labels and phases (whatever its tuning: the segment step is where the

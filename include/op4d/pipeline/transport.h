@@ -25,12 +25,20 @@ struct TransportRunOptions {
   DiffusionOptions solver;   // tolerances, preconditioner, threads (axis is set per direction)
   std::string out_dir;       // if set: <out_dir>/frame_<k>_tortuosity.csv
   bool write_field = false;  // and <out_dir>/frame_<k>_c_<axis>.vti, the concentration field per axis
+  // >= 2: also the tortuosity of the first `ensemble` label samples the segment step stored
+  // (segment --ensemble N, N >= ensemble; segmented frames only): the per-frame table
+  // "tortuosity_ensemble", one row per axis: axis, then for volume_fraction, percolating_fraction,
+  // d_eff_over_d_bulk and tau the point value (the stored labels) and _mean, _sd, _p05, _p95 over the
+  // samples (a sample whose phase does not percolate counts tau +inf, D_eff 0), then samples,
+  // non_percolating (samples) and seconds_per_sample [s]. 0 = none.
+  int ensemble = 0;
   ProgressStyle progress = ProgressStyle::kAuto;
 };
 
 struct TransportRunRow {
   std::int64_t frame = 0;
   ResultTable table;               // one row per axis: DiffusionResult::ToTable() and seconds
+  ResultTable ensemble;            // "tortuosity_ensemble" when options.ensemble (empty otherwise)
   std::vector<std::string> files;  // files written
 };
 

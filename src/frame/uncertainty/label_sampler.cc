@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <limits>
+#include <vector>
 
 #include "op4d/core/error.h"
 #include "op4d/core/filter.h"
@@ -21,6 +23,7 @@ bool LabelSamplerOptions::IsValid(std::string* why) const {
   if (!(noise_sigma >= 0) || !std::isfinite(noise_sigma)) return fail("noise_sigma must be >= 0 (0 = from the residual)");
   if (burn_in_sweeps < 0) return fail("burn_in_sweeps must be >= 0");
   if (thin_sweeps < 1) return fail("thin_sweeps must be >= 1");
+  if (!(grey_jitter >= 0) || !std::isfinite(grey_jitter)) return fail("grey_jitter must be a finite number >= 0");
   return true;
 }
 
@@ -54,6 +57,28 @@ LabelSampler::LabelSampler(PhaseVolume start, const AnyVolume& grey, const Label
   if (!(sigma_ > 0))
     throw InvalidArgument("LabelSampler: the model explains the frame exactly (residual 0): give noise_sigma > 0");
   inv_2s2t_ = 1.0 / (2.0 * sigma_ * sigma_ * options_.temperature);
+  model_pure_ = terms_.pure;
+  d_min_ = std::numeric_limits<double>::infinity();
+  for (std::size_t a = 0; a < terms_.pure_grey.size(); ++a)
+    for (std::size_t b = a + 1; b < terms_.pure_grey.size(); ++b)
+      d_min_ = std::min(d_min_, std::abs(terms_.pure_grey[a] - terms_.pure_grey[b]));
+}
+
+void LabelSampler::JitterPureGrey() {
+  // New pure values for this sample; C = PSF * (grey - PSF * pure(L)) follows exactly:
+  // C' = C + PSF * PSF * (pure(L) - pure'(L)).
+  std::array<double, 256> next = terms_.pure;
+  for (std::uint8_t l : terms_.labels) {
+    const double z = HashNormal(options_.seed ^ 0x6a09e667f3bcc909ull, std::uint64_t(samples_ + 1), l);
+    next[l] = model_pure_[l] + options_.grey_jitter * d_min_ * z;
+  }
+  const Index3 n = labels_.shape();
+  std::vector<float> d(std::size_t(labels_.size()));
+  for (std::int64_t i = 0; i < labels_.size(); ++i) d[std::size_t(i)] = float(terms_.pure[labels_[i]] - next[labels_[i]]);
+  GaussianSmooth(d.data(), n, options_.model.psf_sigma_vox, options_.threads);
+  GaussianSmooth(d.data(), n, options_.model.psf_sigma_vox, options_.threads);
+  for (std::size_t i = 0; i < d.size(); ++i) c_[i] += d[i];
+  terms_.pure = next;
 }
 
 double LabelSampler::DeltaAt(std::int64_t i, std::uint8_t q) const {
@@ -146,8 +171,11 @@ std::int64_t LabelSampler::Sweep() {
 }
 
 const PhaseVolume& LabelSampler::Next() {
-  const int n = started_ ? options_.thin_sweeps : options_.burn_in_sweeps;
+  const bool jitter = options_.grey_jitter > 0 && !terms_.kk.empty();
+  if (jitter) JitterPureGrey();
+  const int n = started_ && !jitter ? options_.thin_sweeps : options_.burn_in_sweeps;
   started_ = true;
+  ++samples_;
   for (int s = 0; s < n; ++s) Sweep();
   return labels_;
 }

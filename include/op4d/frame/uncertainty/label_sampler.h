@@ -23,6 +23,7 @@
 // a face than R keep their labels, as in the refinement.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -33,13 +34,27 @@
 
 namespace op4d {
 
+// The grey jitter calibrated on synthetic frames (bench/uncertainty.cc; bench/RESULTS.md, "Label
+// ensembles"): chosen on 20 frames (seeds 1-5, SNR 10 and 5, z spacing 0.25 and 0.35 um) as the
+// smallest whose 5-95 % intervals hold the truth's porosity and binder fraction in at least 90 % of
+// frames, and checked on 40 others. The segment step's default.
+inline constexpr double kCalibratedGreyJitter = 0.05;
+
 struct LabelSamplerOptions {
   ForwardModelOptions model;   // psf_sigma_vox and smoothness of the refinement (max_sweeps unused)
   double temperature = 1.0;    // T > 0
   double noise_sigma = 0;      // grey-value noise sigma of the likelihood; 0 = the RMS of the model's
                                // residual grey - PSF * pure(L) on the starting labels
-  int burn_in_sweeps = 4;      // sweeps before the first sample
-  int thin_sweeps = 2;         // sweeps between samples (>= 1)
+  int burn_in_sweeps = 4;      // sweeps before the first sample (before every sample with grey_jitter)
+  int thin_sweeps = 2;         // sweeps between samples (>= 1) without grey_jitter
+  // The model's own uncertainty. Every sample draws new pure grey values, each label's the model's
+  // plus grey_jitter * d * z (z standard normal, independent per label and sample; d the smallest
+  // difference between two labels' pure values), and re-equilibrates the labels under them
+  // (burn_in_sweeps): the sub-voxel placement of every interface (partial volume, the mixture's
+  // means) enters the samples as a coherent shift of whole interfaces, which the model's own noise
+  // posterior cannot give. 0 = the model's values in every sample. Calibrated on synthetic frames
+  // (bench/RESULTS.md, "Label ensembles").
+  double grey_jitter = 0;
   std::uint64_t seed = 1;
   ThreadBudget threads;
   bool IsValid(std::string* why) const;
@@ -63,18 +78,24 @@ class LabelSampler {
   int slab() const { return slab_; }               // slab thickness, z-slices
   const ForwardModelTerms& terms() const { return terms_; }
   const std::vector<std::int64_t>& changes() const { return changes_; }  // per sweep
+  int samples() const { return samples_; }         // Next() calls so far
+  // The pure grey value of `label` in the current sample (the model's before the first Next()).
+  double pure_grey(std::uint8_t label) const { return terms_.pure[label]; }
   // Energy change (grey² units) of relabelling voxel i from its label to q, from the work space:
   // for tests against a brute-force E(L).
   double DeltaAt(std::int64_t i, std::uint8_t q) const;
 
  private:
   std::int64_t SweepSlab(std::int64_t z0, std::int64_t z1);
+  void JitterPureGrey();
   PhaseVolume labels_;
   LabelSamplerOptions options_;
   ForwardModelTerms terms_;
   std::vector<float> c_;
   double sigma_ = 0, inv_2s2t_ = 0;
-  int sweeps_ = 0, slab_ = 8;
+  std::array<double, 256> model_pure_{};
+  double d_min_ = 0;
+  int sweeps_ = 0, slab_ = 8, samples_ = 0;
   bool started_ = false;
   std::vector<std::int64_t> changes_;
 };
