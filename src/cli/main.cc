@@ -339,8 +339,11 @@ const std::map<std::string, std::string> kHelp = {
      "volume fraction. INPUT is a campaign store (table tortuosity in each frame's results) or any volume\n"
      "op4d imports (a labelled TIFF, MHA, ...).\n"
      "  --value V                the input holds labels; the phase = voxels equal to V (e.g. 0 for pore)\n"
-     "  --phase NAME             otherwise segment grey frames and use this phase: pore (default), active, binder\n"
+     "  --phase NAME             otherwise segment grey frames and use this phase of the phase table: pore\n"
+     "                           (default), active, binder in the electrode's\n"
      "  --method M               segmentation: multi-otsu (default), gmm, nlm+gmm\n"
+     "  --phases SPEC            phase table of grey frames, darkest first (as for segment; e.g.\n"
+     "                           pore=0:pore,solid=1:active)\n"
      "  --axes AXES              driving directions, any of z, y, x (default zyx)\n"
      "  --tolerance T            relative residual of the solve (default 1e-8)\n"
      "  --jacobi                 Jacobi-preconditioned CG instead of multigrid (the baseline)\n"
@@ -1020,7 +1023,7 @@ void PrintTortuosityEnsemble(const std::string& what, const ResultTable& t) {
 int CmdTortuosity(int argc, char** argv) {
   Args a("tortuosity", argc, argv, 2,
          {{"value", 1}, {"phase", 1}, {"method", 1}, {"axes", 1}, {"tolerance", 1}, {"jacobi", 0}, {"frames", 1},
-          {"spacing", 3}, {"out", 1}, {"field", 0}, {"ensemble", 1}, {"threads", 1}, {"quiet", 0}});
+          {"spacing", 3}, {"out", 1}, {"field", 0}, {"ensemble", 1}, {"phases", 1}, {"threads", 1}, {"quiet", 0}});
   if (a.help()) return std::printf("%s", kHelp.at("tortuosity").c_str()), 0;
   if (a.positional().size() != 1) throw ConfigError("INPUT", "give exactly one store or volume (see op4d tortuosity --help)");
   const std::string input = a.positional()[0];
@@ -1029,6 +1032,7 @@ int CmdTortuosity(int argc, char** argv) {
   if (a.Has("value") && o.value < 0) throw ConfigError("--value", "must be >= 0");
   o.phase = a.String("phase", "pore");
   o.segment = SegmentOptions(a);
+  PhasesOption(a, &o.segment);
   o.axes = a.String("axes", "zyx");
   o.solver.tolerance = a.Double("tolerance", o.solver.tolerance);
   if (a.Has("jacobi")) o.solver.preconditioner = Preconditioner::kJacobi;

@@ -147,6 +147,14 @@ TEST_CASE("segment --ensemble stores every metric's spread beside its point valu
   REQUIRE(!has("label_sample_0"));
   REQUIRE(Run("tortuosity " + store + " --method nlm+gmm --ensemble 2 --quiet", &out) == 2);
   REQUIRE(out.find("frame 0 holds 0 label samples") != std::string::npos);
+  // A two-phase segmentation's ensemble reaches the tortuosity step through --phases.
+  const std::string two = " --method nlm+gmm --phases pore=0:pore,solid=1:active";
+  REQUIRE(Run("segment " + store + two + " --ensemble 3 --threads 2 --quiet", &out) == 0);
+  REQUIRE(Run("tortuosity " + store + " --method nlm+gmm --ensemble 3 --axes z --quiet", &out) == 2);
+  REQUIRE(out.find("frame 0 holds 0 label samples of the nlm+gmm segmentation") != std::string::npos);
+  REQUIRE(Run("tortuosity " + store + two + " --ensemble 3 --axes z --quiet", &out) == 0);
+  REQUIRE(out.find("over 3 label samples") != std::string::npos);
+  REQUIRE(op4d::FrameStore::OpenRead(store).ReadFrameTable(0, "tortuosity_ensemble").Find("tau_sd")->values[0] > 0);
 }
 
 TEST_CASE("segment takes the nlm+gmm tuning and clean-ups, and refuses a bad one before labels are stored", "[cli][segment][errors]") {
