@@ -495,6 +495,8 @@ ResultTable SegmentEnsemble(const PhaseVolume& point, const AnyVolume& model_fra
   return t;
 }
 
+std::string LabelSampleName(int s) { return "label_sample_" + std::to_string(s); }
+
 namespace {
 
 // Whether a stored result's provenance names the segmentation `options` asks for (method, bins,
@@ -509,12 +511,6 @@ bool SameSegmentation(const nlohmann::json& p, const QuickLookOptions& options) 
     if (!stored.contains(key) || stored[key] != want[key]) return false;
   return true;
 }
-
-}  // namespace
-
-std::string LabelSampleName(int s) { return "label_sample_" + std::to_string(s); }
-
-namespace {
 
 // Removes frame k's label samples numbered `from` and up.
 void RemoveLabelSamples(FrameStore& store, std::int64_t k, int from) {
@@ -582,8 +578,7 @@ std::vector<QuickLookRow> RunSegment(const std::string& store_path, const QuickL
     if (!ensemble) {  // an ensemble of earlier labels no longer describes these
       store.RemoveFrameResult(k, "segment_ensemble");
       RemoveLabelSamples(store, k, 0);
-    }
-    if (ensemble) {
+    } else {
       nlohmann::json ej = pj;
       ej["ensemble"] = {{"samples", options.ensemble},
                         {"temperature", options.ensemble_temperature},

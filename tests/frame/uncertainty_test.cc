@@ -55,6 +55,19 @@ double BruteEnergy(const PhaseVolume& l, const Volume<float>& grey, const Forwar
   return e + t.beta * double(unlike);
 }
 
+// The sd of the ball's voxel count over `samples` samples of a sampler with options `o`.
+double BallVoxelSd(const BallFrame& f, const LabelSamplerOptions& o, int samples) {
+  LabelSampler s(f.labels, AnyVolume{f.grey}, o);
+  std::vector<double> v;
+  for (int k = 0; k < samples; ++k) {
+    const PhaseVolume& l = s.Next();
+    std::int64_t n = 0;
+    for (std::int64_t i = 0; i < l.size(); ++i) n += l[i];
+    v.push_back(double(n));
+  }
+  return SummarizeEnsemble(0, v).sd;
+}
+
 std::int64_t Components(const PhaseVolume& l, std::uint8_t phase, Connectivity c) {
   ComponentOptions o;
   o.connectivity = c;
@@ -167,15 +180,7 @@ TEST_CASE("the sampler's spread of the phase fraction grows with its temperature
   auto spread = [&](double t) {
     LabelSamplerOptions o;
     o.temperature = t;
-    LabelSampler s(f.labels, AnyVolume{f.grey}, o);
-    std::vector<double> v;
-    for (int k = 0; k < 12; ++k) {
-      const PhaseVolume& l = s.Next();
-      std::int64_t n = 0;
-      for (std::int64_t i = 0; i < l.size(); ++i) n += l[i];
-      v.push_back(double(n));
-    }
-    return SummarizeEnsemble(0, v).sd;
+    return BallVoxelSd(f, o, 12);
   };
   const double cold = spread(0.1), warm = spread(1.0), hot = spread(8.0);
   INFO("sd of the ball's voxels at T 0.1, 1, 8: " << cold << " " << warm << " " << hot);
@@ -281,15 +286,7 @@ TEST_CASE("grey jitter moves whole interfaces: the ball's volume spreads far mor
   auto spread = [&](double jitter) {
     LabelSamplerOptions o;
     o.grey_jitter = jitter;
-    LabelSampler s(f.labels, AnyVolume{f.grey}, o);
-    std::vector<double> v;
-    for (int k = 0; k < 16; ++k) {
-      const PhaseVolume& l = s.Next();
-      std::int64_t n = 0;
-      for (std::int64_t i = 0; i < l.size(); ++i) n += l[i];
-      v.push_back(double(n));
-    }
-    return SummarizeEnsemble(0, v).sd;
+    return BallVoxelSd(f, o, 16);
   };
   const double none = spread(0), some = spread(0.05), more = spread(0.15);
   INFO("sd of the ball's voxels at grey jitter 0, 0.05, 0.15: " << none << " " << some << " " << more);
