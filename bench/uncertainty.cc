@@ -6,7 +6,7 @@
 // per metric, with the point segmentation's own "interval" (zero width) for comparison.
 //
 //   op4d_bench_uncertainty [--size N (64)] [--seeds A B (1 20)] [--snr "10 5"] [--spacing-z "0.25 0.35"]
-//                          [--jitter "0 0.05 0.1"] [--samples N (16)] [--temperature T (1)] [--threads T]
+//                          [--jitter "0 0.05 0.1"] [--binder-scale "1 0.8"] [--samples N (16)] [--temperature T (1)] [--threads T]
 //                          [--phantom LABELS] (instead of the synthetic electrode: a labelled volume,
 //                          e.g. the real NMC cathode, cut into non-overlapping cubes of --size voxels,
 //                          each rendered through the detector with the seed's noise (bench/phantom.h);
@@ -48,7 +48,7 @@ double Column(const ResultTable& t, const std::string& name) {
 int main(int argc, char** argv) {
   std::int64_t n = 64;
   int seed_a = 1, seed_b = 20, samples = 16, threads = 0;
-  std::vector<double> snrs{10, 5}, spacings_z{0.25, 0.35}, jitters{0, 0.05, 0.1};
+  std::vector<double> snrs{10, 5}, spacings_z{0.25, 0.35}, jitters{0, 0.05, 0.1}, binder_scales{1};
   double temperature = 1;
   std::string phantom;
   for (int i = 1; i < argc; ++i) {
@@ -65,6 +65,7 @@ int main(int argc, char** argv) {
     else if (a == "--snr") snrs = Numbers(next());
     else if (a == "--spacing-z") spacings_z = Numbers(next());
     else if (a == "--jitter") jitters = Numbers(next());
+    else if (a == "--binder-scale") binder_scales = Numbers(next());
     else if (a == "--samples") samples = std::stoi(next());
     else if (a == "--temperature") temperature = std::stod(next());
     else if (a == "--threads") threads = std::stoi(next());
@@ -75,10 +76,11 @@ int main(int argc, char** argv) {
     }
   }
   const std::vector<std::string> metrics{"fraction_pore", "fraction_binder", "a_s_pore_active", "tau_z_pore"};
-  std::map<double, std::vector<int>> inside;  // jitter -> per metric count (jitter -1: the point value)
-  std::map<double, std::vector<double>> rel_width;
+  using Setting = std::pair<double, double>;  // jitter, binder scale ({-1, 0}: the point value)
+  std::map<Setting, std::vector<int>> inside;  // setting -> per metric count
+  std::map<Setting, std::vector<double>> rel_width;
   int cases = 0;
-  std::printf("seed\tsnr\tdz_um\tcrop\tjitter\tmetric\ttruth\tpoint\tmean\tp05\tp95\tin\ts_per_sample\n");
+  std::printf("seed\tsnr\tdz_um\tcrop\tjitter\tbinder_scale\tmetric\ttruth\tpoint\tmean\tp05\tp95\tin\ts_per_sample\n");
   PhaseVolume labels;
   std::vector<Box> crops;
   if (!phantom.empty()) {
@@ -128,39 +130,42 @@ int main(int argc, char** argv) {
         std::map<std::string, double> truth;
         for (const LabelMetric& m : SegmentLabelMetrics(fr.phases, qo)) truth[m.name] = m.value;
         ++cases;
-        for (double j : jitters) {
-          qo.ensemble_grey_jitter = j;
-          const ResultTable t = SegmentEnsemble(point, model, posteriors, qo, 0);
-          auto& in = inside[j];
-          auto& in_point = inside[-1];
-          auto& w = rel_width[j];
-          in.resize(metrics.size());
-          in_point.resize(metrics.size());
-          w.resize(metrics.size());
-          for (std::size_t m = 0; m < metrics.size(); ++m) {
-            const std::string& name = metrics[m];
-            const double tv = truth.at(name), pv = Column(t, name), lo = Column(t, name + "_p05"),
-                         hi = Column(t, name + "_p95");
-            const bool ok = lo <= tv && tv <= hi;
-            in[m] += ok;
-            if (j == jitters.front()) in_point[m] += pv == tv;
-            w[m] += (hi - lo) / std::abs(tv);
-            std::printf("%d\t%g\t%g\t%zu\t%g\t%s\t%.5f\t%.5f\t%.5f\t%.5f\t%.5f\t%d\t%.3f\n", seed, snr, dz, crop, j, name.c_str(), tv, pv,
-                        Column(t, name + "_mean"), lo, hi, int(ok), Column(t, "seconds_per_sample"));
+        for (double j : jitters)
+          for (double bs : binder_scales) {
+            qo.ensemble_grey_jitter = j;
+            qo.ensemble_binder_jitter_scale = bs;
+            const ResultTable t = SegmentEnsemble(point, model, posteriors, qo, 0);
+            auto& in = inside[{j, bs}];
+            auto& in_point = inside[{-1, 0}];
+            auto& w = rel_width[{j, bs}];
+            in.resize(metrics.size());
+            in_point.resize(metrics.size());
+            w.resize(metrics.size());
+            for (std::size_t m = 0; m < metrics.size(); ++m) {
+              const std::string& name = metrics[m];
+              const double tv = truth.at(name), pv = Column(t, name), lo = Column(t, name + "_p05"),
+                           hi = Column(t, name + "_p95");
+              const bool ok = lo <= tv && tv <= hi;
+              in[m] += ok;
+              if (j == jitters.front() && bs == binder_scales.front()) in_point[m] += pv == tv;
+              w[m] += (hi - lo) / std::abs(tv);
+              std::printf("%d\t%g\t%g\t%zu\t%g\t%g\t%s\t%.5f\t%.5f\t%.5f\t%.5f\t%.5f\t%d\t%.3f\n", seed, snr, dz, crop, j, bs, name.c_str(), tv, pv,
+                          Column(t, name + "_mean"), lo, hi, int(ok), Column(t, "seconds_per_sample"));
+            }
+            std::fflush(stdout);
           }
-          std::fflush(stdout);
-        }
       }
   std::printf("\ncoverage of the 5-95 %% interval over %d frames (share holding the truth; mean width / truth)\n", cases);
-  std::printf("jitter");
+  std::printf("jitter\tbinder_scale");
   for (const auto& m : metrics) std::printf("\t%s", m.c_str());
   std::printf("\n");
-  for (const auto& [j, in] : inside) {
-    if (j < 0) std::printf("point");
-    else std::printf("%g", j);
+  for (const auto& [setting, in] : inside) {
+    const bool point = setting.first < 0;
+    if (point) std::printf("point\t-");
+    else std::printf("%g\t%g", setting.first, setting.second);
     for (std::size_t m = 0; m < metrics.size(); ++m) {
       std::printf("\t%.0f %%", 100.0 * in[m] / cases);
-      if (j >= 0) std::printf(" (%.2f %%)", 100.0 * rel_width[j][m] / cases);
+      if (!point) std::printf(" (%.2f %%)", 100.0 * rel_width[setting][m] / cases);
     }
     std::printf("\n");
   }

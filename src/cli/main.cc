@@ -246,6 +246,8 @@ const std::map<std::string, std::string> kHelp = {
      "                           sub-voxel placement the model cannot know) [0.05, calibrated on synthetic\n"
      "                           frames to hold the truth in about 90 % of 5-95 % intervals; 0 = the model's\n"
      "                           own noise posterior only, far narrower than the error]\n"
+     "  --ensemble-binder-jitter-scale S   the binder's jitter is J x S (the thin binder's fraction is the\n"
+     "                           metric most sensitive to its pure value) [calibrated with J]\n"
      "nlm+gmm tuning (defaults in brackets):\n"
      "  --nlm-h F                NLM filtering strength h = F x noise sigma [0.45]\n"
      "  --nlm-sigma S            noise sigma in grey units [0: estimated from each frame; give it for\n"
@@ -270,6 +272,9 @@ const std::map<std::string, std::string> kHelp = {
      "  --axes zyx               axes to solve along (default z)\n"
      "  --method M               segmentation: multi-otsu (default), gmm, nlm+gmm (stored labels reused)\n"
      "  --tolerance T            relative residual (default 1e-8)\n"
+     "  --ensemble N             also on the first N label samples op4d segment --ensemble stored (same\n"
+     "                           --method): table conductivity_ensemble, per axis sigma_eff, tau_electronic,\n"
+     "                           fractions and contact figures with _mean, _sd, _p05, _p95\n"
      "  --frames A:B             frames A..B-1 (default all); or a single frame K\n"
      "  --threads N, --quiet\n"},
     {"network",
@@ -282,6 +287,9 @@ const std::map<std::string, std::string> kHelp = {
      "  --spacing Z Y X          voxel size in um (volume input; overrides the file)\n"
      "  --prune UM               also remove spurs shorter than UM (default 0: only spurs inside a junction's ball)\n"
      "  --keep-cavities          do not fill enclosed solid before the skeleton\n"
+     "  --ensemble N             also on the first N label samples op4d segment --ensemble stored (same\n"
+     "                           --method): table network_ensemble, node/throat counts, loops and throat-radius\n"
+     "                           quantiles with _mean, _sd, _p05, _p95\n"
      "  --out DIR                write CSV tables, DIR/<stem>.vtp (ParaView) and <stem>_openpnm.h5 (OpenPNM keys)\n"
      "  --threads N              worker threads\n"
      "  --quiet                  no progress output\n"},
@@ -327,6 +335,10 @@ const std::map<std::string, std::string> kHelp = {
      "  --no-particles           skip the particle separation (and per-particle contacts)\n"
      "  --gc J_PER_M2            adhesion energy G_c (default 0)\n"
      "  --tmax PA                adhesion strength T_max (default 0)\n"
+     "  --ensemble N             also every descriptor on the first N label samples op4d segment --ensemble\n"
+     "                           stored (same --method): tables <table>_ensemble beside volume_fractions,\n"
+     "                           percolation, interface_areas, thickness_distribution, particle_size_summary\n"
+     "                           and contacts, every column with _mean, _sd, _p05, _p95\n"
      "  --frames A:B             store frames A..B-1 (default all); or a single frame K\n"
      "  --spacing Z Y X          voxel size in um (volume input; overrides the file)\n"
      "  --out DIR                write every table as CSV into DIR\n"
@@ -412,6 +424,10 @@ const std::map<std::string, std::string> kHelp = {
      "                           reference throats: births, deaths and lost throats per frame (series\n"
      "                           table throat_births_deaths)\n"
      "  --out DIR                CSV tables and DIR/throat_history.vtp (radius_<k>, open_<k> per frame)\n"
+     "  --ensemble N             also measure every frame's throats on its first N label samples (op4d segment\n"
+     "                           --ensemble, same --method): series tables throat_open_probability (per throat and\n"
+     "                           frame), throat_frames_ensemble (P(percolates) = percolates_mean, open throats\n"
+     "                           with _p05/_p95) and percolation_summary_ensemble\n"
      "  --threads N              worker threads\n"
      "  --quiet                  no progress output\n"},
     {"soc",
@@ -796,10 +812,25 @@ int CmdQuickLook(int argc, char** argv) {
 
 QuickLookOptions SegmentOptions(const Args& a);
 
+// --ensemble N of the steps that read the segment step's label samples: 0 when absent, N >= 2.
+int EnsembleOption(const Args& a) {
+  const int n = int(a.Int("ensemble", 0));
+  if (a.Has("ensemble") && n < 2) throw ConfigError("--ensemble", "an ensemble needs at least 2 samples, got " + a.String("ensemble"));
+  return n;
+}
+
+// One line of an ensemble table: metric M's point value and its 5-95 % interval over the samples.
+void PrintBand(const std::string& what, const ResultTable& t, std::size_t row, const std::string& metric, const std::string& unit) {
+  auto v = [&](const std::string& c) { return t.Find(c)->values[row]; };
+  std::printf("%s %s %.6g%s%s, 5-95 %% %.6g to %.6g over %d label samples (mean %.6g, sd %.3g)\n", what.c_str(),
+              metric.c_str(), v(metric), unit.empty() ? "" : " ", unit.c_str(), v(metric + "_p05"), v(metric + "_p95"),
+              int(v("samples")), v(metric + "_mean"), v(metric + "_sd"));
+}
+
 int CmdConductivity(int argc, char** argv) {
   Args a("conductivity", argc, argv, 2,
          {{"sigma-active", 1}, {"sigma-binder", 1}, {"contact-resistance", 1}, {"axes", 1}, {"method", 1}, {"tolerance", 1},
-          {"frames", 1}, {"threads", 1}, {"quiet", 0}});
+          {"frames", 1}, {"ensemble", 1}, {"threads", 1}, {"quiet", 0}});
   if (a.help()) return std::printf("%s", kHelp.at("conductivity").c_str()), 0;
   if (a.positional().size() != 1) throw ConfigError("CAMPAIGN.h5", "give exactly one store (see op4d conductivity --help)");
   ConductivityRunOptions o;
@@ -812,13 +843,20 @@ int CmdConductivity(int argc, char** argv) {
   o.solver.threads = Threads(a);
   o.frames = Frames(a);
   o.progress = Style(a);
-  for (const auto& [k, t] : RunConductivity(a.positional()[0], o)) {
+  o.ensemble = EnsembleOption(a);
+  const std::string store = a.positional()[0];
+  for (const auto& [k, t] : RunConductivity(store, o)) {
     const ResultColumn* axis = t.Find("axis");
     const ResultColumn* s = t.Find("sigma_eff");
     const ResultColumn* share = t.Find("contact_power_share");
     for (std::size_t r = 0; r < t.rows(); ++r)
       std::printf("frame %lld: axis %c  sigma_eff %.6g S/m  (%.4g of sigma_active)  contact power share %.4f\n", static_cast<long long>(k),
                   "zyx"[int(axis->values[r])], s->values[r], s->values[r] / o.sigma_active_S_per_m, share->values[r]);
+    if (o.ensemble) {
+      const ResultTable e = FrameStore::OpenRead(store).ReadFrameTable(k, "conductivity_ensemble");
+      for (std::size_t r = 0; r < e.rows(); ++r)
+        PrintBand("frame " + std::to_string(k) + ": axis " + "zyx"[int(e.Find("axis")->values[r])], e, r, "sigma_eff", "S/m");
+    }
   }
   return 0;
 }
@@ -827,7 +865,8 @@ int CmdSegment(int argc, char** argv) {
   Args a("segment", argc, argv, 2,
          {{"method", 1}, {"bins", 1}, {"phases", 1}, {"frames", 1}, {"no-probabilities", 0}, {"threads", 1}, {"quiet", 0},
           {"nlm-h", 1}, {"nlm-sigma", 1}, {"nlm-patch", 1}, {"nlm-search", 1}, {"psf", 1}, {"smoothness", 1},
-          {"islands", 1}, {"clean-up", 1}, {"ensemble", 1}, {"ensemble-temperature", 1}, {"ensemble-seed", 1}, {"ensemble-grey-jitter", 1}});
+          {"islands", 1}, {"clean-up", 1}, {"ensemble", 1}, {"ensemble-temperature", 1}, {"ensemble-seed", 1}, {"ensemble-grey-jitter", 1},
+          {"ensemble-binder-jitter-scale", 1}});
   if (a.help()) return std::printf("%s", kHelp.at("segment").c_str()), 0;
   if (a.positional().size() != 1) throw ConfigError("CAMPAIGN.h5", "give exactly one store (see op4d segment --help)");
   QuickLookOptions o;
@@ -874,7 +913,7 @@ int CmdSegment(int argc, char** argv) {
     if (o.method == SegmentMethod::kMultiOtsu)
       throw ConfigError("--ensemble", "multi-Otsu has no posterior to sample: give --method gmm or nlm+gmm");
   }
-  for (const char* key : {"ensemble-temperature", "ensemble-seed", "ensemble-grey-jitter"})
+  for (const char* key : {"ensemble-temperature", "ensemble-seed", "ensemble-grey-jitter", "ensemble-binder-jitter-scale"})
     if (a.Has(key) && o.ensemble == 0) throw ConfigError(std::string("--") + key, "tunes the label ensemble; give --ensemble N");
   o.ensemble_temperature = a.Double("ensemble-temperature", 1.0);
   if (!(o.ensemble_temperature > 0) || !std::isfinite(o.ensemble_temperature))
@@ -883,6 +922,10 @@ int CmdSegment(int argc, char** argv) {
   o.ensemble_grey_jitter = a.Double("ensemble-grey-jitter", kCalibratedGreyJitter);
   if (!(o.ensemble_grey_jitter >= 0) || !std::isfinite(o.ensemble_grey_jitter))
     throw ConfigError("--ensemble-grey-jitter", "must be a finite number >= 0, got " + a.String("ensemble-grey-jitter"));
+  o.ensemble_binder_jitter_scale = a.Double("ensemble-binder-jitter-scale", kCalibratedBinderJitterScale);
+  if (!(o.ensemble_binder_jitter_scale >= 0) || !std::isfinite(o.ensemble_binder_jitter_scale))
+    throw ConfigError("--ensemble-binder-jitter-scale",
+                      "must be a finite number >= 0, got " + a.String("ensemble-binder-jitter-scale"));
   o.frames = Frames(a);
   o.threads = Threads(a);
   o.progress = Style(a);
@@ -954,12 +997,31 @@ void PrintGeometry(const std::string& what, const FrameGeometry& g) {
                 g.particle_sizes.Find("median_diameter")->values[0]);
   std::printf("  active-binder contact %.1f um^2 (%.5f um^-1), E_adh %.3g J, F_max %.3g N\n", g.contacts.area_um2,
               g.contacts.specific_area_per_um, g.contacts.adhesion_energy_J, g.contacts.max_force_N);
+  auto name = [&](double label) {
+    for (const PhaseFraction& f : g.fractions.phases)
+      if (f.label == int(label)) return f.name;
+    return std::to_string(int(label));
+  };
+  for (const ResultTable& e : g.ensemble) {
+    auto v = [&](const char* c, std::size_t r) { return e.Find(c)->values[r]; };
+    for (std::size_t r = 0; r < e.rows(); ++r) {
+      if (e.name == "volume_fractions_ensemble") PrintBand("  " + name(v("label", r)), e, r, "volume_fraction", "");
+      if (e.name == "interface_areas_ensemble")
+        PrintBand("  a_s " + name(v("phase_a", r)) + "|" + name(v("phase_b", r)), e, r, "specific_area_per_um", "um^-1");
+      if (e.name == "thickness_distribution_ensemble") PrintBand("  local thickness of " + name(v("phase", r)), e, r, "median", "um");
+      if (e.name == "contacts_ensemble") PrintBand("  active-binder contact", e, r, "area_um2", "um^2");
+      if (e.name == "particle_size_summary_ensemble") {
+        PrintBand(" ", e, r, "particles", "");
+        PrintBand(" ", e, r, "median_diameter", "um");
+      }
+    }
+  }
 }
 
 int CmdGeometry(int argc, char** argv) {
   Args a("geometry", argc, argv, 2,
          {{"labels", 0}, {"method", 1}, {"thickness", 1}, {"no-particles", 0}, {"gc", 1}, {"tmax", 1}, {"frames", 1},
-          {"spacing", 3}, {"out", 1}, {"threads", 1}, {"quiet", 0}});
+          {"spacing", 3}, {"out", 1}, {"ensemble", 1}, {"threads", 1}, {"quiet", 0}});
   if (a.help()) return std::printf("%s", kHelp.at("geometry").c_str()), 0;
   if (a.positional().size() != 1) throw ConfigError("INPUT", "give exactly one store or volume (see op4d geometry --help)");
   const std::string input = a.positional()[0];
@@ -978,6 +1040,7 @@ int CmdGeometry(int argc, char** argv) {
   o.threads = Threads(a);
   o.out_dir = a.String("out");
   o.progress = Style(a);
+  o.ensemble = EnsembleOption(a);
   if (StoreInput(a, input)) {
     o.frames = Frames(a);
     for (const GeometryRunRow& r : RunGeometry(input, o)) {
@@ -986,6 +1049,7 @@ int CmdGeometry(int argc, char** argv) {
     }
     return 0;
   }
+  if (o.ensemble) throw ConfigError("--ensemble", "label samples live in a campaign store (op4d segment --ensemble N); " + input + " is a volume");
   const AnyVolume v = ReadVolumeInput(a, input);
   const auto* lab = std::get_if<Volume<std::uint8_t>>(&v);
   if (!lab) throw InvalidArgument(input + ": a labelled volume must be uint8 (0 pore, 1 active, 2 binder)");
@@ -1041,9 +1105,7 @@ int CmdTortuosity(int argc, char** argv) {
   o.write_field = a.Has("field");
   if (o.write_field && o.out_dir.empty()) throw ConfigError("--field", "needs --out DIR for the .vti files");
   o.progress = Style(a);
-  o.ensemble = int(a.Int("ensemble", 0));
-  if (a.Has("ensemble") && o.ensemble < 2)
-    throw ConfigError("--ensemble", "an ensemble needs at least 2 samples, got " + a.String("ensemble"));
+  o.ensemble = EnsembleOption(a);
   if (StoreInput(a, input)) {
     o.frames = Frames(a);
     for (const TransportRunRow& r : RunTransport(input, o)) {
@@ -1068,7 +1130,7 @@ int CmdTortuosity(int argc, char** argv) {
 int CmdNetwork(int argc, char** argv) {
   Args a("network", argc, argv, 2,
          {{"pore-value", 1}, {"method", 1}, {"frames", 1}, {"spacing", 3}, {"prune", 1}, {"keep-cavities", 0},
-          {"out", 1}, {"threads", 1}, {"quiet", 0}});
+          {"out", 1}, {"ensemble", 1}, {"threads", 1}, {"quiet", 0}});
   if (a.help()) return std::printf("%s", kHelp.at("network").c_str()), 0;
   if (a.positional().size() != 1) throw ConfigError("INPUT", "give exactly one store or volume (see op4d network --help)");
   const std::string input = a.positional()[0];
@@ -1082,14 +1144,23 @@ int CmdNetwork(int argc, char** argv) {
   o.network.threads = Threads(a);
   o.network.progress = Style(a);
   o.out_dir = a.String("out");
+  o.ensemble = EnsembleOption(a);
   if (StoreInput(a, input)) {
     o.frames = Frames(a);
     for (const NetworkRunRow& r : RunNetwork(input, o)) {
       PrintNetworkSummary("frame " + std::to_string(r.frame), r.summary);
+      if (o.ensemble) {
+        const ResultTable e = FrameStore::OpenRead(input).ReadFrameTable(r.frame, "network_ensemble");
+        const std::string what = "frame " + std::to_string(r.frame) + ":";
+        PrintBand(what, e, 0, "nodes", "");
+        PrintBand(what, e, 0, "throats", "");
+        PrintBand(what, e, 0, "throat_radius_median", "um");
+      }
       PrintFiles(r.files);
     }
     return 0;
   }
+  if (o.ensemble) throw ConfigError("--ensemble", "label samples live in a campaign store (op4d segment --ensemble N); " + input + " is a volume");
   if (o.pore_value < 0) throw ConfigError("--pore-value", "a volume input must be a labelled volume: give --pore-value");
   const Volume<std::uint8_t> pore = PoreMaskFromLabels(ReadVolumeInput(a, input), o.pore_value);
   std::printf("%s: %s\n", input.c_str(), pore.geometry().ToString().c_str());
@@ -1199,7 +1270,8 @@ int CmdRegister(int argc, char** argv) {
 int CmdThroats(int argc, char** argv) {
   Args a("throats", argc, argv, 2,
          {{"gamma", 1}, {"theta", 1}, {"r-min", 1}, {"tolerance", 1}, {"reference", 1}, {"pore-value", 1},
-          {"method", 1}, {"phases", 1}, {"check-truth", 0}, {"reextract", 0}, {"out", 1}, {"threads", 1}, {"quiet", 0}});
+          {"method", 1}, {"phases", 1}, {"check-truth", 0}, {"reextract", 0}, {"out", 1}, {"ensemble", 1}, {"threads", 1},
+          {"quiet", 0}});
   if (a.help()) return std::printf("%s", kHelp.at("throats").c_str()), 0;
   if (a.positional().size() != 1) throw ConfigError("CAMPAIGN", "give exactly one campaign store (see op4d throats --help)");
   if (!a.Has("gamma")) throw ConfigError("--gamma", "the surface tension (N/m) is required");
@@ -1216,6 +1288,7 @@ int CmdThroats(int argc, char** argv) {
   PhasesOption(a, &o.segment);
   o.reextract = a.Has("reextract");
   o.out_dir = a.String("out");
+  o.ensemble = EnsembleOption(a);
   o.threads = Threads(a);
   o.progress = Style(a);
   const ThroatRunResult r = RunThroatHistory(a.positional()[0], o);
@@ -1241,6 +1314,17 @@ int CmdThroats(int argc, char** argv) {
   std::printf("percolation fraction %.4f, %lld reopen events, first loss %s\n", r.history.percolation_fraction,
               static_cast<long long>(r.history.reopen_events),
               r.history.ever_lost ? (std::to_string(r.history.first_loss_time_s) + " s").c_str() : "never");
+  if (o.ensemble) {
+    const FrameStore store = FrameStore::OpenRead(a.positional()[0]);
+    const ResultTable e = store.ReadSeriesTable("throat_frames_ensemble");
+    std::printf("over %d label samples per frame:\n", o.ensemble);
+    for (std::size_t k = 0; k < e.rows(); ++k) {
+      auto v = [&](const char* c) { return e.Find(c)->values[k]; };
+      std::printf("  frame %zu: P(percolates) %.3f, open throats %.0f (5-95 %% %.1f to %.1f)\n", k, v("percolates_mean"),
+                  v("open_throats"), v("open_throats_p05"), v("open_throats_p95"));
+    }
+    PrintBand(" ", store.ReadSeriesTable("percolation_summary_ensemble"), 0, "percolation_fraction", "");
+  }
   if (o.reextract) {
     std::printf("re-extracted networks (throats matched to the carried reference ones):\n%-6s %-8s %-8s %-9s %-6s %-6s %-6s\n",
                 "frame", "throats", "matched", "segments", "born", "died", "lost");

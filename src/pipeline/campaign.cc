@@ -454,6 +454,8 @@ ResultTable SegmentEnsemble(const PhaseVolume& point, const AnyVolume& model_fra
   so.model.smoothness = options.refine.smoothness;
   so.temperature = options.ensemble_temperature;
   so.grey_jitter = options.ensemble_grey_jitter;
+  for (const Phase& b : options.phases.WithRole(PhaseRole::kBinder))
+    so.label_grey_jitter.push_back({b.label, options.ensemble_grey_jitter * options.ensemble_binder_jitter_scale});
   so.seed = Mix64(options.ensemble_seed ^ Mix64(std::uint64_t(frame)));
   so.threads = options.threads;
   LabelSampler sampler(point, model_frame, so);
@@ -490,6 +492,7 @@ ResultTable SegmentEnsemble(const PhaseVolume& point, const AnyVolume& model_fra
   t.columns.push_back({"samples", "1", {double(options.ensemble)}});
   t.columns.push_back({"temperature", "1", {options.ensemble_temperature}});
   t.columns.push_back({"grey_jitter", "1", {options.ensemble_grey_jitter}});
+  t.columns.push_back({"binder_jitter_scale", "1", {options.ensemble_binder_jitter_scale}});
   t.columns.push_back({"noise_sigma", "grey", {sampler.noise_sigma()}});
   t.columns.push_back({"seconds_per_sample", "s", {seconds / double(options.ensemble)}});
   return t;
@@ -552,6 +555,7 @@ std::vector<QuickLookRow> RunSegment(const std::string& store_path, const QuickL
       sj["segmentation"] = segmentation;
       sj["ensemble"] = {{"temperature", options.ensemble_temperature},
                         {"grey_jitter", options.ensemble_grey_jitter},
+                        {"binder_jitter_scale", options.ensemble_binder_jitter_scale},
                         {"seed", options.ensemble_seed}};
       ens = SegmentEnsemble(labels, model_frame, posteriors, options, k, [&](int s, const PhaseVolume& l) {
         sj["sample"] = s;
@@ -584,6 +588,8 @@ std::vector<QuickLookRow> RunSegment(const std::string& store_path, const QuickL
                         {"temperature", options.ensemble_temperature},
                         {"grey_jitter", options.ensemble_grey_jitter},
                         {"grey_jitter_calibrated", kCalibratedGreyJitter},
+                        {"binder_jitter_scale", options.ensemble_binder_jitter_scale},
+                        {"binder_jitter_scale_calibrated", kCalibratedBinderJitterScale},
                         {"seed", options.ensemble_seed},
                         {"calibration", "bench/uncertainty.cc, bench/RESULTS.md 'Label ensembles'"}};
       store.WriteFrameTable(k, ens, Provenance{"segment", "frame " + std::to_string(k), ej.dump(), ""});
@@ -611,6 +617,30 @@ int StoredLabelSamples(const FrameStore& store, std::int64_t k, const QuickLookO
   for (int s = 0; s < count; ++s)
     if (std::find(volumes.begin(), volumes.end(), LabelSampleName(s)) == volumes.end()) return 0;
   return count;
+}
+
+PhaseVolume ReadLabelSample(const FrameStore& store, std::int64_t k, int s) {
+  AnyVolume stored = store.ReadFrameVolume(k, LabelSampleName(s));
+  auto* l = std::get_if<PhaseVolume>(&stored);
+  if (!l) throw IoError(store.path(), FrameResultsGroup(k) + "/" + LabelSampleName(s), "a label sample must be uint8");
+  return std::move(*l);
+}
+
+void RequireLabelSamples(const FrameStore& store, const std::string& store_path, const std::vector<std::int64_t>& frames,
+                         const QuickLookOptions& segment, int n, bool labels_input) {
+  if (n == 0) return;
+  if (n < 2) throw ConfigError("ensemble", "an ensemble needs at least 2 samples, got " + std::to_string(n));
+  if (labels_input)
+    throw ConfigError("ensemble", "label samples come from the segment step's ensemble (op4d segment --ensemble N); "
+                                  "frames that hold labels have none");
+  for (std::int64_t k : frames) {
+    const int stored = StoredLabelSamples(store, k, segment);
+    if (stored < n)
+      throw ConfigError("ensemble", store_path + ": frame " + std::to_string(k) + " holds " + std::to_string(stored) +
+                                        " label samples of the " + ToString(segment.method) + " segmentation, asked for " +
+                                        std::to_string(n) + ": run op4d segment --method " + ToString(segment.method) +
+                                        " --ensemble N (N >= " + std::to_string(n) + ") first");
+  }
 }
 
 PhaseVolume FrameLabels(const FrameStore& store, std::int64_t k, const AnyVolume& grey, const QuickLookOptions& options,

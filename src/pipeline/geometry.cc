@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "op4d/core/error.h"
+#include "op4d/frame/uncertainty/ensemble.h"
 #include "op4d/io/export.h"
 #include "op4d/store/frame_store.h"
 
@@ -30,6 +31,43 @@ std::optional<Phase> OneWithRole(const PhaseTable& t, PhaseRole role) {
   return p.front();
 }
 
+// The geometry tables an ensemble summarises, with the key columns that identify their rows.
+const std::pair<const char*, std::vector<std::string>> kEnsembleTables[] = {
+    {"volume_fractions", {"label"}},       {"percolation", {"label", "connectivity"}},
+    {"interface_areas", {"phase_a", "phase_b"}}, {"thickness_distribution", {"phase"}},
+    {"particle_size_summary", {}},        {"contacts", {}}};
+
+// FrameGeometry::ensemble of frame k (GeometryRunOptions::ensemble documents it).
+std::vector<ResultTable> GeometryEnsemble(const FrameStore& store, std::int64_t k, const FrameGeometry& point,
+                                          const GeometryRunOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  const std::vector<ResultTable> point_tables = point.Tables();
+  auto find = [](const std::vector<ResultTable>& tables, const std::string& name) -> const ResultTable* {
+    for (const ResultTable& t : tables)
+      if (t.name == name) return &t;
+    return nullptr;
+  };
+  std::vector<std::vector<ResultTable>> samples(std::size(kEnsembleTables));
+  GeometryRunOptions o = options;
+  o.progress = ProgressStyle::kOff;
+  Progress progress("geometry ensemble frame " + std::to_string(k), options.ensemble, options.progress);
+  for (int s = 0; s < options.ensemble; ++s) {
+    const std::vector<ResultTable> tables = DescribeFrame(ReadLabelSample(store, k, s), o).Tables();
+    for (std::size_t t = 0; t < std::size(kEnsembleTables); ++t)
+      if (const ResultTable* found = find(tables, kEnsembleTables[t].first)) samples[t].push_back(*found);
+    progress.Advance();
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::vector<ResultTable> out;
+  for (std::size_t t = 0; t < std::size(kEnsembleTables); ++t) {
+    const ResultTable* p = find(point_tables, kEnsembleTables[t].first);
+    if (!p || p->rows() == 0 || samples[t].size() < 2) continue;  // e.g. no particles without an active phase
+    out.push_back(SummarizeTableEnsemble(p->name + "_ensemble", *p, samples[t], kEnsembleTables[t].second));
+    out.back().columns.push_back({"seconds_per_sample", "s", std::vector<double>(p->rows(), seconds / options.ensemble)});
+  }
+  return out;
+}
+
 }  // namespace
 
 std::vector<ResultTable> FrameGeometry::Tables() const {
@@ -45,6 +83,7 @@ std::vector<ResultTable> FrameGeometry::Tables() const {
   t.push_back(c);
   if (!contacts.particles.empty()) t.push_back(contacts.ParticleTable());
   t.push_back(seconds);
+  t.insert(t.end(), ensemble.begin(), ensemble.end());
   return t;
 }
 
@@ -145,6 +184,8 @@ std::vector<GeometryRunRow> RunGeometry(const std::string& store_path, const Geo
   j["adhesion_energy_J_per_m2"] = options.adhesion.adhesion_energy_J_per_m2;
   j["adhesion_strength_Pa"] = options.adhesion.adhesion_strength_Pa;
   j["connectivity"] = std::string("pore ") + ToString(options.connectivity.pore) + ", solid " + ToString(options.connectivity.solid);
+  RequireLabelSamples(store, store_path, frames, options.segment, options.ensemble, options.labels);
+  if (options.ensemble) j["ensemble"] = options.ensemble;
   std::vector<GeometryRunRow> rows;
   Progress progress("geometry (frames)", std::int64_t(frames.size()), options.progress);
   for (std::int64_t k : frames) {
@@ -174,7 +215,10 @@ std::vector<GeometryRunRow> RunGeometry(const std::string& store_path, const Geo
     GeometryRunRow row;
     row.frame = k;
     row.geometry = DescribeFrame(phases, options);
+    if (options.ensemble) row.geometry.ensemble = GeometryEnsemble(store, k, row.geometry, options);
     const Provenance prov{"geometry", "frame " + std::to_string(k), j.dump(), ""};
+    for (const auto& [name, keys] : kEnsembleTables)  // an earlier run's ensemble is stale now
+      store.RemoveFrameResult(k, std::string(name) + "_ensemble");
     for (const ResultTable& t : row.geometry.Tables()) store.WriteFrameTable(k, t, prov);
     if (!options.out_dir.empty()) row.files = WriteGeometryFiles(FrameFileStem(options.out_dir, k), row.geometry);
     rows.push_back(std::move(row));

@@ -1,5 +1,7 @@
 #include "op4d/pipeline/network.h"
 
+#include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <limits>
 #include <type_traits>
@@ -8,6 +10,7 @@
 
 #include "op4d/core/error.h"
 #include "op4d/core/version.h"
+#include "op4d/frame/uncertainty/ensemble.h"
 #include "op4d/io/export.h"
 #include "op4d/store/frame_store.h"
 
@@ -96,6 +99,26 @@ std::vector<std::string> WriteNetworkFiles(const PoreNetwork& net, const std::st
   return files;
 }
 
+ResultTable NetworkEnsembleMetrics(const PoreNetwork& net) {
+  const ResultTable summary = net.SummaryTable();
+  ResultTable t{"network_ensemble_metrics", {}};
+  for (const char* name : {"nodes", "throats", "mean_coordination", "graph_components", "graph_loops", "pore_components",
+                           "pore_loops"})
+    t.columns.push_back(*summary.Find(name));
+  std::vector<double> throat_r, node_r;
+  for (const PoreThroat& h : net.throats) throat_r.push_back(h.min_radius_um);
+  for (const PoreNode& n : net.nodes) node_r.push_back(n.radius_um);
+  std::sort(throat_r.begin(), throat_r.end());
+  std::sort(node_r.begin(), node_r.end());
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  auto q = [&](const std::vector<double>& v, double p) { return v.empty() ? nan : SortedQuantile(v, p); };
+  t.columns.push_back({"throat_radius_p10", "um", {q(throat_r, 0.1)}});
+  t.columns.push_back({"throat_radius_median", "um", {q(throat_r, 0.5)}});
+  t.columns.push_back({"throat_radius_p90", "um", {q(throat_r, 0.9)}});
+  t.columns.push_back({"node_radius_median", "um", {q(node_r, 0.5)}});
+  return t;
+}
+
 std::vector<NetworkRunRow> RunNetwork(const std::string& store_path, const NetworkRunOptions& options) {
   FrameStore store = FrameStore::OpenReadWrite(store_path);
   const std::vector<std::int64_t> frames = FramesToRun(store, store_path, options.frames);
@@ -117,6 +140,8 @@ std::vector<NetworkRunRow> RunNetwork(const std::string& store_path, const Netwo
   } else {
     j["segment"] = ToString(options.segment.method);
   }
+  RequireLabelSamples(store, store_path, frames, options.segment, options.ensemble, options.pore_value >= 0);
+  if (options.ensemble) j["ensemble"] = options.ensemble;
   std::vector<NetworkRunRow> rows;
   Progress progress("network (frames)", std::int64_t(frames.size()), options.network.progress);
   for (std::int64_t k : frames) {
@@ -128,6 +153,26 @@ std::vector<NetworkRunRow> RunNetwork(const std::string& store_path, const Netwo
     const Provenance prov{"network", "frame " + std::to_string(k), j.dump(), ""};
     for (const ResultTable& t : {net.NodeTable(), net.ThroatTable(), net.PathTable(), net.SummaryTable()})
       store.WriteFrameTable(k, t, prov);
+    if (options.ensemble) {
+      const auto start = std::chrono::steady_clock::now();
+      std::vector<ResultTable> samples;
+      Progress sp("network ensemble frame " + std::to_string(k), options.ensemble, options.network.progress);
+      for (int s = 0; s < options.ensemble; ++s) {
+        const PhaseVolume l = ReadLabelSample(store, k, s);
+        Volume<std::uint8_t> m(l.geometry(), 0);
+        for (std::int64_t i = 0; i < m.size(); ++i) m[i] = l[i] == pore_phase;
+        NetworkOptions so = options.network;
+        so.progress = ProgressStyle::kOff;
+        samples.push_back(NetworkEnsembleMetrics(ExtractPoreNetwork(m, so)));
+        sp.Advance();
+      }
+      ResultTable e = SummarizeTableEnsemble("network_ensemble", NetworkEnsembleMetrics(net), samples, {});
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      e.columns.push_back({"seconds_per_sample", "s", {seconds / options.ensemble}});
+      store.WriteFrameTable(k, e, prov);
+    } else {
+      store.RemoveFrameResult(k, "network_ensemble");  // an earlier run's ensemble is stale now
+    }
     NetworkRunRow row{k, net.SummaryTable(), {}};
     if (!options.out_dir.empty()) {
       char stem[32];

@@ -8,6 +8,7 @@
 
 #include "op4d/core/error.h"
 #include "op4d/frame/network/distance_transform.h"
+#include "op4d/frame/uncertainty/ensemble.h"
 #include "op4d/io/export.h"
 #include "op4d/pipeline/network.h"
 #include "op4d/store/frame_store.h"
@@ -86,6 +87,12 @@ ThroatRunResult RunThroatHistory(const std::string& store_path, const ThroatRunO
     s.p_app_Pa.push_back((*p_app)[std::size_t(k)]);
   }
 
+  if (o.ensemble) {
+    std::vector<std::int64_t> all(static_cast<std::size_t>(n));
+    for (std::int64_t k = 0; k < n; ++k) all[std::size_t(k)] = k;
+    RequireLabelSamples(store, store_path, all, o.segment, o.ensemble, o.pore_value >= 0);
+  }
+  std::vector<ThroatSeries> sample_series(std::size_t(std::max(o.ensemble, 0)));
   NetworkOptions no = o.network;
   no.threads = o.threads;
   no.progress = ProgressStyle::kOff;
@@ -94,6 +101,11 @@ ThroatRunResult RunThroatHistory(const std::string& store_path, const ThroatRunO
   const PoreNetwork& net = result.network;
   s.throats = std::int64_t(net.throats.size());
   s.radius_um.assign(std::size_t(n * s.throats), NAN);
+  for (ThroatSeries& ss : sample_series) {
+    ss = s;
+    ss.radius_um.assign(std::size_t(n * s.throats), NAN);
+  }
+  const std::vector<Phase> pore_phases = o.segment.phases.WithRole(PhaseRole::kPore);
 
   Progress progress("throats (frames)", n, o.progress);
   CarryOptions co = o.carry;
@@ -107,6 +119,14 @@ ThroatRunResult RunThroatHistory(const std::string& store_path, const ThroatRunO
     const Volume<float> edt = DistanceTransform(pore, {o.threads});
     const std::vector<float> r = CarryThroatRadii(net, map, edt, co);
     std::copy(r.begin(), r.end(), s.radius_um.begin() + std::ptrdiff_t(k * s.throats));
+    for (int e = 0; e < o.ensemble; ++e) {  // the same throats measured on each label sample of frame k
+      const PhaseVolume l = ReadLabelSample(store, k, e);
+      Volume<std::uint8_t> m(l.geometry(), 0);
+      for (std::int64_t i = 0; i < m.size(); ++i) m[i] = l[i] == pore_phases.front().label;
+      const std::vector<float> re = CarryThroatRadii(net, map, DistanceTransform(m, {o.threads}), co);
+      ThroatSeries& ss = sample_series[std::size_t(e)];
+      std::copy(re.begin(), re.end(), ss.radius_um.begin() + std::ptrdiff_t(k * s.throats));
+    }
     if (o.reextract) {
       ThroatMatch m;
       if (k == o.reference) {
@@ -120,7 +140,9 @@ ThroatRunResult RunThroatHistory(const std::string& store_path, const ThroatRunO
     }
     progress.Advance();
   }
-  result.history = AnalysePercolationHistory(ThroatGraphOf(net, o.inlet_face, o.outlet_face), s, o.law, o.threads);
+  const ThroatGraph graph = ThroatGraphOf(net, o.inlet_face, o.outlet_face);
+  result.history = AnalysePercolationHistory(graph, s, o.law, o.threads);
+  for (const ThroatSeries& ss : sample_series) result.ensemble.push_back(AnalysePercolationHistory(graph, ss, o.law, o.threads));
 
   nlohmann::json j;
   j["reference"] = o.reference;
@@ -132,6 +154,7 @@ ThroatRunResult RunThroatHistory(const std::string& store_path, const ThroatRunO
   j["motion"] = "registration table of each frame (identity when absent)";
   j["frames_with_registration"] = result.frames_with_registration;
   j["reextract"] = o.reextract;
+  if (o.ensemble) j["ensemble"] = o.ensemble;
   if (o.pore_value >= 0) j["pore_value"] = o.pore_value;
   else j["segment"] = ToString(o.segment.method);
   const Provenance prov{"throats", "frames of " + store_path, j.dump(), ""};
@@ -172,6 +195,30 @@ ThroatRunResult RunThroatHistory(const std::string& store_path, const ThroatRunO
     }
     tables[1].columns.push_back(std::move(died));
     tables.push_back(std::move(bd));
+  }
+  if (o.ensemble) {
+    ResultTable p{"throat_open_probability", {{"throat", "1", {}}}};
+    for (std::int64_t t = 0; t < s.throats; ++t) p.columns[0].values.push_back(double(t));
+    for (std::int64_t k = 0; k < n; ++k) {
+      ResultColumn c{"open_" + std::to_string(k), "1", {}};
+      for (std::int64_t t = 0; t < s.throats; ++t) {
+        double open = 0;
+        for (const PercolationHistory& h : result.ensemble) open += h.open[std::size_t(k * s.throats + t)];
+        c.values.push_back(open / double(result.ensemble.size()));
+      }
+      p.columns.push_back(std::move(c));
+    }
+    std::vector<ResultTable> frames, summaries;
+    for (const PercolationHistory& h : result.ensemble) {
+      frames.push_back(h.FrameTable());
+      summaries.push_back(h.SummaryTable());
+    }
+    tables.push_back(std::move(p));
+    tables.push_back(SummarizeTableEnsemble("throat_frames_ensemble", result.history.FrameTable(), frames, {"time_s", "p_app_Pa"}));
+    tables.push_back(SummarizeTableEnsemble("percolation_summary_ensemble", result.history.SummaryTable(), summaries, {"frames", "throats"}));
+  } else {
+    for (const char* stale : {"throat_open_probability", "throat_frames_ensemble", "percolation_summary_ensemble"})
+      store.RemoveSeriesResult(stale);
   }
   for (const ResultTable& t : tables) store.WriteSeriesTable(t, prov);
 

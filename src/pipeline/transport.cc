@@ -28,20 +28,25 @@ int AxisOf(char c) {
 
 // The table tortuosity_ensemble of one frame (TransportRunOptions::ensemble documents it).
 ResultTable TortuosityEnsemble(const FrameStore& store, std::int64_t k, std::uint8_t label, const ResultTable& point,
-                               const TransportRunOptions& options) {
+                               std::vector<Volume<float>> fields, const TransportRunOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   static const char* kMetrics[4] = {"volume_fraction", "percolating_fraction", "d_eff_over_d_bulk", "tau"};
   const std::size_t axes = options.axes.size();
   std::vector<std::vector<std::vector<double>>> values(axes, std::vector<std::vector<double>>(4));
   std::vector<int> non_percolating(axes, 0);
+  std::vector<double> iterations(axes, 0.0);
   Progress progress("tortuosity ensemble frame " + std::to_string(k), options.ensemble, options.progress);
   for (int s = 0; s < options.ensemble; ++s) {
-    const AnyVolume stored = store.ReadFrameVolume(k, LabelSampleName(s));
-    const auto* l = std::get_if<PhaseVolume>(&stored);
-    if (!l) throw IoError(store.path(), FrameResultsGroup(k) + "/" + LabelSampleName(s), "a label sample must be uint8");
-    Volume<std::uint8_t> mask(l->geometry(), 0);
-    for (std::int64_t i = 0; i < mask.size(); ++i) mask[i] = (*l)[i] == label;
-    const ResultTable t = TortuosityTable(mask, options.axes, options.solver);
+    const PhaseVolume l = ReadLabelSample(store, k, s);
+    Volume<std::uint8_t> mask(l.geometry(), 0);
+    for (std::int64_t i = 0; i < mask.size(); ++i) mask[i] = l[i] == label;
+    // Warm start from the previous sample's fields (the point's for the first): they differ only
+    // near the interfaces that moved.
+    std::vector<Volume<float>> next;
+    const ResultTable t = TortuosityTable(mask, options.axes, options.solver, &next, ProgressStyle::kOff,
+                                          fields.size() == axes ? &fields : nullptr);
+    fields = std::move(next);
+    for (std::size_t a = 0; a < axes; ++a) iterations[a] += t.Find("iterations")->values[a];
     for (std::size_t a = 0; a < axes; ++a) {
       for (int m = 0; m < 4; ++m) values[a][std::size_t(m)].push_back(t.Find(kMetrics[m])->values[a]);
       non_percolating[a] += !(t.Find("percolating_fraction")->values[a] > 0);
@@ -56,6 +61,7 @@ ResultTable TortuosityEnsemble(const FrameStore& store, std::int64_t k, std::uin
   out.columns.push_back({"samples", "1", {}});
   out.columns.push_back({"non_percolating", "1", {}});
   out.columns.push_back({"seconds_per_sample", "s", {}});
+  out.columns.push_back({"iterations_per_sample", "1", {}});
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   for (std::size_t a = 0; a < axes; ++a) {
     std::size_t c = 0;
@@ -71,6 +77,7 @@ ResultTable TortuosityEnsemble(const FrameStore& store, std::int64_t k, std::uin
     out.columns[c++].values.push_back(double(options.ensemble));
     out.columns[c++].values.push_back(double(non_percolating[a]));
     out.columns[c++].values.push_back(seconds / double(options.ensemble));
+    out.columns[c++].values.push_back(iterations[a] / double(options.ensemble));
   }
   return out;
 }
@@ -78,14 +85,19 @@ ResultTable TortuosityEnsemble(const FrameStore& store, std::int64_t k, std::uin
 }  // namespace
 
 ResultTable TortuosityTable(const Volume<std::uint8_t>& mask, const std::string& axes, const DiffusionOptions& solver,
-                            std::vector<Volume<float>>* fields, ProgressStyle progress_style) {
+                            std::vector<Volume<float>>* fields, ProgressStyle progress_style,
+                            const std::vector<Volume<float>>* initial) {
+  if (initial && initial->size() != axes.size())
+    throw InvalidArgument("tortuosity warm start: " + std::to_string(initial->size()) + " fields for " +
+                          std::to_string(axes.size()) + " axes");
   if (axes.empty()) throw ConfigError("axes", "give at least one of z, y, x");
   ResultTable table;
   Progress progress("tortuosity (axes)", std::int64_t(axes.size()), progress_style);
-  for (char c : axes) {
+  for (std::size_t ai = 0; ai < axes.size(); ++ai) {
     DiffusionOptions o = solver;
-    o.axis = AxisOf(c);
+    o.axis = AxisOf(axes[ai]);
     o.keep_concentration = fields != nullptr;
+    if (initial) o.initial = &(*initial)[ai];
     const auto t0 = std::chrono::steady_clock::now();
     DiffusionResult r = ComputeTortuosity(mask, o);
     const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -136,23 +148,8 @@ std::vector<TransportRunRow> RunTransport(const std::string& store_path, const T
     j["phase"] = options.phase;
     j["segment"] = ToString(options.segment.method);
   }
-  if (options.ensemble != 0) {
-    if (options.ensemble < 2)
-      throw ConfigError("ensemble", "an ensemble needs at least 2 samples, got " + std::to_string(options.ensemble));
-    if (options.value >= 0)
-      throw ConfigError("ensemble", "label samples come from the segment step's ensemble (op4d segment --ensemble N); "
-                                    "frames that hold labels (--value) have none");
-    for (std::int64_t k : frames) {  // before any frame is touched
-      const int stored = StoredLabelSamples(store, k, options.segment);
-      if (stored < options.ensemble)
-        throw ConfigError("ensemble", store_path + ": frame " + std::to_string(k) + " holds " + std::to_string(stored) +
-                                          " label samples of the " + ToString(options.segment.method) +
-                                          " segmentation, asked for " + std::to_string(options.ensemble) +
-                                          ": run op4d segment --method " + ToString(options.segment.method) +
-                                          " --ensemble N (N >= " + std::to_string(options.ensemble) + ") first");
-    }
-    j["ensemble"] = options.ensemble;
-  }
+  RequireLabelSamples(store, store_path, frames, options.segment, options.ensemble, options.value >= 0);
+  if (options.ensemble != 0) j["ensemble"] = options.ensemble;
   std::vector<TransportRunRow> rows;
   Progress progress("tortuosity (frames)", std::int64_t(frames.size()), options.progress);
   for (std::int64_t k : frames) {
@@ -161,11 +158,14 @@ std::vector<TransportRunRow> RunTransport(const std::string& store_path, const T
     std::vector<Volume<float>> fields;
     TransportRunRow row;
     row.frame = k;
-    row.table = TortuosityTable(mask, options.axes, options.solver, options.write_field ? &fields : nullptr,
+    row.table = TortuosityTable(mask, options.axes, options.solver, options.write_field || options.ensemble ? &fields : nullptr,
                                 frames.size() > 1 ? ProgressStyle::kOff : options.progress);
-    if (options.ensemble) row.ensemble = TortuosityEnsemble(store, k, label, row.table, options);
+    if (options.ensemble)  // the point's fields start the samples' solves (moved unless written below)
+      row.ensemble = TortuosityEnsemble(store, k, label, row.table, options.write_field ? fields : std::move(fields), options);
+    if (!options.write_field) fields.clear();
     store.WriteFrameTable(k, row.table, {"transport", "frame " + std::to_string(k), j.dump(), ""});
     if (options.ensemble) store.WriteFrameTable(k, row.ensemble, {"transport", "frame " + std::to_string(k), j.dump(), ""});
+    else store.RemoveFrameResult(k, "tortuosity_ensemble");  // an earlier run's ensemble is stale now
     if (!options.out_dir.empty())
       row.files = WriteTortuosityFiles(FrameFileStem(options.out_dir, k), row.table, fields, options.axes);
     rows.push_back(std::move(row));
@@ -177,6 +177,61 @@ std::vector<TransportRunRow> RunTransport(const std::string& store_path, const T
 }  // namespace op4d
 
 namespace op4d {
+
+namespace {
+
+// The conductivity table of one label volume, one row per axis (RunConductivity documents it).
+ResultTable ConductivityTable(const PhaseVolume& labels, const ConductivityRunOptions& options, std::uint8_t active,
+                              int binder) {
+  Volume<float> sigma(labels.geometry(), 0.0f);
+  Volume<std::uint8_t> mask(labels.geometry(), 0);
+  for (std::int64_t i = 0; i < labels.size(); ++i) {
+    if (labels[i] == active) sigma[i] = float(options.sigma_active_S_per_m), mask[i] = 1;
+    else if (binder >= 0 && labels[i] == binder) sigma[i] = float(options.sigma_binder_S_per_m);
+  }
+  WatershedOptions wo = options.watershed;
+  wo.threads = options.solver.threads;
+  const LabelVolume particles = SeparateParticles(mask, wo).labels;
+  ResultTable table;
+  for (char c : options.axes) {
+    ConductivityOptions co;
+    co.solver = options.solver;
+    co.solver.axis = AxisOf(c);
+    co.contact_resistance_ohm_m2 = options.contact_resistance_ohm_m2;
+    const ConductivityResult r = ComputeConductivity(sigma, particles, co);
+    ResultTable row = r.ToTable();
+    row.columns.push_back({"sigma_eff_over_sigma_active", "1", {r.sigma_eff_S_per_m / options.sigma_active_S_per_m}});
+    if (table.columns.empty()) table = row;
+    else
+      for (std::size_t i = 0; i < row.columns.size(); ++i) table.columns[i].values.push_back(row.columns[i].values[0]);
+  }
+  return table;
+}
+
+// The table conductivity_ensemble of frame k (ConductivityRunOptions::ensemble documents it).
+ResultTable ConductivityEnsemble(const FrameStore& store, std::int64_t k, const ResultTable& point,
+                                 const ConductivityRunOptions& options, std::uint8_t active, int binder) {
+  const auto start = std::chrono::steady_clock::now();
+  static const char* kMetrics[] = {"axis", "volume_fraction", "percolating_fraction", "sigma_eff", "tau_electronic",
+                                   "contact_faces", "contact_power_share", "sigma_eff_over_sigma_active"};
+  auto metrics = [](const ResultTable& t) {
+    ResultTable m{t.name, {}};
+    for (const char* name : kMetrics) m.columns.push_back(*t.Find(name));
+    return m;
+  };
+  std::vector<ResultTable> samples;
+  Progress progress("conductivity ensemble frame " + std::to_string(k), options.ensemble, options.progress);
+  for (int s = 0; s < options.ensemble; ++s) {
+    samples.push_back(metrics(ConductivityTable(ReadLabelSample(store, k, s), options, active, binder)));
+    progress.Advance();
+  }
+  ResultTable out = SummarizeTableEnsemble("conductivity_ensemble", metrics(point), samples, {"axis"});
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  out.columns.push_back({"seconds_per_sample", "s", std::vector<double>(out.rows(), seconds / options.ensemble)});
+  return out;
+}
+
+}  // namespace
 
 std::vector<std::pair<std::int64_t, ResultTable>> RunConductivity(const std::string& store_path, const ConductivityRunOptions& options) {
   if (!(options.sigma_active_S_per_m > 0) || !std::isfinite(options.sigma_active_S_per_m))
@@ -199,6 +254,8 @@ std::vector<std::pair<std::int64_t, ResultTable>> RunConductivity(const std::str
   j["contact_resistance_ohm_m2"] = options.contact_resistance_ohm_m2;
   j["segment"] = ToString(options.segment.method);
   j["tolerance"] = options.solver.tolerance;
+  RequireLabelSamples(store, store_path, frames, options.segment, options.ensemble, store.layout()->phases.has_value());
+  if (options.ensemble) j["ensemble"] = options.ensemble;
   std::vector<std::pair<std::int64_t, ResultTable>> out;
   Progress progress("conductivity (frames)", std::int64_t(frames.size()), options.progress);
   for (std::int64_t k : frames) {
@@ -207,29 +264,13 @@ std::vector<std::pair<std::int64_t, ResultTable>> RunConductivity(const std::str
     const PhaseVolume labels = store.layout()->phases && std::holds_alternative<Volume<std::uint8_t>>(grey)
                                    ? std::get<Volume<std::uint8_t>>(grey)
                                    : FrameLabels(store, k, grey, options.segment);
-    Volume<float> sigma(labels.geometry(), 0.0f);
-    Volume<std::uint8_t> mask(labels.geometry(), 0);
-    for (std::int64_t i = 0; i < labels.size(); ++i) {
-      if (labels[i] == active.front().label) sigma[i] = float(options.sigma_active_S_per_m), mask[i] = 1;
-      else if (!binder.empty() && labels[i] == binder.front().label) sigma[i] = float(options.sigma_binder_S_per_m);
-    }
-    WatershedOptions wo = options.watershed;
-    wo.threads = options.solver.threads;
-    const LabelVolume particles = SeparateParticles(mask, wo).labels;
-    ResultTable table;
-    for (char c : options.axes) {
-      ConductivityOptions co;
-      co.solver = options.solver;
-      co.solver.axis = AxisOf(c);
-      co.contact_resistance_ohm_m2 = options.contact_resistance_ohm_m2;
-      const ConductivityResult r = ComputeConductivity(sigma, particles, co);
-      ResultTable row = r.ToTable();
-      row.columns.push_back({"sigma_eff_over_sigma_active", "1", {r.sigma_eff_S_per_m / options.sigma_active_S_per_m}});
-      if (table.columns.empty()) table = row;
-      else
-        for (std::size_t i = 0; i < row.columns.size(); ++i) table.columns[i].values.push_back(row.columns[i].values[0]);
-    }
-    store.WriteFrameTable(k, table, {"conductivity", "frame " + std::to_string(k), j.dump(), ""});
+    const int binder_label = binder.empty() ? -1 : binder.front().label;
+    const ResultTable table = ConductivityTable(labels, options, active.front().label, binder_label);
+    const Provenance prov{"conductivity", "frame " + std::to_string(k), j.dump(), ""};
+    if (options.ensemble)
+      store.WriteFrameTable(k, ConductivityEnsemble(store, k, table, options, active.front().label, binder_label), prov);
+    else store.RemoveFrameResult(k, "conductivity_ensemble");  // an earlier run's ensemble is stale now
+    store.WriteFrameTable(k, table, prov);
     out.push_back({k, std::move(table)});
     progress.Advance();
   }

@@ -1016,6 +1016,17 @@ void FrameStore::RemoveFrameResult(std::int64_t k, const std::string& name) {
   if (H5Fflush(s.file, H5F_SCOPE_LOCAL) < 0) h5::Fail(s.path, path, "cannot flush");
 }
 
+void FrameStore::RemoveSeriesResult(const std::string& name) {
+  Impl& s = *impl_;
+  if (!s.writable) throw IoError(s.path, "", "store was opened read-only");
+  CheckName("result", name);
+  const std::string path = "/series/" + name;
+  s.SetMode(Impl::Mode::kStructure);
+  if (!h5::Exists(s.file, path)) return;
+  if (H5Ldelete(s.file, path.c_str(), H5P_DEFAULT) < 0) h5::Fail(s.path, path, "cannot remove");
+  if (H5Fflush(s.file, H5F_SCOPE_LOCAL) < 0) h5::Fail(s.path, path, "cannot flush");
+}
+
 void FrameStore::CopyFrameResults(const FrameStore& from, std::int64_t k) {
   Impl& s = *impl_;
   if (!s.writable) throw IoError(s.path, "", "store was opened read-only");

@@ -157,6 +157,114 @@ TEST_CASE("segment --ensemble stores every metric's spread beside its point valu
   REQUIRE(op4d::FrameStore::OpenRead(store).ReadFrameTable(0, "tortuosity_ensemble").Find("tau_sd")->values[0] > 0);
 }
 
+TEST_CASE("geometry, conductivity and network carry the label ensemble through to their tables", "[cli][uncertainty][errors]") {
+  op4d::test::TempDir dir;
+  std::string out;
+  const std::string store = dir / "c.h5";
+  REQUIRE(Run("synth --out " + store + " --frames 1 --shape 32 40 40 --spacing 0.25 0.25 0.25 --radius 2.5 --quiet", &out) == 0);
+  const std::string m = " --method nlm+gmm";
+  for (const std::string step : {"geometry", "conductivity", "network"}) {
+    INFO(step);
+    REQUIRE(Run(step + " " + store + m + " --ensemble 1 --quiet", &out) == 2);
+    REQUIRE(out == "op4d: error: --ensemble: an ensemble needs at least 2 samples, got 1\n");
+    REQUIRE(Run(step + " " + store + m + " --ensemble 3 --quiet", &out) == 2);
+    REQUIRE(out.find("frame 0 holds 0 label samples of the nlm+gmm segmentation, asked for 3: run op4d segment") != std::string::npos);
+  }
+  REQUIRE(Run("segment " + store + m + " --ensemble 4 --threads 2 --quiet", &out) == 0);
+  auto table = [&](const std::string& name) { return op4d::FrameStore::OpenRead(store).ReadFrameTable(0, name); };
+  auto tables = [&] { return op4d::FrameStore::OpenRead(store).ListFrameTables(0); };
+  auto has = [&](const std::string& name) {
+    const auto l = tables();
+    return std::find(l.begin(), l.end(), name) != l.end();
+  };
+  const op4d::ResultTable seg = table("segment_ensemble");
+
+  REQUIRE(Run("geometry " + store + m + " --ensemble 4 --gc 1 --tmax 1e6 --threads 2 --quiet", &out) == 0);
+  REQUIRE(out.find("over 4 label samples") != std::string::npos);
+  const op4d::ResultTable vf = table("volume_fractions_ensemble"), vp = table("volume_fractions");
+  REQUIRE(vf.Find("label")->values == vp.Find("label")->values);
+  REQUIRE(vf.Find("volume_fraction")->values == vp.Find("volume_fraction")->values);  // the point value is the labels'
+  // The same four samples as the segment step's ensemble: the same mean porosity.
+  op4d::test::RequireClose(vf.Find("volume_fraction_mean")->values[0], seg.Find("fraction_pore_mean")->values[0], 1e-12);
+  for (const std::string name : {"percolation_ensemble", "interface_areas_ensemble", "thickness_distribution_ensemble",
+                                 "particle_size_summary_ensemble", "contacts_ensemble"}) {
+    INFO(name);
+    REQUIRE(has(name));
+  }
+  const op4d::ResultTable th = table("thickness_distribution_ensemble");
+  REQUIRE(th.Find("median_p95")->unit == "um");
+  for (std::size_t r = 0; r < th.rows(); ++r) {
+    REQUIRE(th.Find("median_p05")->values[r] <= th.Find("median_mean")->values[r]);
+    REQUIRE(th.Find("median_mean")->values[r] <= th.Find("median_p95")->values[r]);
+  }
+  const op4d::ResultTable ps = table("particle_size_summary_ensemble");
+  REQUIRE(ps.Find("particles")->values[0] == table("particle_size_summary").Find("particles")->values[0]);
+  REQUIRE(ps.Find("particles_mean")->values[0] > 0.5 * ps.Find("particles")->values[0]);
+  const op4d::ResultTable ct = table("contacts_ensemble");
+  REQUIRE(ct.Find("area_um2_sd")->values[0] > 0);  // the binder is the most uncertain phase
+  REQUIRE(ct.Find("area_um2_sd")->unit == "um^2");
+
+  REQUIRE(Run("conductivity " + store + m + " --ensemble 4 --axes zx --contact-resistance 1e-7 --threads 2 --quiet", &out) == 0);
+  REQUIRE(out.find("axis x sigma_eff") != std::string::npos);
+  const op4d::ResultTable ce = table("conductivity_ensemble"), cp = table("conductivity");
+  REQUIRE(ce.Find("axis")->values == std::vector<double>{0, 2});
+  REQUIRE(ce.Find("sigma_eff")->unit == "S/m");
+  for (std::size_t r = 0; r < 2; ++r) {
+    REQUIRE(ce.Find("sigma_eff")->values[r] == cp.Find("sigma_eff")->values[r]);
+    REQUIRE(ce.Find("sigma_eff_sd")->values[r] > 0);
+    REQUIRE(ce.Find("sigma_eff_p05")->values[r] <= ce.Find("sigma_eff_mean")->values[r]);
+    REQUIRE(ce.Find("sigma_eff_mean")->values[r] <= ce.Find("sigma_eff_p95")->values[r]);
+    REQUIRE(std::abs(ce.Find("sigma_eff_mean")->values[r] / ce.Find("sigma_eff")->values[r] - 1) < 0.2);
+  }
+
+  REQUIRE(Run("network " + store + m + " --ensemble 4 --threads 2 --quiet", &out) == 0);
+  REQUIRE(out.find("throats") != std::string::npos);
+  const op4d::ResultTable ne = table("network_ensemble");
+  REQUIRE(ne.Find("throats")->values[0] == table("network_summary").Find("throats")->values[0]);
+  REQUIRE(ne.Find("throat_radius_median")->unit == "um");
+  REQUIRE(ne.Find("throat_radius_median_mean")->values[0] > 0);
+  REQUIRE(ne.Find("throats_p05")->values[0] <= ne.Find("throats_p95")->values[0]);
+  REQUIRE(ne.Find("seconds_per_sample")->values[0] > 0);
+
+  // The throat history: each throat's open probability per frame; their sum is the mean open count.
+  const std::string law = " --gamma 0.1 --theta 20 --r-min 0.2 --tolerance 0.5";
+  REQUIRE(Run("throats " + store + m + law + " --ensemble 5 --quiet", &out) == 2);
+  REQUIRE(out.find("frame 0 holds 4 label samples") != std::string::npos);
+  REQUIRE(Run("throats " + store + m + law + " --ensemble 4 --quiet", &out) == 0);
+  REQUIRE(out.find("P(percolates)") != std::string::npos);
+  auto series = [&](const std::string& name) { return op4d::FrameStore::OpenRead(store).ReadSeriesTable(name); };
+  const op4d::ResultTable op = series("throat_open_probability"), tf = series("throat_frames_ensemble"),
+                          tp = series("throat_frames");
+  REQUIRE(op.rows() > 10);
+  double expected_open = 0;
+  for (double p : op.Find("open_0")->values) {
+    REQUIRE(p >= 0);
+    REQUIRE(p <= 1);
+    expected_open += p;
+  }
+  op4d::test::RequireClose(expected_open, tf.Find("open_throats_mean")->values[0], 1e-9);
+  REQUIRE(tf.Find("open_throats")->values[0] == tp.Find("open_throats")->values[0]);
+  REQUIRE(tf.Find("percolates_mean")->values[0] >= 0);
+  REQUIRE(tf.Find("percolates_mean")->values[0] <= 1);
+  REQUIRE(series("percolation_summary_ensemble").Find("percolation_fraction_p95")->values[0] <= 1);
+
+  // Run again without an ensemble: the stale ensemble tables go.
+  REQUIRE(Run("throats " + store + m + law + " --quiet", &out) == 0);
+  {
+    const auto names = op4d::FrameStore::OpenRead(store).ListSeriesTables();
+    REQUIRE(std::find(names.begin(), names.end(), "throat_open_probability") == names.end());
+    REQUIRE(std::find(names.begin(), names.end(), "throat_frames") != names.end());
+  }
+  REQUIRE(Run("geometry " + store + m + " --threads 2 --quiet", &out) == 0);
+  REQUIRE(Run("conductivity " + store + m + " --threads 2 --quiet", &out) == 0);
+  REQUIRE(Run("network " + store + m + " --threads 2 --quiet", &out) == 0);
+  for (const std::string name : {"volume_fractions_ensemble", "contacts_ensemble", "conductivity_ensemble", "network_ensemble"}) {
+    INFO(name);
+    REQUIRE(!has(name));
+  }
+  REQUIRE(has("volume_fractions"));
+}
+
 TEST_CASE("segment takes the nlm+gmm tuning and clean-ups, and refuses a bad one before labels are stored", "[cli][segment][errors]") {
   op4d::test::TempDir dir;
   std::string out;

@@ -213,6 +213,42 @@ TEST_CASE("ensemble statistics are exact and bad ensembles are refused", "[frame
   REQUIRE_THROWS_WITH(IndependentLabelSample({}, {0, 1}, 1), Catch::Contains("multi-Otsu frame has none"));
 }
 
+TEST_CASE("a table's ensemble matches rows by their keys and summarises every other column", "[frame][uncertainty]") {
+  // The point table: two phases (label 0, 2), a fraction and an area per phase.
+  const ResultTable point{"t", {{"label", "1", {0, 2}}, {"fraction", "1", {0.4, 0.2}}, {"area", "um^2", {10, 20}}}};
+  std::vector<ResultTable> samples;
+  for (int s = 0; s < 4; ++s) {  // rows in the other order, label 2 first; values 0.1 s and 100 + s
+    samples.push_back({"t", {{"label", "1", {2, 0}}, {"fraction", "1", {0.2 + 0.01 * s, 0.4 + 0.1 * s}}, {"area", "um^2", {100.0 + s, 11}}}});
+  }
+  samples[3].columns[1].values[1] = std::nan("");  // an undefined value is left out
+  samples.push_back({"t", {{"label", "1", {2}}, {"fraction", "1", {0.25}}, {"area", "um^2", {104}}}});  // no row for label 0
+  const ResultTable e = SummarizeTableEnsemble("t_ensemble", point, samples, {"label"});
+  REQUIRE(e.name == "t_ensemble");
+  REQUIRE(e.rows() == 2);
+  REQUIRE(e.Find("label")->values == std::vector<double>{0, 2});
+  REQUIRE(e.Find("area_p95")->unit == "um^2");
+  REQUIRE(e.Find("fraction")->values == std::vector<double>{0.4, 0.2});
+  // Label 0: fractions 0.4, 0.5, 0.6 (sample 3 NaN, sample 4 without the row).
+  op4d::test::RequireClose(e.Find("fraction_mean")->values[0], 0.5, 1e-12);
+  op4d::test::RequireClose(e.Find("fraction_sd")->values[0], 0.1, 1e-12);
+  op4d::test::RequireClose(e.Find("fraction_p05")->values[0], 0.41, 1e-12);
+  op4d::test::RequireClose(e.Find("area_mean")->values[0], 11, 1e-12);
+  REQUIRE(e.Find("area_sd")->values[0] == 0);
+  // Label 2: areas 100..104 over all five samples.
+  op4d::test::RequireClose(e.Find("area_mean")->values[1], 102, 1e-12);
+  op4d::test::RequireClose(e.Find("area_p95")->values[1], 103.8, 1e-12);
+  op4d::test::RequireClose(e.Find("fraction_mean")->values[1], (0.2 + 0.21 + 0.22 + 0.23 + 0.25) / 5, 1e-12);
+  REQUIRE(e.Find("samples")->values == std::vector<double>{5, 5});
+  // Without keys the rows are matched by position; fewer than 2 defined values give NaN.
+  const ResultTable one{"o", {{"x", "1", {1.0}}}};
+  const ResultTable nan_row{"o", {{"x", "1", {std::nan("")}}}};
+  const ResultTable u = SummarizeTableEnsemble("o_ensemble", one, {one, nan_row}, {});
+  REQUIRE(std::isnan(u.Find("x_mean")->values[0]));
+  REQUIRE(u.Find("x")->values[0] == 1.0);
+  REQUIRE_THROWS_WITH(SummarizeTableEnsemble("o_ensemble", one, {one}, {}), Catch::Contains("at least 2 samples, got 1"));
+  REQUIRE_THROWS_WITH(SummarizeTableEnsemble("o_ensemble", one, {one, one}, {"phase"}), Catch::Contains("no key column 'phase'"));
+}
+
 TEST_CASE("independent draws follow the posteriors and the expected fractions are their means", "[frame][uncertainty]") {
   Geometry g;
   g.shape = {20, 50, 50};

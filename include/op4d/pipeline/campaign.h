@@ -122,6 +122,9 @@ struct QuickLookOptions {
   int ensemble = 0;
   double ensemble_temperature = 1.0;
   double ensemble_grey_jitter = kCalibratedGreyJitter;
+  // The jitter of the phases with the binder role is ensemble_grey_jitter times this (the thin
+  // binder's fraction is the metric most sensitive to its pure value; calibrated with the jitter).
+  double ensemble_binder_jitter_scale = kCalibratedBinderJitterScale;
   std::uint64_t ensemble_seed = 1;
   ThreadBudget threads;
   std::string truth_path;  // optional ground-truth store to compare against
@@ -189,6 +192,15 @@ std::string LabelSampleName(int s);
 // sample) of the segmentation `options` asks for (method, bins, class labels and phases, as
 // FrameLabels compares them); 0 otherwise.
 int StoredLabelSamples(const FrameStore& store, std::int64_t k, const QuickLookOptions& options);
+// Label sample s of frame k as the segment step stored it (IoError naming the dataset if it is not
+// uint8 or is missing).
+PhaseVolume ReadLabelSample(const FrameStore& store, std::int64_t k, int s);
+// The later steps' --ensemble n: nothing for n = 0; ConfigError("ensemble") for n < 2, for frames
+// that hold labels (`labels_input`: no posterior, so no samples) and for a frame holding fewer than n
+// samples of `segment`'s segmentation (naming the store, the frame and the command that makes them).
+// Called before any frame is touched.
+void RequireLabelSamples(const FrameStore& store, const std::string& store_path, const std::vector<std::int64_t>& frames,
+                         const QuickLookOptions& segment, int n, bool labels_input);
 
 // The phase labels of frame k: the stored "labels" volume when the segment step wrote it with the
 // same method, bins, class labels and phases (whatever its tuning: the segment step is where the

@@ -30,6 +30,12 @@ struct GeometryRunOptions {
   WatershedOptions watershed;
   ContactOptions adhesion;           // G_c (J/m^2) and T_max (Pa) for E_adh and F_max
   std::string out_dir;               // if set: <out_dir>/frame_<k>_<table>.csv
+  // >= 2: also every descriptor on the first `ensemble` label samples the segment step stored
+  // (segment --ensemble N, N >= ensemble; segmented frames only): the tables volume_fractions,
+  // percolation, interface_areas, thickness_distribution, particle_size_summary and contacts each
+  // get a twin "<table>_ensemble" (SummarizeTableEnsemble: the point value and _mean, _sd, _p05, _p95
+  // of every column, rows by phase / phase pair), with a column seconds_per_sample [s]. 0 = none.
+  int ensemble = 0;
   ThreadBudget threads;
   ProgressStyle progress = ProgressStyle::kAuto;
 };
@@ -43,8 +49,10 @@ struct FrameGeometry {
   ResultTable particle_sizes;            // "particle_size_summary": count, equivalent-diameter quantiles
   ContactResult contacts;                // active–binder
   ResultTable seconds;                   // "geometry_timing": wall time of each descriptor
+  std::vector<ResultTable> ensemble;     // the "<table>_ensemble" tables when options.ensemble >= 2
   // volume_fractions, percolation, interface_areas, thickness_distribution, particle_size_summary,
-  // particles, contacts (active–binder totals), particle_contacts, geometry_timing.
+  // particles, contacts (active–binder totals), particle_contacts, geometry_timing, then the
+  // ensemble tables.
   std::vector<ResultTable> Tables() const;
 };
 

@@ -21,7 +21,18 @@ struct NetworkRunOptions {
   QuickLookOptions segment;
   NetworkOptions network;
   std::string out_dir;  // if set: per frame <stem>_pores.csv, _throats.csv, _summary.csv, .vtp, _openpnm.h5
+  // >= 2: also the network of the first `ensemble` label samples the segment step stored (segment
+  // --ensemble N, N >= ensemble; segmented frames only): the per-frame table "network_ensemble", one
+  // row, NetworkEnsembleMetrics' columns M as the point value and M_mean, M_sd, M_p05, M_p95 over the
+  // samples (SummarizeTableEnsemble), samples and seconds_per_sample [s]. 0 = none.
+  int ensemble = 0;
 };
+
+// The network figures an ensemble carries, one row: nodes, throats, mean_coordination,
+// graph_components, graph_loops, pore_components, pore_loops (Betti numbers of the pore), then the
+// throats' minimum radius [um] quantiles throat_radius_p10, _median, _p90 and the nodes' inscribed
+// radius [um] node_radius_median (NaN without throats / nodes).
+ResultTable NetworkEnsembleMetrics(const PoreNetwork& net);
 
 struct NetworkRunRow {
   std::int64_t frame = 0;

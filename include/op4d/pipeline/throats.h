@@ -34,6 +34,14 @@ struct ThroatRunOptions {
   std::uint8_t inlet_face = 1;    // Face bits: separator z = 0
   std::uint8_t outlet_face = 2;   // current collector z = max
   std::string out_dir;
+  // >= 2: the history carries the segmentation's spread. The reference network stays the point
+  // labels'; every frame's radii are measured again on each of its first `ensemble` label samples
+  // (segment --ensemble N, N >= ensemble; segmented frames only), giving N histories. Series tables:
+  // throat_open_probability (one row per throat, open_<k> = the share of samples in which throat t is
+  // open in frame k), throat_frames_ensemble (throat_frames' columns per frame with _mean, _sd, _p05,
+  // _p95: percolates_mean is the probability that frame k percolates) and percolation_summary_ensemble
+  // (the percolation fraction with its interval). 0 = none.
+  int ensemble = 0;
   ThreadBudget threads;
   ProgressStyle progress = ProgressStyle::kAuto;
 };
@@ -44,6 +52,7 @@ struct ThroatRunResult {
   PercolationHistory history;
   std::int64_t frames_with_registration = 0;  // frames whose motion came from the store
   std::vector<ThroatMatch> births_deaths;      // per frame, with reextract
+  std::vector<PercolationHistory> ensemble;    // per label sample, with options.ensemble
   std::vector<std::string> files;
 };
 

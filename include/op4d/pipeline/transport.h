@@ -30,7 +30,8 @@ struct TransportRunOptions {
   // "tortuosity_ensemble", one row per axis: axis, then for volume_fraction, percolating_fraction,
   // d_eff_over_d_bulk and tau the point value (the stored labels) and _mean, _sd, _p05, _p95 over the
   // samples (a sample whose phase does not percolate counts tau +inf, D_eff 0), then samples,
-  // non_percolating (samples) and seconds_per_sample [s]. 0 = none.
+  // non_percolating (samples), seconds_per_sample [s] and iterations_per_sample (each solve is
+  // warm-started from the previous sample's field, the first from the point labels'). 0 = none.
   int ensemble = 0;
   ProgressStyle progress = ProgressStyle::kAuto;
 };
@@ -44,8 +45,11 @@ struct TransportRunRow {
 
 // The tortuosity table of a phase mask along each axis of `axes` (one row per axis; a column
 // "seconds" with the solve time). Fields, if `fields` is given, receive the concentration per axis.
+// `initial`, if given, holds one field per axis of `axes` to warm-start each solve from
+// (DiffusionOptions::initial; e.g. the fields of the previous label sample).
 ResultTable TortuosityTable(const Volume<std::uint8_t>& mask, const std::string& axes, const DiffusionOptions& solver,
-                            std::vector<Volume<float>>* fields = nullptr, ProgressStyle progress = ProgressStyle::kOff);
+                            std::vector<Volume<float>>* fields = nullptr, ProgressStyle progress = ProgressStyle::kOff,
+                            const std::vector<Volume<float>>* initial = nullptr);
 
 // Writes <base>_tortuosity.csv and, per axis of `axes` with a field, <base>_c_<axis>.vti (the
 // concentration, NaN outside the phase). Returns the paths written.
@@ -75,6 +79,12 @@ struct ConductivityRunOptions {
   double contact_resistance_ohm_m2 = 0;  // r_c between touching particles
   WatershedOptions watershed;
   DiffusionOptions solver;               // tolerances, threads (axis from `axes`)
+  // >= 2: also the conductivity of the first `ensemble` label samples the segment step stored
+  // (segment --ensemble N, N >= ensemble): the per-frame table "conductivity_ensemble", one row per
+  // axis: axis, then for volume_fraction, percolating_fraction, sigma_eff [S/m], tau_electronic,
+  // contact_faces, contact_power_share and sigma_eff_over_sigma_active the point value and _mean,
+  // _sd, _p05, _p95 over the samples (SummarizeTableEnsemble), samples and seconds_per_sample [s].
+  int ensemble = 0;
   ProgressStyle progress = ProgressStyle::kAuto;
 };
 

@@ -134,6 +134,8 @@ class FrameStore {
 
   // Removes frame k's result table or volume `name` (nothing if there is none).
   void RemoveFrameResult(std::int64_t k, const std::string& name);
+  // Removes the series result table `name` (nothing if there is none).
+  void RemoveSeriesResult(const std::string& name);
 
   // Copies frame k's results (tables and volumes, with their provenance) from another store of the
   // same campaign, replacing those of the same name here: how scale-out parts are merged.

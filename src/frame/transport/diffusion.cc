@@ -742,6 +742,27 @@ DiffusionResult SolveTransport(const Volume<T>& D, const DiffusionOptions& o, co
       EndCellsOfRow(A.grid, a, 0, row, [&](std::int64_t i, std::int64_t) { r[std::size_t(i)] = c.GB(i); });
   });
   const double bnorm = std::sqrt(boundary_sum(0, [&](double gb, std::int64_t) { return gb * gb; }));
+  if (o.initial) {  // warm start: x0 from the given field, r = b - A x0
+    if (o.initial->shape() != s)
+      throw InvalidArgument("diffusion warm start: the initial field is " + o.initial->geometry().ToString() +
+                            ", the coefficients " + D.geometry().ToString());
+    ForEach(A.grid.rows(), 16, o.threads, [&](std::int64_t row) {
+      const std::int64_t zy[2] = {row / s[1], row % s[1]};
+      for (std::int64_t k = A.grid.row_begin[std::size_t(row)]; k < A.grid.row_begin[std::size_t(row) + 1]; ++k) {
+        const Run& run = A.grid.runs[std::size_t(k)];
+        for (std::int64_t t = 0; t < run.len; ++t) {
+          const float c = (*o.initial)[row * s[2] + run.x0 + t];
+          const std::int64_t along = a == 0 ? zy[0] : a == 1 ? zy[1] : run.x0 + t;
+          p[std::size_t(run.cell0 + t)] = std::isfinite(c) ? c : float(1.0 - (double(along) + 0.5) / double(s[a]));
+        }
+      }
+    });
+    ForEachProduct(A, p.data(), o.threads, [&](std::int64_t i, double ap) {
+      x[std::size_t(i)] = double(p[std::size_t(i)]);
+      r[std::size_t(i)] -= ap;
+      return 0.0;
+    });
+  }
   // Preconditioned conjugate gradients (beta = (r, z)_new / (r, z)_old). The preconditioner and the
   // search direction p are kept in single precision; x, r and A p stay in double precision, so r is
   // the residual of x to double precision whatever the rounding of p.
@@ -761,7 +782,8 @@ DiffusionResult SolveTransport(const Volume<T>& D, const DiffusionOptions& o, co
   precondition();
   p = z;
   double rz = Sum(n, o.threads, [&](std::int64_t i) { return r[std::size_t(i)] * double(z[std::size_t(i)]); });
-  double rnorm = bnorm;
+  double rnorm = o.initial ? std::sqrt(Sum(n, o.threads, [&](std::int64_t i) { return r[std::size_t(i)] * r[std::size_t(i)]; }))
+                           : bnorm;
   int it = 0;
   while (it < o.max_iterations && rnorm > o.tolerance * bnorm) {
     // A p is applied twice (for p.Ap, then to update r) instead of being stored: 8 bytes per cell less.

@@ -92,4 +92,57 @@ std::vector<double> ExpectedFractions(const std::vector<Volume<std::uint8_t>>& p
   return f;
 }
 
+ResultTable SummarizeTableEnsemble(const std::string& name, const ResultTable& point, const std::vector<ResultTable>& samples,
+                                   const std::vector<std::string>& keys) {
+  if (samples.size() < 2)
+    throw InvalidArgument("table ensemble '" + name + "': needs at least 2 samples, got " + std::to_string(samples.size()));
+  std::vector<const ResultColumn*> key_columns;
+  for (const std::string& k : keys) {
+    const ResultColumn* c = point.Find(k);
+    if (!c) throw InvalidArgument("table ensemble '" + name + "': the table '" + point.name + "' has no key column '" + k + "'");
+    key_columns.push_back(c);
+  }
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  // Row of sample table t matching point row r by the keys (row r itself without keys); -1 if none.
+  auto find_row = [&](const ResultTable& t, std::size_t r) -> std::int64_t {
+    if (keys.empty()) return r < t.rows() ? std::int64_t(r) : -1;
+    for (std::size_t i = 0; i < t.rows(); ++i) {
+      bool same = true;
+      for (std::size_t k = 0; k < keys.size() && same; ++k) {
+        const ResultColumn* c = t.Find(keys[k]);
+        same = c && i < c->values.size() && c->values[i] == key_columns[k]->values[r];
+      }
+      if (same) return std::int64_t(i);
+    }
+    return -1;
+  };
+  ResultTable out;
+  out.name = name;
+  for (const ResultColumn* c : key_columns) out.columns.push_back({c->name, c->unit, c->values});
+  std::vector<std::vector<std::int64_t>> rows(samples.size());  // sample -> point row -> sample row
+  for (std::size_t s = 0; s < samples.size(); ++s)
+    for (std::size_t r = 0; r < point.rows(); ++r) rows[s].push_back(find_row(samples[s], r));
+  for (const ResultColumn& m : point.columns) {
+    if (std::find(keys.begin(), keys.end(), m.name) != keys.end()) continue;
+    std::vector<ResultColumn> cols;
+    for (const char* suffix : {"", "_mean", "_sd", "_p05", "_p95"}) cols.push_back({m.name + suffix, m.unit, {}});
+    for (std::size_t r = 0; r < point.rows(); ++r) {
+      std::vector<double> v;
+      for (std::size_t s = 0; s < samples.size(); ++s) {
+        const ResultColumn* c = rows[s][r] >= 0 ? samples[s].Find(m.name) : nullptr;
+        if (c && std::size_t(rows[s][r]) < c->values.size() && !std::isnan(c->values[std::size_t(rows[s][r])]))
+          v.push_back(c->values[std::size_t(rows[s][r])]);
+      }
+      EnsembleStat st;
+      if (v.size() >= 2) st = SummarizeEnsemble(m.values[r], v);
+      else st.mean = st.sd = st.p05 = st.p95 = nan;
+      const double values[5] = {m.values[r], st.mean, st.sd, st.p05, st.p95};
+      for (int i = 0; i < 5; ++i) cols[std::size_t(i)].values.push_back(values[i]);
+    }
+    for (ResultColumn& c : cols) out.columns.push_back(std::move(c));
+  }
+  out.columns.push_back({"samples", "1", std::vector<double>(point.rows(), double(samples.size()))});
+  return out;
+}
+
 }  // namespace op4d

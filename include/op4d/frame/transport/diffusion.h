@@ -47,6 +47,11 @@ struct DiffusionOptions {
   int max_iterations = 100000;
   Preconditioner preconditioner = Preconditioner::kMultigrid;
   bool keep_concentration = false;  // return the solved field (for export)
+  // Warm start: the concentration of a solve on a nearby structure (e.g. the previous label sample's,
+  // DiffusionResult::concentration along the same axis, same grid) as the first iterate; cells where
+  // it is NaN (not part of that solve) start on the linear profile between the faces. The answer is
+  // the same solve's to the tolerance; only the iterations differ. Not owned; nullptr = cold (x = 0).
+  const Volume<float>* initial = nullptr;
   ThreadBudget threads;
   bool IsValid(std::string* why) const;
 };

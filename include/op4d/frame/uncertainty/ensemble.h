@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "op4d/core/parallel.h"
+#include "op4d/core/table.h"
 #include "op4d/core/volume.h"
 
 namespace op4d {
@@ -23,6 +24,16 @@ struct EnsembleStat {
 };
 // Throws InvalidArgument for fewer than 2 values or a NaN among them (a metric that failed).
 EnsembleStat SummarizeEnsemble(double point, const std::vector<double>& values);
+
+// The ensemble of a whole table: `point` computed on the point segmentation, samples[s] the same
+// table computed on label sample s. The rows are the point table's, found in every sample by the
+// values of the `keys` columns (e.g. a phase label, an axis; no keys: row by row). The key columns are
+// copied; every other column M gives M (the point value), M_mean, M_sd, M_p05, M_p95 in M's unit
+// (SummarizeEnsemble over the samples where the row exists and M is not NaN; NaN when fewer than 2
+// are); then "samples" [1], the number of samples. Throws InvalidArgument for fewer than 2 samples or
+// a key column the point table lacks.
+ResultTable SummarizeTableEnsemble(const std::string& name, const ResultTable& point, const std::vector<ResultTable>& samples,
+                                   const std::vector<std::string>& keys);
 
 // Quantile q in [0, 1] of sorted values, linear interpolation between order statistics (type 7).
 double SortedQuantile(const std::vector<double>& sorted, double q);

@@ -39,6 +39,9 @@ namespace op4d {
 // smallest whose 5-95 % intervals hold the truth's porosity and binder fraction in at least 90 % of
 // frames, and checked on 40 others. The segment step's default.
 inline constexpr double kCalibratedGreyJitter = 0.05;
+// The binder's jitter relative to kCalibratedGreyJitter (the segment step's default; calibrated the
+// same way, bench/RESULTS.md).
+inline constexpr double kCalibratedBinderJitterScale = 1.0;
 
 struct LabelSamplerOptions {
   ForwardModelOptions model;   // psf_sigma_vox and smoothness of the refinement (max_sweeps unused)
@@ -55,6 +58,10 @@ struct LabelSamplerOptions {
   // posterior cannot give. 0 = the model's values in every sample. Calibrated on synthetic frames
   // (bench/RESULTS.md, "Label ensembles").
   double grey_jitter = 0;
+  // Per-label jitter instead of grey_jitter (label, jitter): a thin phase's pure value is known
+  // better or worse than the others' (the segment step sets the binder's, see
+  // QuickLookOptions::ensemble_binder_jitter_scale).
+  std::vector<std::pair<std::uint8_t, double>> label_grey_jitter;
   std::uint64_t seed = 1;
   ThreadBudget threads;
   bool IsValid(std::string* why) const;
