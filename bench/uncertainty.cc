@@ -6,7 +6,7 @@
 // per metric, with the point segmentation's own "interval" (zero width) for comparison.
 //
 //   op4d_bench_uncertainty [--size N (64)] [--seeds A B (1 20)] [--snr "10 5"] [--spacing-z "0.25 0.35"]
-//                          [--jitter "0 0.05 0.1"] [--binder-scale "1 0.8"] [--samples N (16)] [--temperature T (1)] [--threads T]
+//                          [--jitter "0 0.05 0.1"] [--correlation "0 0.5"] [--samples N (16)] [--temperature T (1)] [--threads T]
 //                          [--phantom LABELS] (instead of the synthetic electrode: a labelled volume,
 //                          e.g. the real NMC cathode, cut into non-overlapping cubes of --size voxels,
 //                          each rendered through the detector with the seed's noise (bench/phantom.h);
@@ -48,7 +48,7 @@ double Column(const ResultTable& t, const std::string& name) {
 int main(int argc, char** argv) {
   std::int64_t n = 64;
   int seed_a = 1, seed_b = 20, samples = 16, threads = 0;
-  std::vector<double> snrs{10, 5}, spacings_z{0.25, 0.35}, jitters{0, 0.05, 0.1}, binder_scales{1};
+  std::vector<double> snrs{10, 5}, spacings_z{0.25, 0.35}, jitters{0, 0.05, 0.1}, correlations{0};
   double temperature = 1;
   std::string phantom;
   for (int i = 1; i < argc; ++i) {
@@ -65,7 +65,7 @@ int main(int argc, char** argv) {
     else if (a == "--snr") snrs = Numbers(next());
     else if (a == "--spacing-z") spacings_z = Numbers(next());
     else if (a == "--jitter") jitters = Numbers(next());
-    else if (a == "--binder-scale") binder_scales = Numbers(next());
+    else if (a == "--correlation") correlations = Numbers(next());
     else if (a == "--samples") samples = std::stoi(next());
     else if (a == "--temperature") temperature = std::stod(next());
     else if (a == "--threads") threads = std::stoi(next());
@@ -76,11 +76,11 @@ int main(int argc, char** argv) {
     }
   }
   const std::vector<std::string> metrics{"fraction_pore", "fraction_binder", "a_s_pore_active", "tau_z_pore"};
-  using Setting = std::pair<double, double>;  // jitter, binder scale ({-1, 0}: the point value)
+  using Setting = std::pair<double, double>;  // jitter, correlation ({-1, 0}: the point value)
   std::map<Setting, std::vector<int>> inside;  // setting -> per metric count
   std::map<Setting, std::vector<double>> rel_width;
   int cases = 0;
-  std::printf("seed\tsnr\tdz_um\tcrop\tjitter\tbinder_scale\tmetric\ttruth\tpoint\tmean\tp05\tp95\tin\ts_per_sample\n");
+  std::printf("seed\tsnr\tdz_um\tcrop\tjitter\tcorrelation\tmetric\ttruth\tpoint\tmean\tp05\tp95\tin\ts_per_sample\n");
   PhaseVolume labels;
   std::vector<Box> crops;
   if (!phantom.empty()) {
@@ -131,9 +131,9 @@ int main(int argc, char** argv) {
         for (const LabelMetric& m : SegmentLabelMetrics(fr.phases, qo)) truth[m.name] = m.value;
         ++cases;
         for (double j : jitters)
-          for (double bs : binder_scales) {
+          for (double bs : correlations) {
             qo.ensemble_grey_jitter = j;
-            qo.ensemble_binder_jitter_scale = bs;
+            qo.ensemble_jitter_correlation = bs;
             const ResultTable t = SegmentEnsemble(point, model, posteriors, qo, 0);
             auto& in = inside[{j, bs}];
             auto& in_point = inside[{-1, 0}];
@@ -147,7 +147,7 @@ int main(int argc, char** argv) {
                            hi = Column(t, name + "_p95");
               const bool ok = lo <= tv && tv <= hi;
               in[m] += ok;
-              if (j == jitters.front() && bs == binder_scales.front()) in_point[m] += pv == tv;
+              if (j == jitters.front() && bs == correlations.front()) in_point[m] += pv == tv;
               w[m] += (hi - lo) / std::abs(tv);
               std::printf("%d\t%g\t%g\t%zu\t%g\t%g\t%s\t%.5f\t%.5f\t%.5f\t%.5f\t%.5f\t%d\t%.3f\n", seed, snr, dz, crop, j, bs, name.c_str(), tv, pv,
                           Column(t, name + "_mean"), lo, hi, int(ok), Column(t, "seconds_per_sample"));
@@ -156,7 +156,7 @@ int main(int argc, char** argv) {
           }
       }
   std::printf("\ncoverage of the 5-95 %% interval over %d frames (share holding the truth; mean width / truth)\n", cases);
-  std::printf("jitter\tbinder_scale");
+  std::printf("jitter\tcorrelation");
   for (const auto& m : metrics) std::printf("\t%s", m.c_str());
   std::printf("\n");
   for (const auto& [setting, in] : inside) {

@@ -246,8 +246,9 @@ const std::map<std::string, std::string> kHelp = {
      "                           sub-voxel placement the model cannot know) [0.05, calibrated on synthetic\n"
      "                           frames to hold the truth in about 90 % of 5-95 % intervals; 0 = the model's\n"
      "                           own noise posterior only, far narrower than the error]\n"
-     "  --ensemble-binder-jitter-scale S   the binder's jitter is J x S (the thin binder's fraction is the\n"
-     "                           metric most sensitive to its pure value) [calibrated with J]\n"
+     "  --ensemble-jitter-correlation R   correlation in [0, 1] of the labels' grey draws: a common grey\n"
+     "                           offset moves every interface the same way and leaves a phase between two\n"
+     "                           others (the binder) nearly as it is [calibrated with J]\n"
      "nlm+gmm tuning (defaults in brackets):\n"
      "  --nlm-h F                NLM filtering strength h = F x noise sigma [0.45]\n"
      "  --nlm-sigma S            noise sigma in grey units [0: estimated from each frame; give it for\n"
@@ -866,7 +867,7 @@ int CmdSegment(int argc, char** argv) {
          {{"method", 1}, {"bins", 1}, {"phases", 1}, {"frames", 1}, {"no-probabilities", 0}, {"threads", 1}, {"quiet", 0},
           {"nlm-h", 1}, {"nlm-sigma", 1}, {"nlm-patch", 1}, {"nlm-search", 1}, {"psf", 1}, {"smoothness", 1},
           {"islands", 1}, {"clean-up", 1}, {"ensemble", 1}, {"ensemble-temperature", 1}, {"ensemble-seed", 1}, {"ensemble-grey-jitter", 1},
-          {"ensemble-binder-jitter-scale", 1}});
+          {"ensemble-jitter-correlation", 1}});
   if (a.help()) return std::printf("%s", kHelp.at("segment").c_str()), 0;
   if (a.positional().size() != 1) throw ConfigError("CAMPAIGN.h5", "give exactly one store (see op4d segment --help)");
   QuickLookOptions o;
@@ -913,7 +914,7 @@ int CmdSegment(int argc, char** argv) {
     if (o.method == SegmentMethod::kMultiOtsu)
       throw ConfigError("--ensemble", "multi-Otsu has no posterior to sample: give --method gmm or nlm+gmm");
   }
-  for (const char* key : {"ensemble-temperature", "ensemble-seed", "ensemble-grey-jitter", "ensemble-binder-jitter-scale"})
+  for (const char* key : {"ensemble-temperature", "ensemble-seed", "ensemble-grey-jitter", "ensemble-jitter-correlation"})
     if (a.Has(key) && o.ensemble == 0) throw ConfigError(std::string("--") + key, "tunes the label ensemble; give --ensemble N");
   o.ensemble_temperature = a.Double("ensemble-temperature", 1.0);
   if (!(o.ensemble_temperature > 0) || !std::isfinite(o.ensemble_temperature))
@@ -922,10 +923,9 @@ int CmdSegment(int argc, char** argv) {
   o.ensemble_grey_jitter = a.Double("ensemble-grey-jitter", kCalibratedGreyJitter);
   if (!(o.ensemble_grey_jitter >= 0) || !std::isfinite(o.ensemble_grey_jitter))
     throw ConfigError("--ensemble-grey-jitter", "must be a finite number >= 0, got " + a.String("ensemble-grey-jitter"));
-  o.ensemble_binder_jitter_scale = a.Double("ensemble-binder-jitter-scale", kCalibratedBinderJitterScale);
-  if (!(o.ensemble_binder_jitter_scale >= 0) || !std::isfinite(o.ensemble_binder_jitter_scale))
-    throw ConfigError("--ensemble-binder-jitter-scale",
-                      "must be a finite number >= 0, got " + a.String("ensemble-binder-jitter-scale"));
+  o.ensemble_jitter_correlation = a.Double("ensemble-jitter-correlation", kCalibratedJitterCorrelation);
+  if (!(o.ensemble_jitter_correlation >= 0 && o.ensemble_jitter_correlation <= 1))
+    throw ConfigError("--ensemble-jitter-correlation", "must be in [0, 1], got " + a.String("ensemble-jitter-correlation"));
   o.frames = Frames(a);
   o.threads = Threads(a);
   o.progress = Style(a);

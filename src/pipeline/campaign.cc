@@ -454,8 +454,7 @@ ResultTable SegmentEnsemble(const PhaseVolume& point, const AnyVolume& model_fra
   so.model.smoothness = options.refine.smoothness;
   so.temperature = options.ensemble_temperature;
   so.grey_jitter = options.ensemble_grey_jitter;
-  for (const Phase& b : options.phases.WithRole(PhaseRole::kBinder))
-    so.label_grey_jitter.push_back({b.label, options.ensemble_grey_jitter * options.ensemble_binder_jitter_scale});
+  so.grey_jitter_correlation = options.ensemble_jitter_correlation;
   so.seed = Mix64(options.ensemble_seed ^ Mix64(std::uint64_t(frame)));
   so.threads = options.threads;
   LabelSampler sampler(point, model_frame, so);
@@ -492,7 +491,7 @@ ResultTable SegmentEnsemble(const PhaseVolume& point, const AnyVolume& model_fra
   t.columns.push_back({"samples", "1", {double(options.ensemble)}});
   t.columns.push_back({"temperature", "1", {options.ensemble_temperature}});
   t.columns.push_back({"grey_jitter", "1", {options.ensemble_grey_jitter}});
-  t.columns.push_back({"binder_jitter_scale", "1", {options.ensemble_binder_jitter_scale}});
+  t.columns.push_back({"jitter_correlation", "1", {options.ensemble_jitter_correlation}});
   t.columns.push_back({"noise_sigma", "grey", {sampler.noise_sigma()}});
   t.columns.push_back({"seconds_per_sample", "s", {seconds / double(options.ensemble)}});
   return t;
@@ -555,7 +554,7 @@ std::vector<QuickLookRow> RunSegment(const std::string& store_path, const QuickL
       sj["segmentation"] = segmentation;
       sj["ensemble"] = {{"temperature", options.ensemble_temperature},
                         {"grey_jitter", options.ensemble_grey_jitter},
-                        {"binder_jitter_scale", options.ensemble_binder_jitter_scale},
+                        {"jitter_correlation", options.ensemble_jitter_correlation},
                         {"seed", options.ensemble_seed}};
       ens = SegmentEnsemble(labels, model_frame, posteriors, options, k, [&](int s, const PhaseVolume& l) {
         sj["sample"] = s;
@@ -588,8 +587,8 @@ std::vector<QuickLookRow> RunSegment(const std::string& store_path, const QuickL
                         {"temperature", options.ensemble_temperature},
                         {"grey_jitter", options.ensemble_grey_jitter},
                         {"grey_jitter_calibrated", kCalibratedGreyJitter},
-                        {"binder_jitter_scale", options.ensemble_binder_jitter_scale},
-                        {"binder_jitter_scale_calibrated", kCalibratedBinderJitterScale},
+                        {"jitter_correlation", options.ensemble_jitter_correlation},
+                        {"jitter_correlation_calibrated", kCalibratedJitterCorrelation},
                         {"seed", options.ensemble_seed},
                         {"calibration", "bench/uncertainty.cc, bench/RESULTS.md 'Label ensembles'"}};
       store.WriteFrameTable(k, ens, Provenance{"segment", "frame " + std::to_string(k), ej.dump(), ""});

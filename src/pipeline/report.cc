@@ -521,7 +521,7 @@ ReportSummary WriteReport(const std::string& store_path, const ReportOptions& o)
       // An ensemble table's bookkeeping (sample count, cost) is in its CSV, not worth a plot.
       const bool ensemble_table = name.size() > 9 && name.compare(name.size() - 9, 9, "_ensemble") == 0;
       if (ensemble_table && (c.name == "samples" || c.name == "seconds_per_sample" || c.name == "temperature" ||
-                             c.name == "grey_jitter" || c.name == "binder_jitter_scale" || c.name == "noise_sigma"))
+                             c.name == "grey_jitter" || c.name == "jitter_correlation" || c.name == "noise_sigma"))
         continue;
       const bool band = first.Find(c.name + "_p05") && first.Find(c.name + "_p95");
       Plot p{name + " · " + c.name + (band ? " (point, 5-95 % band of the label samples)" : ""), c.unit,

@@ -329,3 +329,43 @@ TEST_CASE("grey jitter moves whole interfaces: the ball's volume spreads far mor
   REQUIRE(some > 1.5 * none);
   REQUIRE(more > 2 * some);
 }
+
+TEST_CASE("correlated grey jitter moves a middle phase's two interfaces together and keeps its volume", "[frame][uncertainty]") {
+  // Three layers along z: label 0 (grey 1000), a middle layer 1 (2000, 5 voxels thick) and 2 (3000),
+  // with two interfaces of equal area: the middle layer is the binder between pore and active.
+  const std::int64_t edge = 24;
+  Geometry g;
+  g.shape = {edge, edge, edge};
+  PhaseVolume labels(g, 0);
+  Volume<float> grey(g);
+  for (std::int64_t z = 0; z < edge; ++z)
+    for (std::int64_t y = 0; y < edge; ++y)
+      for (std::int64_t x = 0; x < edge; ++x) labels(z, y, x) = z < 9 ? 0 : z < 14 ? 1 : 2;
+  for (std::int64_t i = 0; i < grey.size(); ++i) grey[i] = 1000.0f + 1000.0f * float(labels[i]);
+  GaussianSmooth(grey.values().data(), g.shape, {0.6, 0.6, 0.6});
+  for (std::int64_t i = 0; i < grey.size(); ++i) grey[i] += float(150.0 * HashNormal(9, 0, std::uint64_t(i)));
+  // sd over 16 samples of the middle layer's and the top layer's voxel counts.
+  auto spread = [&](double rho) {
+    LabelSamplerOptions o;
+    o.grey_jitter = 0.1;
+    o.grey_jitter_correlation = rho;
+    LabelSampler s(labels, AnyVolume{grey}, o);
+    std::vector<double> shell, ball;
+    for (int k = 0; k < 16; ++k) {
+      const PhaseVolume& l = s.Next();
+      std::int64_t n1 = 0, n2 = 0;
+      for (std::int64_t i = 0; i < l.size(); ++i) n1 += l[i] == 1, n2 += l[i] == 2;
+      shell.push_back(double(n1));
+      ball.push_back(double(n2));
+    }
+    return std::pair{SummarizeEnsemble(0, shell).sd, SummarizeEnsemble(0, ball).sd};
+  };
+  const auto [shell_0, ball_0] = spread(0);
+  const auto [shell_1, ball_1] = spread(1);
+  INFO("independent: middle sd " << shell_0 << ", top sd " << ball_0 << "; fully correlated: " << shell_1 << ", " << ball_1);
+  REQUIRE(shell_1 < 0.5 * shell_0);  // both of the middle layer's interfaces move the same way
+  REQUIRE(ball_1 > 0.5 * ball_0);    // the top layer's interface still moves
+  LabelSamplerOptions bad;
+  bad.grey_jitter_correlation = 1.5;
+  REQUIRE_THROWS_WITH(LabelSampler(labels, AnyVolume{grey}, bad), Catch::Contains("grey_jitter_correlation must be in [0, 1]"));
+}

@@ -122,9 +122,8 @@ struct QuickLookOptions {
   int ensemble = 0;
   double ensemble_temperature = 1.0;
   double ensemble_grey_jitter = kCalibratedGreyJitter;
-  // The jitter of the phases with the binder role is ensemble_grey_jitter times this (the thin
-  // binder's fraction is the metric most sensitive to its pure value; calibrated with the jitter).
-  double ensemble_binder_jitter_scale = kCalibratedBinderJitterScale;
+  // LabelSamplerOptions::grey_jitter_correlation (calibrated with the jitter).
+  double ensemble_jitter_correlation = kCalibratedJitterCorrelation;
   std::uint64_t ensemble_seed = 1;
   ThreadBudget threads;
   std::string truth_path;  // optional ground-truth store to compare against

@@ -24,9 +24,8 @@ bool LabelSamplerOptions::IsValid(std::string* why) const {
   if (burn_in_sweeps < 0) return fail("burn_in_sweeps must be >= 0");
   if (thin_sweeps < 1) return fail("thin_sweeps must be >= 1");
   if (!(grey_jitter >= 0) || !std::isfinite(grey_jitter)) return fail("grey_jitter must be a finite number >= 0");
-  for (const auto& [label, j] : label_grey_jitter)
-    if (!(j >= 0) || !std::isfinite(j))
-      return fail("the grey jitter of label " + std::to_string(int(label)) + " must be a finite number >= 0");
+  if (!(grey_jitter_correlation >= 0 && grey_jitter_correlation <= 1))
+    return fail("grey_jitter_correlation must be in [0, 1]");
   return true;
 }
 
@@ -71,12 +70,12 @@ void LabelSampler::JitterPureGrey() {
   // New pure values for this sample; C = PSF * (grey - PSF * pure(L)) follows exactly:
   // C' = C + PSF * PSF * (pure(L) - pure'(L)).
   std::array<double, 256> next = terms_.pure;
+  const double z0 = HashNormal(options_.seed ^ 0x3c6ef372fe94f82bull, std::uint64_t(samples_ + 1), 0);  // common part
   for (std::uint8_t l : terms_.labels) {
     const double z = HashNormal(options_.seed ^ 0x6a09e667f3bcc909ull, std::uint64_t(samples_ + 1), l);
-    double j = options_.grey_jitter;
-    for (const auto& [label, jl] : options_.label_grey_jitter)
-      if (label == l) j = jl;
-    next[l] = model_pure_[l] + j * d_min_ * z;
+    const double rho = options_.grey_jitter_correlation;
+    const double zl = std::sqrt(rho) * z0 + std::sqrt(1 - rho) * z;
+    next[l] = model_pure_[l] + options_.grey_jitter * d_min_ * zl;
   }
   const Index3 n = labels_.shape();
   std::vector<float> d(std::size_t(labels_.size()));
@@ -177,9 +176,7 @@ std::int64_t LabelSampler::Sweep() {
 }
 
 const PhaseVolume& LabelSampler::Next() {
-  bool any = options_.grey_jitter > 0;
-  for (const auto& [label, j] : options_.label_grey_jitter) any = any || j > 0;
-  const bool jitter = any && !terms_.kk.empty();
+  const bool jitter = options_.grey_jitter > 0 && !terms_.kk.empty();
   if (jitter) JitterPureGrey();
   const int n = started_ && !jitter ? options_.thin_sweeps : options_.burn_in_sweeps;
   started_ = true;

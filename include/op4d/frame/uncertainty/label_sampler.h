@@ -39,9 +39,8 @@ namespace op4d {
 // smallest whose 5-95 % intervals hold the truth's porosity and binder fraction in at least 90 % of
 // frames, and checked on 40 others. The segment step's default.
 inline constexpr double kCalibratedGreyJitter = 0.05;
-// The binder's jitter relative to kCalibratedGreyJitter (the segment step's default; calibrated the
-// same way, bench/RESULTS.md).
-inline constexpr double kCalibratedBinderJitterScale = 1.0;
+// The correlation of the labels' jitter calibrated with it (the segment step's default).
+inline constexpr double kCalibratedJitterCorrelation = 0.0;
 
 struct LabelSamplerOptions {
   ForwardModelOptions model;   // psf_sigma_vox and smoothness of the refinement (max_sweeps unused)
@@ -58,10 +57,12 @@ struct LabelSamplerOptions {
   // posterior cannot give. 0 = the model's values in every sample. Calibrated on synthetic frames
   // (bench/RESULTS.md, "Label ensembles").
   double grey_jitter = 0;
-  // Per-label jitter instead of grey_jitter (label, jitter): a thin phase's pure value is known
-  // better or worse than the others' (the segment step sets the binder's, see
-  // QuickLookOptions::ensemble_binder_jitter_scale).
-  std::vector<std::pair<std::uint8_t, double>> label_grey_jitter;
+  // Correlation rho in [0, 1] of the labels' draws: z_l = sqrt(rho) z_0 + sqrt(1 - rho) z'_l, z_0
+  // common to all labels of a sample. A common shift of every pure value (a grey offset: beam
+  // intensity, normalisation) moves all interfaces the same way and leaves a phase between two others
+  // (the binder) nearly as it is; independent draws also change the contrasts and move both sides
+  // of that phase. 0 = independent.
+  double grey_jitter_correlation = 0;
   std::uint64_t seed = 1;
   ThreadBudget threads;
   bool IsValid(std::string* why) const;
