@@ -753,7 +753,7 @@ TEST_CASE("pipeline faults are one line naming the JSON pointer and the expected
   };
   // A misspelled key, with the keys the step knows.
   check(R"({"steps": [{"step": "quicklook"}, {"step": "throats", "options": {"gama": 0.03}}]})",
-        "/steps/1/options/gama: unknown key; expected one of: check-truth, gamma, ");
+        "/steps/1/options/gama: unknown key; expected one of: check-truth, ensemble, gamma, ");
   check(R"({"stepz": []})", "/stepz: unknown key; expected one of: ");
   // A wrong type and a value out of range.
   check(R"({"steps": [{"step": "tortuosity", "options": {"axes": 3}}]})", "/steps/0/options/axes: ");

@@ -224,8 +224,9 @@ TEST_CASE("the report draws an ensemble's 5-95 % interval as a band around the p
   o.progress = ProgressStyle::kOff;
   const ReportSummary r = WriteReport(dir / "c.h5", o);
   const std::string html = ReadAll(r.html);
-  // The 9 plots of the campaign, then fraction_pore with its band and samples: 11.
-  REQUIRE(r.plots == 11);
+  // The 9 plots of the campaign, then fraction_pore with its band (the sample count is not plotted): 10.
+  REQUIRE(r.plots == 10);
+  REQUIRE(html.find("segment_ensemble · samples") == std::string::npos);
   REQUIRE(Count(html, "segment_ensemble · fraction_pore (point, 5-95 % band of the label samples)") == 1);
   REQUIRE(html.find("segment_ensemble · fraction_pore_sd") == std::string::npos);
   REQUIRE(html.find("segment_ensemble · fraction_pore_p95") == std::string::npos);
