@@ -625,6 +625,13 @@ PhaseVolume ReadLabelSample(const FrameStore& store, std::int64_t k, int s) {
   return std::move(*l);
 }
 
+Volume<std::uint8_t> LabelSampleMask(const FrameStore& store, std::int64_t k, int s, std::uint8_t label) {
+  const PhaseVolume l = ReadLabelSample(store, k, s);
+  Volume<std::uint8_t> mask(l.geometry(), 0);
+  for (std::int64_t i = 0; i < mask.size(); ++i) mask[i] = l[i] == label;
+  return mask;
+}
+
 void RequireLabelSamples(const FrameStore& store, const std::string& store_path, const std::vector<std::int64_t>& frames,
                          const QuickLookOptions& segment, int n, bool labels_input) {
   if (n == 0) return;

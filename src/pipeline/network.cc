@@ -158,12 +158,9 @@ std::vector<NetworkRunRow> RunNetwork(const std::string& store_path, const Netwo
       std::vector<ResultTable> samples;
       Progress sp("network ensemble frame " + std::to_string(k), options.ensemble, options.network.progress);
       for (int s = 0; s < options.ensemble; ++s) {
-        const PhaseVolume l = ReadLabelSample(store, k, s);
-        Volume<std::uint8_t> m(l.geometry(), 0);
-        for (std::int64_t i = 0; i < m.size(); ++i) m[i] = l[i] == pore_phase;
         NetworkOptions so = options.network;
         so.progress = ProgressStyle::kOff;
-        samples.push_back(NetworkEnsembleMetrics(ExtractPoreNetwork(m, so)));
+        samples.push_back(NetworkEnsembleMetrics(ExtractPoreNetwork(LabelSampleMask(store, k, s, pore_phase), so)));
         sp.Advance();
       }
       ResultTable e = SummarizeTableEnsemble("network_ensemble", NetworkEnsembleMetrics(net), samples, {});

@@ -120,9 +120,7 @@ ThroatRunResult RunThroatHistory(const std::string& store_path, const ThroatRunO
     const std::vector<float> r = CarryThroatRadii(net, map, edt, co);
     std::copy(r.begin(), r.end(), s.radius_um.begin() + std::ptrdiff_t(k * s.throats));
     for (int e = 0; e < o.ensemble; ++e) {  // the same throats measured on each label sample of frame k
-      const PhaseVolume l = ReadLabelSample(store, k, e);
-      Volume<std::uint8_t> m(l.geometry(), 0);
-      for (std::int64_t i = 0; i < m.size(); ++i) m[i] = l[i] == pore_phases.front().label;
+      const Volume<std::uint8_t> m = LabelSampleMask(store, k, e, pore_phases.front().label);
       const std::vector<float> re = CarryThroatRadii(net, map, DistanceTransform(m, {o.threads}), co);
       ThroatSeries& ss = sample_series[std::size_t(e)];
       std::copy(re.begin(), re.end(), ss.radius_um.begin() + std::ptrdiff_t(k * s.throats));

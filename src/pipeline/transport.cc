@@ -26,59 +26,41 @@ int AxisOf(char c) {
   throw ConfigError("axes", std::string("'") + c + "' is not an axis: use z, y and x (e.g. zyx)");
 }
 
-// The table tortuosity_ensemble of one frame (TransportRunOptions::ensemble documents it).
+// The table tortuosity_ensemble of one frame (TransportRunOptions::ensemble documents it). A sample
+// whose phase does not percolate has tau +inf in its table, as SummarizeEnsemble counts it.
 ResultTable TortuosityEnsemble(const FrameStore& store, std::int64_t k, std::uint8_t label, const ResultTable& point,
                                std::vector<Volume<float>> fields, const TransportRunOptions& options) {
   const auto start = std::chrono::steady_clock::now();
-  static const char* kMetrics[4] = {"volume_fraction", "percolating_fraction", "d_eff_over_d_bulk", "tau"};
+  static const char* kMetrics[] = {"axis", "volume_fraction", "percolating_fraction", "d_eff_over_d_bulk", "tau"};
+  auto metrics = [](const ResultTable& t) {
+    ResultTable m{t.name, {}};
+    for (const char* name : kMetrics) m.columns.push_back(*t.Find(name));
+    return m;
+  };
   const std::size_t axes = options.axes.size();
-  std::vector<std::vector<std::vector<double>>> values(axes, std::vector<std::vector<double>>(4));
-  std::vector<int> non_percolating(axes, 0);
-  std::vector<double> iterations(axes, 0.0);
+  std::vector<ResultTable> samples;
+  std::vector<double> non_percolating(axes, 0.0), iterations(axes, 0.0);
   Progress progress("tortuosity ensemble frame " + std::to_string(k), options.ensemble, options.progress);
   for (int s = 0; s < options.ensemble; ++s) {
-    const PhaseVolume l = ReadLabelSample(store, k, s);
-    Volume<std::uint8_t> mask(l.geometry(), 0);
-    for (std::int64_t i = 0; i < mask.size(); ++i) mask[i] = l[i] == label;
     // Warm start from the previous sample's fields (the point's for the first): they differ only
     // near the interfaces that moved.
     std::vector<Volume<float>> next;
-    const ResultTable t = TortuosityTable(mask, options.axes, options.solver, &next, ProgressStyle::kOff,
-                                          fields.size() == axes ? &fields : nullptr);
+    const ResultTable t = TortuosityTable(LabelSampleMask(store, k, s, label), options.axes, options.solver, &next,
+                                          ProgressStyle::kOff, fields.size() == axes ? &fields : nullptr);
     fields = std::move(next);
-    for (std::size_t a = 0; a < axes; ++a) iterations[a] += t.Find("iterations")->values[a];
     for (std::size_t a = 0; a < axes; ++a) {
-      for (int m = 0; m < 4; ++m) values[a][std::size_t(m)].push_back(t.Find(kMetrics[m])->values[a]);
+      iterations[a] += t.Find("iterations")->values[a];
       non_percolating[a] += !(t.Find("percolating_fraction")->values[a] > 0);
     }
+    samples.push_back(metrics(t));
     progress.Advance();
   }
-  ResultTable out;
-  out.name = "tortuosity_ensemble";
-  out.columns.push_back({"axis", "1", {}});
-  for (const char* m : kMetrics)
-    for (const char* suffix : {"", "_mean", "_sd", "_p05", "_p95"}) out.columns.push_back({std::string(m) + suffix, "1", {}});
-  out.columns.push_back({"samples", "1", {}});
-  out.columns.push_back({"non_percolating", "1", {}});
-  out.columns.push_back({"seconds_per_sample", "s", {}});
-  out.columns.push_back({"iterations_per_sample", "1", {}});
+  ResultTable out = SummarizeTableEnsemble("tortuosity_ensemble", metrics(point), samples, {"axis"});
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  for (std::size_t a = 0; a < axes; ++a) {
-    std::size_t c = 0;
-    out.columns[c++].values.push_back(point.Find("axis")->values[a]);
-    for (int m = 0; m < 4; ++m) {
-      std::vector<double>& v = values[a][std::size_t(m)];
-      if (m == 3)  // a sample whose phase does not percolate has no finite tau: +inf, as SummarizeEnsemble counts it
-        for (std::size_t i = 0; i < v.size(); ++i)
-          if (!(values[a][1][i] > 0)) v[i] = std::numeric_limits<double>::infinity();
-      const EnsembleStat st = SummarizeEnsemble(point.Find(kMetrics[m])->values[a], v);
-      for (double x : {st.point, st.mean, st.sd, st.p05, st.p95}) out.columns[c++].values.push_back(x);
-    }
-    out.columns[c++].values.push_back(double(options.ensemble));
-    out.columns[c++].values.push_back(double(non_percolating[a]));
-    out.columns[c++].values.push_back(seconds / double(options.ensemble));
-    out.columns[c++].values.push_back(iterations[a] / double(options.ensemble));
-  }
+  for (double& it : iterations) it /= double(options.ensemble);
+  out.columns.push_back({"non_percolating", "1", non_percolating});
+  out.columns.push_back({"seconds_per_sample", "s", std::vector<double>(axes, seconds / double(options.ensemble))});
+  out.columns.push_back({"iterations_per_sample", "1", iterations});
   return out;
 }
 

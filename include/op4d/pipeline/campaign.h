@@ -194,6 +194,8 @@ int StoredLabelSamples(const FrameStore& store, std::int64_t k, const QuickLookO
 // Label sample s of frame k as the segment step stored it (IoError naming the dataset if it is not
 // uint8 or is missing).
 PhaseVolume ReadLabelSample(const FrameStore& store, std::int64_t k, int s);
+// The mask (1 where the label equals `label`) of label sample s of frame k.
+Volume<std::uint8_t> LabelSampleMask(const FrameStore& store, std::int64_t k, int s, std::uint8_t label);
 // The later steps' --ensemble n: nothing for n = 0; ConfigError("ensemble") for n < 2, for frames
 // that hold labels (`labels_input`: no posterior, so no samples) and for a frame holding fewer than n
 // samples of `segment`'s segmentation (naming the store, the frame and the command that makes them).
