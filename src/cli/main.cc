@@ -31,6 +31,7 @@
 #include "op4d/pipeline/throats.h"
 #include "op4d/pipeline/score.h"
 #include "op4d/pipeline/soc.h"
+#include "op4d/pipeline/degradation.h"
 #include "op4d/pipeline/transport.h"
 #include "op4d/pipeline/geometry.h"
 #include "run.h"
@@ -132,6 +133,15 @@ const std::map<std::string, std::string> kHelp = {
      "                           or with --cycles following the charge (P0 discharged, P1 charged)\n"
      "  --cycles N               N charge/discharge cycles over --duration (default 0: one charge ramp)\n"
      "  --charge-share F         share of each cycle spent charging (default 0.5)\n"
+     "  Damage across cycles (needs --cycles >= 2; cycle 1 stays intact; the truth's particles table\n"
+     "  holds crack_stage, fragments, crack_volume_um3, crack_area_um2, debonded, binder_contact_um2):\n"
+     "  --crack-share F          share of particles that crack, onset cycle drawn in 2..N (default 0)\n"
+     "  --fragment-share F       of the cracked, the share split into 2-4 fragments 1-2 cycles later (0.7)\n"
+     "  --crack-width UM         opening of a crack sheet (default 0.5)\n"
+     "  --debond-share F         share of particles whose binder detaches over a cap (default 0)\n"
+     "  --debond-loss F          share of a debonding particle's surface directions losing binder (0.5)\n"
+     "  --debond-gap UM          gap opened between such a particle and its binder (default 0.5)\n"
+     "  --residual-strain E      irreversible eps_v per cycle, every particle (default 0)\n"
      "  --built-in               start from the built-in example campaign (op4d demo) instead of these\n"
      "                           defaults; the other options change it\n"
      "  --dtype uint16|float32   grey voxel type (default uint16)\n"
@@ -431,6 +441,29 @@ const std::map<std::string, std::string> kHelp = {
      "                           with _p05/_p95) and percolation_summary_ensemble\n"
      "  --threads N              worker threads\n"
      "  --quiet                  no progress output\n"},
+    {"degradation",
+     "usage: op4d degradation CAMPAIGN.h5 [options]   (after op4d register --particles)\n"
+     "Damage across cycles: every reference particle carried into each frame by its own fitted motion\n"
+     "(particle_kinematics) and read there for a crack (non-active voxels deep inside it), fragments\n"
+     "(separate active pieces, identities kept through frames) and its binder contact. Stores per frame\n"
+     "particle_damage and fragments; series damage_events (crack, fragmentation and debonding onsets\n"
+     "per particle, with cycles), damage_series, cycle_statistics (each cycle's frame at the chosen\n"
+     "state: porosity, a_s, tau_z, sigma_eff_z, contacts, open throats where those steps ran, and the\n"
+     "damage counts) and cycle_drift (slope per cycle with its 95 % interval). Cycles come from the\n"
+     "time table's cycle column, else from current_A sign changes (said so).\n"
+     "  --method M               segmentation whose stored labels are read (default multi-otsu)\n"
+     "  --phases SPEC            phase table of the grey frames, darkest first (as for segment)\n"
+     "  --frames A:B             frames (default all)\n"
+     "  --reference K            reference frame (default 0)\n"
+     "  --state S                discharge (default: each cycle's last frame) or charge (its frame of\n"
+     "                           highest soc_ref)\n"
+     "  --interior VOX           crack voxels must lie this deep in the particle (default 2)\n"
+     "  --crack-min N            a crack holds at least N voxels (default 30) and 1 % of the interior\n"
+     "  --fragment-min F         a fragment holds at least this share of the particle (default 0.03)\n"
+     "  --debond-drop F          debonding: binder contact below (1 - F) of the reference's beyond\n"
+     "                           2 sd (default 0.25)\n"
+     "  --threads N              worker threads (default: all cores)\n"
+     "  --quiet                  no progress output\n"},
     {"soc",
      "usage: op4d soc CAMPAIGN.h5 [options]   (after op4d register --particles)\n"
      "SOC of every particle from its volumetric strain relative to the reference frame, with the\n"
@@ -564,6 +597,13 @@ SynthOptions SynthOpts(const Args& a) {
   o.soc_gradient = a.Double("soc-gradient", o.soc_gradient);
   o.cycles = int(a.Int("cycles", o.cycles));
   o.charge_share = a.Double("charge-share", o.charge_share);
+  o.crack_share = a.Double("crack-share", o.crack_share);
+  o.fragment_share = a.Double("fragment-share", o.fragment_share);
+  o.crack_width_um = a.Double("crack-width", o.crack_width_um);
+  o.debond_share = a.Double("debond-share", o.debond_share);
+  o.debond_loss = a.Double("debond-loss", o.debond_loss);
+  o.debond_gap_um = a.Double("debond-gap", o.debond_gap_um);
+  o.residual_strain_per_cycle = a.Double("residual-strain", o.residual_strain_per_cycle);
   if (a.Has("pressure")) {
     const auto v = a.Doubles("pressure");
     o.p_app_start_Pa = v[0];
@@ -602,7 +642,9 @@ int CmdSynth(int argc, char** argv) {
           {"strain-per-soc", 1}, {"soc", 2}, {"soc-gradient", 1}, {"drift", 3}, {"duration", 1}, {"pressure", 2},
           {"dtype", 1}, {"kind", 1}, {"bodies", 3}, {"pitch", 1}, {"body-radius", 1}, {"throat-radii", 2},
           {"narrow-share", 1}, {"closure-share", 1}, {"design-law", 2}, {"codec", 1}, {"level", 1}, {"chunk", 3},
-          {"threads", 1}, {"overwrite", 0}, {"quiet", 0}, {"cycles", 1}, {"charge-share", 1}, {"built-in", 0}});
+          {"threads", 1}, {"overwrite", 0}, {"quiet", 0}, {"cycles", 1}, {"charge-share", 1}, {"built-in", 0},
+          {"crack-share", 1}, {"fragment-share", 1}, {"crack-width", 1}, {"debond-share", 1}, {"debond-loss", 1},
+          {"debond-gap", 1}, {"residual-strain", 1}});
   if (a.help()) return std::printf("%s", kHelp.at("synth").c_str()), 0;
   const std::string kind = a.String("kind", "particles");
   if (kind != "particles" && kind != "lattice") throw ConfigError("--kind", "'" + kind + "' is not particles or lattice");
@@ -610,7 +652,8 @@ int CmdSynth(int argc, char** argv) {
   for (const char* k : {"bodies", "pitch", "body-radius", "throat-radii", "narrow-share", "closure-share", "design-law"})
     if (!lattice && a.Has(k)) throw ConfigError(std::string("--") + k, "only for --kind lattice");
   for (const char* k : {"shape", "radius", "solid-fraction", "calendering", "binder-neck", "binder", "strain-per-soc", "soc",
-                        "soc-gradient", "pressure", "cycles", "charge-share", "built-in"})
+                        "soc-gradient", "pressure", "cycles", "charge-share", "built-in", "crack-share", "fragment-share",
+                        "crack-width", "debond-share", "debond-loss", "debond-gap", "residual-strain"})
     if (lattice && a.Has(k)) throw ConfigError(std::string("--") + k, "not an option of --kind lattice");
   std::vector<double> times;
   if (a.Has("times")) {
@@ -1363,6 +1406,37 @@ int CmdThroats(int argc, char** argv) {
   return 0;
 }
 
+int CmdDegradation(int argc, char** argv) {
+  Args a("degradation", argc, argv, 2,
+         {{"method", 1}, {"phases", 1}, {"frames", 1}, {"reference", 1}, {"state", 1}, {"interior", 1}, {"crack-min", 1},
+          {"fragment-min", 1}, {"debond-drop", 1}, {"threads", 1}, {"quiet", 0}});
+  if (a.help()) return std::printf("%s", kHelp.at("degradation").c_str()), 0;
+  if (a.positional().size() != 1) throw ConfigError("CAMPAIGN", "give exactly one campaign store (see op4d degradation --help)");
+  DegradationRunOptions o;
+  o.segment = SegmentOptions(a);
+  PhasesOption(a, &o.segment);
+  o.frames = Frames(a);
+  o.reference = a.Int("reference", 0);
+  o.state = CycleStateFromString(a.String("state", "discharge"));
+  o.damage.interior_vox = a.Double("interior", o.damage.interior_vox);
+  o.damage.crack_min_voxels = a.Int("crack-min", o.damage.crack_min_voxels);
+  o.damage.fragment_min_share = a.Double("fragment-min", o.damage.fragment_min_share);
+  o.debond_drop = a.Double("debond-drop", o.debond_drop);
+  o.threads = Threads(a);
+  o.progress = Style(a);
+  const DegradationSummary r = RunDegradation(a.positional()[0], o);
+  std::printf("%lld frames, %lld reference particles, %d cycles (cycles from %s)\n", static_cast<long long>(r.frames),
+              static_cast<long long>(r.particles), r.cycles, r.cycle_source.c_str());
+  std::printf("onsets seen: %lld cracked, %lld fragmented, %lld debonded\n", static_cast<long long>(r.cracked),
+              static_cast<long long>(r.fragmented), static_cast<long long>(r.debonded));
+  std::printf("drift per cycle at the end of %s (slope, 95 %% interval, cycles):\n", ToString(o.state));
+  for (const DriftRow& d : r.drift)
+    std::printf("  %-28s %+.4g [%+.4g, %+.4g] %s per cycle, %d cycles (first %.5g, last %.5g)\n", d.quantity.c_str(),
+                d.drift.slope, d.drift.slope - d.drift.half_width_95, d.drift.slope + d.drift.half_width_95, d.unit.c_str(),
+                d.drift.n, d.first, d.last);
+  return 0;
+}
+
 int CmdSoc(int argc, char** argv) {
   Args a("soc", argc, argv, 2,
          {{"k", 1}, {"capacity", 1}, {"soc0", 1}, {"discharge-positive", 0}, {"eps-std", 1}, {"reference", 1},
@@ -1745,6 +1819,7 @@ int Dispatch(int argc, char** argv) {
   if (cmd == "register") return CmdRegister(argc, argv);
   if (cmd == "throats") return CmdThroats(argc, argv);
   if (cmd == "soc") return CmdSoc(argc, argv);
+  if (cmd == "degradation") return CmdDegradation(argc, argv);
   if (cmd == "score") return CmdScore(argc, argv);
   if (cmd == "advise") return CmdAdvise(argc, argv);
   if (cmd == "version" || cmd == "--version") return std::printf("op4d %s\n", Version()), 0;

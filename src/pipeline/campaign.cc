@@ -85,6 +85,19 @@ std::string SynthOptionsJson(const SynthOptions& o) {
     j["cycles"] = o.cycles;
     j["charge_share"] = o.charge_share;
   }
+  if (o.crack_share > 0 || o.debond_share > 0 || !o.damage.empty() || o.residual_strain_per_cycle != 0) {
+    j["damage"] = {{"crack_share", o.crack_share},       {"fragment_share", o.fragment_share},
+                   {"crack_width_um", o.crack_width_um}, {"debond_share", o.debond_share},
+                   {"debond_loss", o.debond_loss},       {"debond_gap_um", o.debond_gap_um},
+                   {"residual_strain_per_cycle", o.residual_strain_per_cycle}};
+    if (!o.damage.empty()) {
+      nlohmann::json list = nlohmann::json::array();
+      for (const SynthDamage& d : o.damage)
+        list.push_back({{"particle", d.particle}, {"crack_cycle", d.crack_cycle}, {"fragment_cycle", d.fragment_cycle},
+                        {"fragments", d.fragments}, {"debond_cycle", d.debond_cycle}, {"debond_loss", d.debond_loss}});
+      j["damage"]["script"] = list;
+    }
+  }
   return j.dump();
 }
 

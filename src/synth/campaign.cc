@@ -3,6 +3,7 @@
 #include <tbb/parallel_for.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <limits>
 
@@ -49,8 +50,58 @@ struct CellGrid {
 struct PointEval {
   std::uint8_t phase = kPore;
   std::uint16_t particle = 0;
+  std::uint16_t cracked = 0;  // the particle whose crack sheet holds the point (phase pore)
   double margin = std::numeric_limits<double>::infinity();  // distance to the nearest phase boundary (approx.)
 };
+
+// A particle's damage as it is in one frame.
+struct FrameDamage {
+  int stage = 0;       // 0 intact, 1 internal crack, 2 through crack
+  int shape = 2;       // the crack's geometry: 2 one plane, 3 branched, 4 two planes
+  Vec3 n1{}, n2{}, e1{}, e2{}, cap{};
+  double half_width = 0;
+  bool debonded = false;
+  double cap_cos = 1, gap = 0;
+};
+
+double Dot(const Vec3& a, const Vec3& b) { return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]; }
+
+// Whether rel (the point minus the particle's centre; q its normalised radius) lies in the crack
+// sheet; margin: approximate distance to the sheet's boundary.
+bool InCrack(const Vec3& rel, double q, double min_semi, const FrameDamage& d, double* margin) {
+  *margin = std::numeric_limits<double>::infinity();
+  if (d.stage == 0) return false;
+  const double hw = d.half_width;
+  bool in = false;
+  double m = std::numeric_limits<double>::infinity();
+  if (d.shape == 3) {
+    const double p1 = Dot(rel, d.e1), p2 = Dot(rel, d.e2);
+    for (int j = 0; j < 3; ++j) {
+      const double th = 2.0 * M_PI * j / 3.0, c = std::cos(th), s = std::sin(th);
+      const double along = c * p1 + s * p2, perp = std::abs(-s * p1 + c * p2);
+      if (along >= -hw) {
+        in = in || perp < hw;
+        m = std::min(m, std::abs(perp - hw));
+        if (perp < hw) m = std::min(m, std::abs(along + hw));
+      }
+    }
+  } else {
+    const double s1 = std::abs(Dot(rel, d.n1));
+    in = s1 < hw;
+    m = std::abs(s1 - hw);
+    if (d.shape == 4) {
+      const double s2 = std::abs(Dot(rel, d.n2));
+      in = in || s2 < hw;
+      m = std::min(m, std::abs(s2 - hw));
+    }
+  }
+  if (d.stage == 1) {
+    in = in && q < kInnerCrackRadius;
+    m = std::min(m, std::abs(q - kInnerCrackRadius) * min_semi);
+  }
+  *margin = m;
+  return in;
+}
 
 // Signed distance from x to particle p along the ray from its centre (exact for spheres): < 0 inside.
 double RayDistance(const Vec3& x, const Placed& p, double* q_out = nullptr) {
@@ -68,7 +119,7 @@ double RayDistance(const Vec3& x, const Placed& p, double* q_out = nullptr) {
 // the reference by the motions of its two nearest particles blended by distance (on a particle's
 // surface its own motion exactly), and the reference neck rule is applied there.
 PointEval Evaluate(const Vec3& x, const std::vector<int>& cands, const std::vector<Placed>& placed, double neck,
-                   const std::vector<Placed>* reference = nullptr) {
+                   const std::vector<Placed>* reference = nullptr, const std::vector<FrameDamage>* damage = nullptr) {
   PointEval e;
   double best_q = 2.0, d1 = std::numeric_limits<double>::infinity(), d2 = d1, min_abs = d1;
   int i1 = -1, i2 = -1;
@@ -94,6 +145,22 @@ PointEval Evaluate(const Vec3& x, const std::vector<int>& cands, const std::vect
   if (e.particle) {
     e.phase = kActive;
     e.margin = min_abs;
+    if (damage) {
+      const FrameDamage& dm = (*damage)[std::size_t(e.particle - 1)];
+      if (dm.stage > 0) {
+        const Placed& p = placed[std::size_t(e.particle - 1)];
+        const Vec3 rel{x[0] - p.c[0], x[1] - p.c[1], x[2] - p.c[2]};
+        double min_semi = std::numeric_limits<double>::infinity();
+        for (int a = 0; a < 3; ++a) min_semi = std::min(min_semi, 1.0 / p.inv_semi[a]);
+        double m = 0;
+        if (InCrack(rel, best_q, min_semi, dm, &m)) {
+          e.phase = kPore;
+          e.cracked = e.particle;
+          e.particle = 0;
+        }
+        e.margin = std::min(e.margin, m);
+      }
+    }
     return e;
   }
   double sum = d1 + d2;
@@ -124,6 +191,17 @@ PointEval Evaluate(const Vec3& x, const std::vector<int>& cands, const std::vect
   if (sum < neck) {
     e.phase = kBinder;
     e.margin = std::min(min_abs, std::abs(sum - neck) / 2);
+    if (damage && i1 >= 0) {
+      const FrameDamage& dm = (*damage)[std::size_t(placed[std::size_t(i1)].id - 1)];
+      if (dm.debonded) {
+        const Placed& p = placed[std::size_t(i1)];
+        const Vec3 rel{x[0] - p.c[0], x[1] - p.c[1], x[2] - p.c[2]};
+        const double r = Norm(rel);
+        const double c = r > 0 ? Dot(rel, dm.cap) / r : 1.0;
+        if (d1 < dm.gap && c > dm.cap_cos) e.phase = kPore;
+        e.margin = std::min({e.margin, std::abs(d1 - dm.gap), std::abs(c - dm.cap_cos) * r});
+      }
+    }
   } else {
     e.phase = kPore;
     e.margin = std::isfinite(d2) ? std::min(min_abs, std::abs(sum - neck) / 2) : min_abs;
@@ -164,6 +242,26 @@ bool SynthOptions::IsValid(std::string* why) const {
   if (blur_sigma_vox < 0) return bad("blur_sigma_vox must be >= 0");
   if (cycles < 0 || cycles > 1000) return bad("cycles must be 0..1000");
   if (!(charge_share > 0 && charge_share < 1)) return bad("charge_share must be in (0, 1)");
+  if (!(crack_share >= 0 && crack_share <= 1)) return bad("crack_share must be in [0, 1]");
+  if (!(fragment_share >= 0 && fragment_share <= 1)) return bad("fragment_share must be in [0, 1]");
+  if (!(debond_share >= 0 && debond_share <= 1)) return bad("debond_share must be in [0, 1]");
+  if (!(debond_loss > 0 && debond_loss <= 1)) return bad("debond_loss must be in (0, 1]");
+  if (!(crack_width_um > 0) || !std::isfinite(crack_width_um)) return bad("crack_width_um must be > 0");
+  if (!(debond_gap_um > 0) || !std::isfinite(debond_gap_um)) return bad("debond_gap_um must be > 0");
+  if (!std::isfinite(residual_strain_per_cycle) || std::abs(residual_strain_per_cycle) > 0.1)
+    return bad("residual_strain_per_cycle must be in [-0.1, 0.1]");
+  const bool damaged = crack_share > 0 || debond_share > 0 || !damage.empty();
+  if (damaged && cycles < 2) return bad("damage (crack_share, debond_share, damage) needs cycles >= 2: cycle 1 is the intact reference");
+  for (const SynthDamage& d : damage) {
+    const std::string who = "damage of particle " + std::to_string(d.particle) + ": ";
+    if (d.particle < 1) return bad(who + "particle ids start at 1");
+    if (d.crack_cycle < 0 || d.crack_cycle > cycles || d.debond_cycle < 0 || d.debond_cycle > cycles)
+      return bad(who + "cycles must be 0 (never) or 1.." + std::to_string(cycles));
+    if (d.fragment_cycle != 0 && (d.crack_cycle == 0 || d.fragment_cycle <= d.crack_cycle || d.fragment_cycle > cycles))
+      return bad(who + "fragment_cycle must follow crack_cycle, within the campaign");
+    if (d.fragments < 2 || d.fragments > 4) return bad(who + "fragments must be 2, 3 or 4");
+    if (!(d.debond_loss > 0 && d.debond_loss <= 1)) return bad(who + "debond_loss must be in (0, 1]");
+  }
   return true;
 }
 
@@ -268,6 +366,53 @@ SynthCampaign::SynthCampaign(const SynthOptions& options) : options_(options) {
       }
       if (inside) throats_.push_back({int(throats_.size()) + 1, a.id, b.id});
     }
+  // Damage: crack planes and debond caps for every particle (a stream of its own, so the packing and
+  // the throats do not depend on the damage options), then the script.
+  CounterRng drng{Mix64(o.seed ^ 0x9e3779b97f4a7c15ull)};
+  auto unit = [&] {
+    Vec3 v{drng.Normal(), drng.Normal(), drng.Normal()};
+    const double n = Norm(v);
+    return n > 0 ? Vec3{v[0] / n, v[1] / n, v[2] / n} : Vec3{1, 0, 0};
+  };
+  auto cross = [](const Vec3& a, const Vec3& b) {
+    return Vec3{a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]};
+  };
+  for (std::size_t i = 0; i < particles_.size(); ++i) {
+    CrackFrame cf;
+    cf.n1 = unit();
+    Vec3 r = unit();
+    Vec3 e1 = cross(cf.n1, r);
+    while (Norm(e1) < 1e-6) e1 = cross(cf.n1, r = unit());
+    const double ne = Norm(e1);
+    cf.e1 = {e1[0] / ne, e1[1] / ne, e1[2] / ne};
+    cf.e2 = cross(cf.n1, cf.e1);
+    cf.n2 = cf.e1;  // the second plane of a 4-fragment crack: perpendicular to the first
+    cf.cap = unit();
+    crack_frames_.push_back(cf);
+  }
+  if (!o.damage.empty()) {
+    for (const SynthDamage& d : o.damage)
+      if (d.particle > int(particles_.size()))
+        throw ConfigError("synth", "damage of particle " + std::to_string(d.particle) + ": the packing has " +
+                                       std::to_string(particles_.size()) + " particles");
+    damage_ = o.damage;
+  } else if (o.crack_share > 0 || o.debond_share > 0) {
+    for (const SynthParticle& p : particles_) {
+      SynthDamage d;
+      d.particle = p.id;
+      const double u_crack = drng.Uniform(), u_onset = drng.Uniform(), u_frag = drng.Uniform(), u_later = drng.Uniform(),
+                   u_count = drng.Uniform(), u_debond = drng.Uniform(), u_donset = drng.Uniform();
+      if (u_crack < o.crack_share) {
+        d.crack_cycle = 2 + std::min(o.cycles - 2, int(u_onset * (o.cycles - 1)));
+        const int later = d.crack_cycle + 1 + int(u_later * 2);
+        if (u_frag < o.fragment_share && later <= o.cycles) d.fragment_cycle = later;
+        d.fragments = 2 + std::min(2, int(u_count * 3));
+      }
+      if (u_debond < o.debond_share) d.debond_cycle = 2 + std::min(o.cycles - 2, int(u_donset * (o.cycles - 1)));
+      d.debond_loss = o.debond_loss;
+      if (d.crack_cycle || d.debond_cycle) damage_.push_back(d);
+    }
+  }
 }
 
 double SynthCampaign::FrameTime(int k) const {
@@ -320,7 +465,10 @@ double SynthCampaign::ParticleSoc(const SynthParticle& p, double t) const {
 }
 
 double SynthCampaign::ParticleStrain(const SynthParticle& p, double t) const {
-  return options_.strain_per_soc * (ParticleSoc(p, t) - ParticleSoc(p, FrameTime(0)));
+  const SynthOptions& o = options_;
+  const double t0 = FrameTime(0);
+  const double done = o.cycles > 0 ? (std::clamp(t / o.duration_s, 0.0, 1.0) - std::clamp(t0 / o.duration_s, 0.0, 1.0)) * o.cycles : 0.0;
+  return o.strain_per_soc * (ParticleSoc(p, t) - ParticleSoc(p, t0)) + o.residual_strain_per_cycle * done;
 }
 
 Vec3 SynthCampaign::Drift(int k) const {
@@ -382,6 +530,21 @@ SynthFrame SynthCampaign::Render(int k, ThreadBudget threads) const {
                           p.zeta, ParticleSoc(p, t), ev, stretch[i]};
     for (std::size_t c = 0; c < pt.columns.size(); ++c) pt.columns[c].values.push_back(row[c]);
   }
+  // Damage as it is at t_k.
+  const int cycle_now = Phase(t).cycle;
+  std::vector<FrameDamage> damage(particles_.size());
+  for (const SynthDamage& d : damage_) {
+    FrameDamage& f = damage[std::size_t(d.particle - 1)];
+    const CrackFrame& cf = crack_frames_[std::size_t(d.particle - 1)];
+    f.n1 = cf.n1, f.n2 = cf.n2, f.e1 = cf.e1, f.e2 = cf.e2, f.cap = cf.cap;
+    f.half_width = 0.5 * o.crack_width_um;
+    f.shape = d.fragment_cycle ? d.fragments : 2;
+    if (d.crack_cycle && cycle_now >= d.crack_cycle) f.stage = d.fragment_cycle && cycle_now >= d.fragment_cycle ? 2 : 1;
+    f.debonded = d.debond_cycle && cycle_now >= d.debond_cycle;
+    f.cap_cos = 1.0 - 2.0 * d.debond_loss;
+    f.gap = o.debond_gap_um;
+  }
+  const std::vector<FrameDamage>* damaged = damage_.empty() ? nullptr : &damage;
   // Throat gaps at t_k.
   ResultTable& tt = fr.throats;
   tt.name = "throats";
@@ -457,6 +620,7 @@ SynthFrame SynthCampaign::Render(int k, ThreadBudget threads) const {
   const double grey_of[3] = {o.grey_pore, o.grey_active, o.grey_binder};
   const std::vector<Placed>* carried = o.binder_carried ? &reference : nullptr;
   const int ss = o.supersample;
+  std::vector<std::atomic<std::int64_t>> crack_voxels(particles_.size());
   const double margin_needed = diag / o.calendering;  // ray distances overestimate for flattened particles
   RunInArena(threads, [&] {
     tbb::parallel_for(std::int64_t(0), g.shape[0], [&](std::int64_t z) {
@@ -464,7 +628,8 @@ SynthFrame SynthCampaign::Render(int k, ThreadBudget threads) const {
         for (std::int64_t x = 0; x < g.shape[2]; ++x) {
           const Vec3 p{z * o.spacing_um[0], y * o.spacing_um[1], x * o.spacing_um[2]};
           const std::vector<int>& cands = grid.At(p);
-          const PointEval e = Evaluate(p, cands, placed, o.binder_neck_um, carried);
+          const PointEval e = Evaluate(p, cands, placed, o.binder_neck_um, carried, damaged);
+          if (e.cracked) crack_voxels[std::size_t(e.cracked - 1)].fetch_add(1, std::memory_order_relaxed);
           const std::int64_t idx = fr.phases.Offset(z, y, x);
           fr.phases[idx] = e.phase;
           fr.particle_labels[idx] = e.particle;
@@ -478,7 +643,7 @@ SynthFrame SynthCampaign::Render(int k, ThreadBudget threads) const {
                 for (int c = 0; c < ss; ++c) {
                   const Vec3 q{p[0] + ((a + 0.5) / ss - 0.5) * o.spacing_um[0], p[1] + ((b + 0.5) / ss - 0.5) * o.spacing_um[1],
                                p[2] + ((c + 0.5) / ss - 0.5) * o.spacing_um[2]};
-                  const int ph = Evaluate(q, cands, placed, o.binder_neck_um, carried).phase;
+                  const int ph = Evaluate(q, cands, placed, o.binder_neck_um, carried, damaged).phase;
                   acc += grey_of[ph];
                   ++count[ph];
                 }
@@ -492,6 +657,40 @@ SynthFrame SynthCampaign::Render(int k, ThreadBudget threads) const {
         }
     });
   });
+  // Damage columns of the particles table: the stage, fragments, the crack sheet's voxels, and the
+  // active-binder contact by voxel faces on the truth labels.
+  if (damaged || o.residual_strain_per_cycle != 0) {
+    std::vector<double> contact(particles_.size(), 0.0);
+    const double face[3] = {o.spacing_um[1] * o.spacing_um[2], o.spacing_um[0] * o.spacing_um[2], o.spacing_um[0] * o.spacing_um[1]};
+    for (std::int64_t z = 0; z < g.shape[0]; ++z)
+      for (std::int64_t y = 0; y < g.shape[1]; ++y)
+        for (std::int64_t x = 0; x < g.shape[2]; ++x) {
+          const std::uint16_t l = fr.particle_labels(z, y, x);
+          if (!l) continue;
+          const std::int64_t c[3] = {z, y, x};
+          for (int a = 0; a < 3; ++a)
+            for (int s = -1; s <= 1; s += 2) {
+              std::int64_t q[3] = {z, y, x};
+              q[a] = c[a] + s;
+              if (q[a] < 0 || q[a] >= g.shape[a]) continue;
+              if (fr.phases(q[0], q[1], q[2]) == kBinder) contact[std::size_t(l - 1)] += face[a];
+            }
+        }
+    const double voxel = o.spacing_um[0] * o.spacing_um[1] * o.spacing_um[2];
+    ResultColumn stage{"crack_stage", "1", {}}, frags{"fragments", "1", {}}, cvol{"crack_volume_um3", "um3", {}},
+        carea{"crack_area_um2", "um2", {}}, deb{"debonded", "1", {}}, bc{"binder_contact_um2", "um2", {}};
+    for (std::size_t i = 0; i < particles_.size(); ++i) {
+      const FrameDamage& d = damage[i];
+      stage.values.push_back(d.stage);
+      frags.values.push_back(d.stage == 2 ? d.shape : 1);
+      const double v = double(crack_voxels[i].load()) * voxel;
+      cvol.values.push_back(v);
+      carea.values.push_back(v / o.crack_width_um);
+      deb.values.push_back(d.debonded ? 1.0 : 0.0);
+      bc.values.push_back(contact[i]);
+    }
+    for (ResultColumn* c : {&stage, &frags, &cvol, &carea, &deb, &bc}) pt.columns.push_back(std::move(*c));
+  }
   fr.grey = Detect(grey, g, o.blur_sigma_vox, o.snr > 0 ? (o.grey_active - o.grey_pore) / o.snr : 0.0, o.seed, k, o.dtype, threads);
   return fr;
 }

@@ -32,6 +32,22 @@
 // scripted throats: their gap width at every frame is exact (centre-line gap of the ellipsoids), and a
 // throat closes when swelling brings the gap to zero.
 //
+// Damage across cycles (cycles >= 2; issue 24). Chosen particles crack, fragment and debond at
+// scripted cycles (SynthDamage: drawn from the seed by crack_share / debond_share, or listed in
+// `damage`). A crack is a sheet of pore of width crack_width_um through the particle's centre: one
+// plane (2 fragments), three half-planes about one axis at 120 degrees (a branched crack, 3
+// fragments) or two perpendicular planes (4 fragments). From crack_cycle the sheet is open inside
+// the particle only (normalised radius < kInnerCrackRadius: the rim holds the particle together, one
+// piece with an internal low-density sheet); from fragment_cycle it runs through the particle and
+// splits it. A debonding particle loses its binder over a cap of its surface (the directions from
+// its centre within the cap, a share debond_loss of the sphere's directions): binder closer to the
+// particle's surface than debond_gap_um there becomes pore, from debond_cycle on. Irreversible
+// swelling: every particle's eps_v gains residual_strain_per_cycle per cycle done (t / duration *
+// cycles). The truth's particles table carries, per particle and frame, crack_stage (0 intact, 1
+// cracked, 2 fragmented), fragments, crack_volume_um3 (sheet voxels at voxel centres), crack_area_um2
+// (that volume over the width: one face of the sheet), debonded and binder_contact_um2 (active-binder
+// voxel faces of the particle on the truth labels).
+//
 // Rendering. Grey levels per phase, partial volume by supersampling voxels near interfaces, Gaussian
 // blur (PSF, sigma in voxels), additive Gaussian noise with SNR = (grey_active - grey_pore) / sigma_noise.
 // Noise comes from a counter-based hash of (seed, frame, voxel): identical for any thread count.
@@ -46,6 +62,19 @@
 #include "op4d/core/volume.h"
 
 namespace op4d {
+
+// The scripted damage of one particle (cycle numbers 1-based; 0 = never).
+struct SynthDamage {
+  int particle = 0;        // particle id
+  int crack_cycle = 0;     // first cycle with the internal crack
+  int fragment_cycle = 0;  // first cycle with the through crack (> crack_cycle), 0 = never fragments
+  int fragments = 2;       // 2, 3 or 4: the crack's geometry (one plane, branched, two planes)
+  int debond_cycle = 0;    // first cycle with the binder lost over the cap
+  double debond_loss = 0.5;  // share of the surface directions that lose their binder
+};
+
+// Normalised radius (1 = the particle's surface) within which a crack is open before it fragments.
+inline constexpr double kInnerCrackRadius = 0.7;
 
 struct SynthOptions {
   std::uint64_t seed = 1;
@@ -82,6 +111,16 @@ struct SynthOptions {
   double charge_share = 0.5;           // share of each cycle spent charging, in (0, 1)
   double capacity_Ah = 2.0e-3;         // cell capacity (sets current and charge columns)
   double throat_max_gap_um = 1.5;      // pairs with initial centre-line gap in (0, this] are throats
+
+  // Damage across cycles (see the header comment; needs cycles >= 2 when any is asked for)
+  double crack_share = 0;              // share of particles that crack (onset cycle uniform in 2..cycles)
+  double fragment_share = 0.7;         // of the cracked, the share that splits 1-2 cycles later (if in the campaign)
+  double crack_width_um = 0.5;         // opening of the crack sheet, µm
+  double debond_share = 0;             // share of particles that debond (onset uniform in 2..cycles)
+  double debond_loss = 0.5;            // share of a debonding particle's surface directions losing binder
+  double debond_gap_um = 0.5;          // width of the gap opened between particle and binder, µm
+  double residual_strain_per_cycle = 0;  // irreversible eps_v per cycle, every particle
+  std::vector<SynthDamage> damage;     // explicit script (replaces the drawn one when not empty)
 
   bool IsValid(std::string* why) const;
 
@@ -130,6 +169,8 @@ class SynthCampaign {
   double FrameTime(int k) const;
   const std::vector<SynthParticle>& particles() const { return particles_; }
   const std::vector<SynthThroat>& throats() const { return throats_; }
+  // The damage script: one entry per damaged particle, by particle id.
+  const std::vector<SynthDamage>& damage() const { return damage_; }
   double achieved_solid_fraction() const { return achieved_fraction_; }
 
   double MeanSoc(double t) const;
@@ -152,6 +193,11 @@ class SynthCampaign {
   SynthOptions options_;
   std::vector<SynthParticle> particles_;
   std::vector<SynthThroat> throats_;
+  std::vector<SynthDamage> damage_;
+  struct CrackFrame {  // per particle: crack planes and the debond cap, drawn once
+    Vec3 n1{}, n2{}, e1{}, e2{}, cap{};
+  };
+  std::vector<CrackFrame> crack_frames_;  // by particle index
   double achieved_fraction_ = 0;
 };
 

@@ -1,0 +1,97 @@
+// The degradation step over a campaign store: particle cracking, fragmentation and debonding
+// through the frames (track/degradation/damage.h, on each reference particle's own motion from the
+// register step), and the per-cycle statistics of the per-frame results with their drift per cycle.
+//
+// Needs the register step with particles (`op4d register STORE --particles`: the reference's
+// `particle_labels`, each frame's `particle_kinematics`) and the frames' phase labels (the segment
+// step's, or segmented here as FrameLabels does). Cycles come from the time table's `cycle` column,
+// or, without it, from the sign changes of `current_A` (a cycle starts where the current turns
+// positive after a discharge; stated in the provenance and the summary).
+//
+// Written per frame: table `particle_damage` (one row per reference particle, damage.h's columns plus
+// fragment ids kept through frames in `fragment_ids`'s companion table `fragments`: particle,
+// fragment id, voxels, pulled-back centroid). Series tables:
+//  - damage_events: per reference particle the crack onset (the first frame from which the particle
+//    is cracked in every later measured frame) with its cycle, the fragmentation frame (the same for
+//    two or more fragments) and the final fragment count, the debonding onset (the first frame from
+//    which its binder contact stays below (1 - debond_drop) of the reference's by more than twice the
+//    contact's counting sd), and the contact in the reference and the last frame; crack_clear_frame
+//    and debond_clear_frame: the last measured frame before the onset, where the particle was still
+//    clear (the change happened after it: frames between whose fit failed were not read);
+//  - damage_series: per frame the cycle, measured particles, cracked, fragmented, fragments, debonded
+//    and their shares, total binder contact;
+//  - cycle_statistics: per cycle the frame at the chosen state (CycleStateFrames: the cycle's frame
+//    of lowest or highest SOC) and there every quantity found:
+//    porosity (volume_fractions), a_s pore|active (interface_areas), tau_z (tortuosity), sigma_eff_z
+//    (conductivity), active-binder contact (contacts), open throats (throat_frames), and the damage
+//    counts;
+//  - cycle_drift: one row; per quantity Q the least-squares slope per cycle (Q_slope), its standard
+//    error (Q_slope_se), 95 % interval (Q_slope_p025, Q_slope_p975; Student t, n - 2 degrees of
+//    freedom; NaN below 3 cycles) and the cycles used (Q_cycles).
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "op4d/core/progress.h"
+#include "op4d/pipeline/campaign.h"
+#include "op4d/track/degradation/damage.h"
+
+namespace op4d {
+
+enum class CycleState { kEndOfDischarge, kEndOfCharge };
+CycleState CycleStateFromString(const std::string& s);  // "discharge", "charge"; throws ConfigError
+const char* ToString(CycleState s);
+
+struct DegradationRunOptions {
+  std::int64_t reference = 0;
+  std::vector<std::int64_t> frames;  // empty = all
+  QuickLookOptions segment;          // the phases' roles and the segmentation FrameLabels reads
+  DamageOptions damage;
+  double debond_drop = 0.25;         // relative loss of binder contact that counts as debonding
+  CycleState state = CycleState::kEndOfDischarge;
+  ThreadBudget threads;
+  ProgressStyle progress = ProgressStyle::kAuto;
+};
+
+// Least-squares slope of y against x with its standard error and the 95 % half-width (Student t,
+// n - 2 degrees of freedom); NaN where n < 2 (slope) or n < 3 (se, interval).
+struct Drift {
+  double slope = NAN, se = NAN, half_width_95 = NAN;
+  int n = 0;
+};
+Drift FitDrift(const std::vector<double>& x, const std::vector<double>& y);
+
+struct DriftRow {
+  std::string quantity, unit;
+  Drift drift;
+  double first = NAN, last = NAN;  // the quantity at the first and last cycle
+};
+
+struct DegradationSummary {
+  std::int64_t frames = 0, particles = 0;
+  std::int64_t cracked = 0, fragmented = 0, debonded = 0;  // particles with an onset
+  int cycles = 0;
+  std::string cycle_source;  // "time table cycle" or "current_A sign changes"
+  std::vector<DriftRow> drift;  // one per quantity found (cycle_drift)
+};
+
+// Per cycle, the frame (of `frames`) at `state`: end of discharge = the frame of lowest SOC in the
+// cycle, end of charge = highest (time table soc_ref, else charge_Ah; ties go to the later frame);
+// without either column the cycle's last frame (discharge) or throws IoError (charge).
+std::map<int, std::int64_t> CycleStateFrames(const TimeTable& times, const std::vector<int>& cycle_of,
+                                             const std::vector<std::int64_t>& frames, CycleState state,
+                                             const std::string& store_path);
+
+DegradationSummary RunDegradation(const std::string& store_path, const DegradationRunOptions& options);
+
+// Cycle numbers (1-based) of the time table's rows: its `cycle` column, else from `current_A` (a new
+// cycle where the current turns positive after negative rows). `source` says which. Throws IoError
+// naming the store when neither column is there.
+std::vector<int> CyclesOfFrames(const TimeTable& times, const std::string& store_path, std::string* source);
+
+
+}  // namespace op4d

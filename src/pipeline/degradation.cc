@@ -1,0 +1,457 @@
+#include "op4d/pipeline/degradation.h"
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <map>
+#include <optional>
+#include <nlohmann/json.hpp>
+
+#include "op4d/core/error.h"
+#include "op4d/store/frame_store.h"
+
+namespace op4d {
+
+CycleState CycleStateFromString(const std::string& s) {
+  if (s == "discharge") return CycleState::kEndOfDischarge;
+  if (s == "charge") return CycleState::kEndOfCharge;
+  throw ConfigError("--state", "'" + s + "' is not discharge or charge");
+}
+
+const char* ToString(CycleState s) { return s == CycleState::kEndOfCharge ? "charge" : "discharge"; }
+
+std::vector<int> CyclesOfFrames(const TimeTable& times, const std::string& store_path, std::string* source) {
+  if (const std::vector<double>* c = times.Find("cycle")) {
+    bool complete = !c->empty();
+    for (double v : *c) complete = complete && std::isfinite(v) && v >= 0;
+    if (complete) {
+      if (source) *source = "time table cycle";
+      std::vector<int> out;
+      for (double v : *c) out.push_back(int(std::lround(v)));
+      return out;
+    }
+  }
+  const std::vector<double>* current = times.Find("current_A");
+  bool usable = current && !current->empty();
+  if (usable)
+    for (double v : *current) usable = usable && std::isfinite(v);
+  if (!usable)
+    throw IoError(store_path, "time table",
+                  "no complete 'cycle' column and no complete 'current_A' column: the frames cannot be put into cycles "
+                  "(add a cycle column to the cycler log, e.g. op4d import --manifest with a cycle column)");
+  if (source) *source = "current_A sign changes (a cycle starts where the current turns positive after a discharge)";
+  std::vector<int> out;
+  int cycle = 1;
+  bool discharged = false;
+  for (double i : *current) {
+    if (i < 0) discharged = true;
+    if (i > 0 && discharged) ++cycle, discharged = false;
+    out.push_back(cycle);
+  }
+  return out;
+}
+
+static double StudentT975(int df) {
+  static const double t[] = {12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228,
+                             2.201,  2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086,
+                             2.080,  2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042};
+  if (df < 1) return NAN;
+  if (df <= 30) return t[df - 1];
+  const double z = 1.959964;
+  return z + (z * z * z + z) / (4.0 * df);  // Cornish-Fisher, < 1e-3 off beyond 30
+}
+
+Drift FitDrift(const std::vector<double>& x, const std::vector<double>& y) {
+  Drift d;
+  std::vector<std::pair<double, double>> p;
+  for (std::size_t i = 0; i < std::min(x.size(), y.size()); ++i)
+    if (std::isfinite(x[i]) && std::isfinite(y[i])) p.push_back({x[i], y[i]});
+  d.n = int(p.size());
+  if (d.n < 2) return d;
+  double mx = 0, my = 0;
+  for (auto& [a, b] : p) mx += a, my += b;
+  mx /= d.n, my /= d.n;
+  double sxx = 0, sxy = 0;
+  for (auto& [a, b] : p) sxx += (a - mx) * (a - mx), sxy += (a - mx) * (b - my);
+  if (!(sxx > 0)) return d;
+  d.slope = sxy / sxx;
+  if (d.n < 3) return d;
+  double ss = 0;
+  for (auto& [a, b] : p) {
+    const double r = b - my - d.slope * (a - mx);
+    ss += r * r;
+  }
+  d.se = std::sqrt(ss / (d.n - 2) / sxx);
+  d.half_width_95 = StudentT975(d.n - 2) * d.se;
+  return d;
+}
+
+std::map<int, std::int64_t> CycleStateFrames(const TimeTable& times, const std::vector<int>& cycle_of,
+                                             const std::vector<std::int64_t>& frames, CycleState state,
+                                             const std::string& store_path) {
+  const std::vector<double>* soc = times.Find("soc_ref");
+  if (soc)
+    for (std::int64_t k : frames) soc = std::size_t(k) < soc->size() && std::isfinite((*soc)[std::size_t(k)]) ? soc : nullptr;
+  const std::vector<double>* s = soc ? soc : times.Find("charge_Ah");
+  if (s)
+    for (std::int64_t k : frames) s = s && std::size_t(k) < s->size() && std::isfinite((*s)[std::size_t(k)]) ? s : nullptr;
+  if (!s && state == CycleState::kEndOfCharge)
+    throw IoError(store_path, "time table", "end of charge needs a complete soc_ref or charge_Ah column");
+  std::map<int, std::int64_t> pick;
+  for (std::int64_t k : frames) {
+    const int c = cycle_of[std::size_t(k)];
+    auto it = pick.find(c);
+    if (it == pick.end() || !s) {
+      pick[c] = k;
+      continue;
+    }
+    const double v = (*s)[std::size_t(k)], best = (*s)[std::size_t(it->second)];
+    if (state == CycleState::kEndOfDischarge ? v <= best : v >= best) it->second = k;
+  }
+  return pick;
+}
+
+namespace {
+
+bool HasTable(const FrameStore& s, std::int64_t k, const std::string& name) {
+  for (const std::string& t : s.ListFrameTables(k))
+    if (t == name) return true;
+  return false;
+}
+
+LabelVolume ToLabels(const AnyVolume& v) {
+  return std::visit(
+      [](const auto& vol) {
+        LabelVolume out(vol.geometry(), 0);
+        for (std::size_t i = 0; i < vol.size(); ++i) out[i] = std::int32_t(vol[i]);
+        return out;
+      },
+      v);
+}
+
+// A quantity of frame k read from its stored tables; NaN when absent.
+double ReadQuantity(const FrameStore& s, std::int64_t k, const std::string& q, std::uint8_t pore, std::uint8_t active) {
+  auto table = [&](const std::string& name) -> std::optional<ResultTable> {
+    if (!HasTable(s, k, name)) return std::nullopt;
+    return s.ReadFrameTable(k, name);
+  };
+  auto row_where = [](const ResultTable& t, const std::string& col, double v) -> long {
+    const ResultColumn* c = t.Find(col);
+    if (!c) return -1;
+    for (std::size_t r = 0; r < c->values.size(); ++r)
+      if (c->values[r] == v) return long(r);
+    return -1;
+  };
+  auto at = [](const ResultTable& t, const std::string& col, long r) {
+    const ResultColumn* c = t.Find(col);
+    return c && r >= 0 && std::size_t(r) < c->values.size() ? c->values[std::size_t(r)] : NAN;
+  };
+  if (q == "porosity") {
+    if (auto t = table("volume_fractions")) return at(*t, "volume_fraction", row_where(*t, "label", pore));
+  } else if (q == "a_s_pore_active") {
+    if (auto t = table("interface_areas")) {
+      const ResultColumn *a = t->Find("phase_a"), *b = t->Find("phase_b");
+      if (a && b)
+        for (std::size_t r = 0; r < t->rows(); ++r)
+          if ((a->values[r] == pore && b->values[r] == active) || (a->values[r] == active && b->values[r] == pore))
+            return at(*t, "specific_area_per_um", long(r));
+    }
+  } else if (q == "tau_z") {
+    if (auto t = table("tortuosity")) return at(*t, "tau", row_where(*t, "axis", 0));
+  } else if (q == "sigma_eff_z") {
+    if (auto t = table("conductivity")) return at(*t, "sigma_eff", row_where(*t, "axis", 0));
+  } else if (q == "active_binder_contact_um2") {
+    if (auto t = table("contacts")) return at(*t, "area_um2", 0);
+  } else if (q == "open_throats") {
+    if (auto t = table("throat_frames")) return at(*t, "open_throats", 0);
+  }
+  return NAN;
+}
+
+}  // namespace
+
+DegradationSummary RunDegradation(const std::string& store_path, const DegradationRunOptions& o) {
+  std::string why;
+  if (!o.damage.IsValid(&why)) throw ConfigError("damage", why);
+  if (!(o.debond_drop > 0 && o.debond_drop < 1)) throw ConfigError("debond_drop", "must be in (0, 1)");
+  FrameStore store = FrameStore::OpenReadWrite(store_path);
+  const std::int64_t n = store.frame_count();
+  if (n < 2)
+    throw IoError(store_path, "/frames",
+                  "the campaign has " + std::to_string(n) + " frame" + (n == 1 ? "" : "s") +
+                      ": degradation compares frames with the reference, it needs at least two");
+  if (o.reference < 0 || o.reference >= n) throw ConfigError("reference", "frame " + std::to_string(o.reference) + " is not in the store");
+  const std::vector<std::int64_t> frames = FramesToRun(store, store_path, o.frames);
+  const TimeTable times = store.ReadTimeTable();
+  DegradationSummary sum;
+  const std::vector<int> cycle_of = CyclesOfFrames(times, store_path, &sum.cycle_source);
+  const std::vector<double>* time_s = times.Find("time_s");
+  // Inputs: the reference's particle labels, every frame's particle kinematics.
+  bool has_labels = false;
+  for (const std::string& v : store.ListFrameVolumes(o.reference)) has_labels = has_labels || v == "particle_labels";
+  if (!has_labels)
+    throw IoError(store_path, "frame " + std::to_string(o.reference) + " results/particle_labels",
+                  "no reference particle labels: run `op4d register " + store_path + " --particles` first");
+  for (std::int64_t k : frames)
+    if (!HasTable(store, k, "particle_kinematics"))
+      throw IoError(store_path, "frame " + std::to_string(k) + " results/particle_kinematics",
+                    "no per-particle motion: run `op4d register " + store_path + " --particles` first");
+  const LabelVolume reference = ToLabels(store.ReadFrameVolume(o.reference, "particle_labels"));
+  QuickLookOptions so = o.segment;
+  so.threads = o.threads;
+  so.progress = ProgressStyle::kOff;
+  const auto actives = so.phases.WithRole(PhaseRole::kActive), binders = so.phases.WithRole(PhaseRole::kBinder),
+             pores = so.phases.WithRole(PhaseRole::kPore);
+  if (actives.size() != 1) throw ConfigError("phases", "degradation needs exactly one phase with the active role");
+  DamageOptions dopt = o.damage;
+  dopt.active = actives.front().label;
+  dopt.binder = binders.empty() ? std::uint8_t(255) : binders.front().label;  // no binder: no contact
+  dopt.threads = o.threads;
+  const std::uint8_t pore = pores.empty() ? 0 : pores.front().label;
+
+  nlohmann::json j;
+  j["reference"] = o.reference;
+  j["cycles_from"] = sum.cycle_source;
+  j["interior_vox"] = dopt.interior_vox;
+  j["crack_component_min"] = dopt.crack_component_min;
+  j["crack_min_voxels"] = dopt.crack_min_voxels;
+  j["crack_min_fraction"] = dopt.crack_min_fraction;
+  j["fragment_min_share"] = dopt.fragment_min_share;
+  j["debond_drop"] = o.debond_drop;
+  j["state"] = ToString(o.state);
+  j["phases"] = so.phases.ToSpec();
+  const Provenance prov{"degradation", "particle_labels of frame " + std::to_string(o.reference) + ", particle_kinematics",
+                        j.dump(), ""};
+
+  // Per frame: the damage, fragment identity by nearest pulled-back centroid to the previous frame's.
+  struct Track {
+    std::vector<int> ids;
+    std::vector<Eigen::Vector3d> centroids;
+    int next_id = 1;
+  };
+  std::map<int, Track> tracks;
+  std::map<std::int64_t, std::vector<ParticleDamage>> by_frame;
+  Progress progress("degradation (frames)", std::int64_t(frames.size()), o.progress);
+  for (std::int64_t k : frames) {
+    const std::vector<ParticleMotion> motions = MotionsFromKinematics(store.ReadFrameTable(k, "particle_kinematics"));
+    const AnyVolume grey = store.ReadFrame(k, o.threads);
+    const PhaseVolume phases = FrameLabels(store, k, grey, so);
+    std::vector<ParticleDamage> d = MeasureParticleDamage(reference, phases, motions, dopt);
+    ResultTable frag;
+    frag.name = "fragments";
+    ResultColumn fp{"particle", "1", {}}, fi{"fragment", "1", {}}, fv{"voxels", "1", {}}, fz{"centroid_ref_z", "um", {}},
+        fy{"centroid_ref_y", "um", {}}, fx{"centroid_ref_x", "um", {}};
+    for (const ParticleDamage& p : d) {
+      if (!p.measured) continue;
+      Track& t = tracks[p.label];
+      std::vector<int> ids(p.fragments.size(), 0);
+      std::vector<bool> taken(t.ids.size(), false);
+      for (std::size_t f = 0; f < p.fragments.size(); ++f) {
+        int best = -1;
+        double bd = 1e300;
+        for (std::size_t q = 0; q < t.ids.size(); ++q) {
+          if (taken[q]) continue;
+          const double dist = (t.centroids[q] - p.fragments[f].centroid_ref_um).norm();
+          if (dist < bd) bd = dist, best = int(q);
+        }
+        if (best >= 0) ids[f] = t.ids[std::size_t(best)], taken[std::size_t(best)] = true;
+        else ids[f] = t.next_id++;
+      }
+      t.ids = ids;
+      t.centroids.clear();
+      for (std::size_t f = 0; f < p.fragments.size(); ++f) {
+        t.centroids.push_back(p.fragments[f].centroid_ref_um);
+        fp.values.push_back(p.label);
+        fi.values.push_back(ids[f]);
+        fv.values.push_back(double(p.fragments[f].voxels));
+        fz.values.push_back(p.fragments[f].centroid_ref_um[0]);
+        fy.values.push_back(p.fragments[f].centroid_ref_um[1]);
+        fx.values.push_back(p.fragments[f].centroid_ref_um[2]);
+      }
+    }
+    for (ResultColumn* c : {&fp, &fi, &fv, &fz, &fy, &fx}) frag.columns.push_back(std::move(*c));
+    ResultTable table = ParticleDamageTable(d);
+    ResultColumn cyc{"cycle", "1", std::vector<double>(d.size(), double(cycle_of[std::size_t(k)]))};
+    table.columns.push_back(std::move(cyc));
+    store.WriteFrameTable(k, table, prov);
+    store.WriteFrameTable(k, frag, prov);
+    by_frame[k] = std::move(d);
+    progress.Advance();
+  }
+  progress.Finish();
+
+  // Events per reference particle (frames in order).
+  std::vector<std::int64_t> order(frames);
+  std::sort(order.begin(), order.end());
+  std::map<int, std::size_t> row_of;
+  const std::vector<ParticleDamage>& first = by_frame.begin()->second;
+  for (std::size_t i = 0; i < first.size(); ++i) row_of[first[i].label] = i;
+  const std::vector<ParticleDamage>* ref_damage = by_frame.count(o.reference) ? &by_frame.at(o.reference) : nullptr;
+  ResultTable ev;
+  ev.name = "damage_events";
+  ResultColumn el{"label", "1", {}}, eco{"crack_onset_frame", "1", {}}, ecc{"crack_onset_cycle", "1", {}},
+      efo{"fragment_frame", "1", {}}, efc{"fragment_cycle", "1", {}}, efn{"fragments", "1", {}},
+      edo{"debond_onset_frame", "1", {}}, edc{"debond_onset_cycle", "1", {}}, ecr{"binder_contact_ref_um2", "um^2", {}},
+      ecl{"binder_contact_last_um2", "um^2", {}}, ecv{"crack_volume_last_um3", "um^3", {}},
+      ecl0{"crack_clear_frame", "1", {}}, edl0{"debond_clear_frame", "1", {}};
+  std::map<std::int64_t, std::int64_t> cracked_at, fragmented_at, debonded_at;  // per frame counts
+  std::vector<std::array<double, 3>> onset_frame(first.size(), {NAN, NAN, NAN});  // crack, fragment, debond; by row
+  for (const auto& [label, i] : row_of) {
+    double c_ref = NAN;
+    if (ref_damage && i < ref_damage->size() && (*ref_damage)[i].measured) c_ref = (*ref_damage)[i].binder_contact_um2;
+    // Persistent onsets: scan backwards while the condition holds in every measured frame.
+    // The last measured frame before an onset, where the condition did not hold (-1: none): the
+    // onset happened after it, at or before the onset frame (frames between were not measured).
+    std::int64_t clear = -1;
+    auto onset = [&](auto cond) -> std::int64_t {
+      std::int64_t start = -1;
+      clear = -1;
+      for (auto it = order.rbegin(); it != order.rend(); ++it) {
+        const ParticleDamage& p = by_frame.at(*it)[i];
+        if (!p.measured) continue;
+        if (!cond(p)) {
+          clear = *it;
+          break;
+        }
+        start = *it;
+      }
+      return start;
+    };
+    const std::int64_t crack = onset([](const ParticleDamage& p) { return p.cracked; });
+    const std::int64_t crack_clear = clear;
+    const std::int64_t frag = onset([](const ParticleDamage& p) { return p.fragments.size() >= 2; });
+    const std::int64_t debond = std::isfinite(c_ref) && c_ref > 0 ? onset([&](const ParticleDamage& p) {
+      return p.binder_contact_um2 < (1 - o.debond_drop) * c_ref - 2 * p.binder_contact_sd_um2;
+    }) : -1;
+    const std::int64_t debond_clear = debond >= 0 ? clear : -1;
+    // An onset at the reference means the state was there from the start: not damage seen forming.
+    auto as_event = [&](std::int64_t f) { return f < 0 || f == order.front() ? NAN : double(f); };
+    const double cf = as_event(crack), ff = as_event(frag), df = as_event(debond);
+    onset_frame[i] = {cf, ff, df};
+    const ParticleDamage* last = nullptr;
+    for (auto it = order.rbegin(); it != order.rend() && !last; ++it)
+      if (by_frame.at(*it)[i].measured) last = &by_frame.at(*it)[i];
+    el.values.push_back(label);
+    eco.values.push_back(cf);
+    ecl0.values.push_back(std::isfinite(cf) && crack_clear >= 0 ? double(crack_clear) : NAN);
+    ecc.values.push_back(std::isfinite(cf) ? cycle_of[std::size_t(cf)] : NAN);
+    efo.values.push_back(ff);
+    efc.values.push_back(std::isfinite(ff) ? cycle_of[std::size_t(ff)] : NAN);
+    efn.values.push_back(last ? double(last->fragments.size()) : NAN);
+    edo.values.push_back(df);
+    edl0.values.push_back(std::isfinite(df) && debond_clear >= 0 ? double(debond_clear) : NAN);
+    edc.values.push_back(std::isfinite(df) ? cycle_of[std::size_t(df)] : NAN);
+    ecr.values.push_back(c_ref);
+    ecl.values.push_back(last ? last->binder_contact_um2 : NAN);
+    ecv.values.push_back(last ? last->crack_volume_um3 : NAN);
+    sum.cracked += std::isfinite(cf);
+    sum.fragmented += std::isfinite(ff);
+    sum.debonded += std::isfinite(df);
+    for (std::int64_t k : order) {
+      cracked_at[k] += std::isfinite(cf) && k >= crack;
+      fragmented_at[k] += std::isfinite(ff) && k >= frag;
+      debonded_at[k] += std::isfinite(df) && k >= debond;
+    }
+  }
+  for (ResultColumn* c : {&el, &eco, &ecl0, &ecc, &efo, &efc, &efn, &edo, &edl0, &edc, &ecr, &ecl, &ecv}) ev.columns.push_back(std::move(*c));
+  store.WriteSeriesTable(ev, prov);
+  sum.particles = std::int64_t(row_of.size());
+  sum.frames = std::int64_t(frames.size());
+
+  // Per frame series.
+  ResultTable ds;
+  ds.name = "damage_series";
+  ResultColumn sf{"frame", "1", {}}, st{"time_s", "s", {}}, sc{"cycle", "1", {}}, sm{"particles_tracked", "1", {}},
+      scr{"cracked", "1", {}}, scs{"cracked_share", "1", {}}, sfr{"fragmented", "1", {}}, sfn{"fragments", "1", {}},
+      sdb{"debonded", "1", {}}, sds{"debonded_share", "1", {}}, sbc{"binder_contact_um2", "um^2", {}};
+  // Totals over the particles measured in every frame, so that frames compare (a particle drifting
+  // out of the view in some frames would change the totals, not the electrode).
+  std::vector<bool> tracked(first.size(), true);
+  for (std::int64_t k : order)
+    for (std::size_t i = 0; i < tracked.size(); ++i) tracked[i] = tracked[i] && by_frame.at(k)[i].measured;
+  std::map<std::int64_t, std::int64_t> cracked_tracked, fragmented_tracked, debonded_tracked;
+  for (std::size_t i = 0; i < tracked.size(); ++i) {
+    if (!tracked[i]) continue;
+    const double cf = onset_frame[i][0], ff = onset_frame[i][1], df = onset_frame[i][2];
+    for (std::int64_t k : order) {
+      cracked_tracked[k] += std::isfinite(cf) && double(k) >= cf;
+      fragmented_tracked[k] += std::isfinite(ff) && double(k) >= ff;
+      debonded_tracked[k] += std::isfinite(df) && double(k) >= df;
+    }
+  }
+  cracked_at = cracked_tracked, fragmented_at = fragmented_tracked, debonded_at = debonded_tracked;
+  for (std::int64_t k : order) {
+    std::int64_t measured = 0, fragments = 0;
+    double contact = 0;
+    const std::vector<ParticleDamage>& dk = by_frame.at(k);
+    for (std::size_t i = 0; i < dk.size(); ++i)
+      if (tracked[i]) ++measured, fragments += std::int64_t(dk[i].fragments.size()), contact += dk[i].binder_contact_um2;
+    sf.values.push_back(double(k));
+    st.values.push_back(time_s && std::size_t(k) < time_s->size() ? (*time_s)[std::size_t(k)] : NAN);
+    sc.values.push_back(cycle_of[std::size_t(k)]);
+    sm.values.push_back(double(measured));
+    scr.values.push_back(double(cracked_at[k]));
+    scs.values.push_back(measured ? double(cracked_at[k]) / double(measured) : NAN);
+    sfr.values.push_back(double(fragmented_at[k]));
+    sfn.values.push_back(double(fragments));
+    sdb.values.push_back(double(debonded_at[k]));
+    sds.values.push_back(measured ? double(debonded_at[k]) / double(measured) : NAN);
+    sbc.values.push_back(contact);
+  }
+  for (ResultColumn* c : {&sf, &st, &sc, &sm, &scr, &scs, &sfr, &sfn, &sdb, &sds, &sbc}) ds.columns.push_back(std::move(*c));
+  store.WriteSeriesTable(ds, prov);
+
+  // Per cycle: the frame at the chosen state.
+  const std::map<int, std::int64_t> pick = CycleStateFrames(times, cycle_of, order, o.state, store_path);
+  const std::vector<std::string> quantities{"porosity", "a_s_pore_active", "tau_z", "sigma_eff_z", "active_binder_contact_um2",
+                                            "open_throats"};
+  const std::map<std::string, std::string> unit{{"porosity", "1"}, {"a_s_pore_active", "um^-1"}, {"tau_z", "1"},
+                                                {"sigma_eff_z", "S/m"}, {"active_binder_contact_um2", "um^2"},
+                                                {"open_throats", "1"}, {"cracked_share", "1"}, {"fragments", "1"},
+                                                {"debonded_share", "1"}, {"particle_binder_contact_um2", "um^2"}};
+  ResultTable cs;
+  cs.name = "cycle_statistics";
+  std::map<std::string, std::vector<double>> series;
+  std::vector<double> cycles_x;
+  ResultColumn cc{"cycle", "1", {}}, cf{"frame", "1", {}};
+  for (const auto& [c, k] : pick) {
+    cc.values.push_back(c);
+    cf.values.push_back(double(k));
+    cycles_x.push_back(c);
+    for (const std::string& q : quantities) series[q].push_back(ReadQuantity(store, k, q, pore, dopt.active));
+    const std::size_t r = std::size_t(std::find(order.begin(), order.end(), k) - order.begin());
+    series["cracked_share"].push_back(scs.values.empty() ? NAN : ds.Find("cracked_share")->values[r]);
+    series["fragments"].push_back(ds.Find("fragments")->values[r]);
+    series["debonded_share"].push_back(ds.Find("debonded_share")->values[r]);
+    series["particle_binder_contact_um2"].push_back(ds.Find("binder_contact_um2")->values[r]);
+  }
+  cs.columns.push_back(std::move(cc));
+  cs.columns.push_back(std::move(cf));
+  ResultTable dr;
+  dr.name = "cycle_drift";
+  for (const auto& [q, v] : series) {
+    bool any = false;
+    for (double x : v) any = any || std::isfinite(x);
+    if (!any) continue;
+    cs.columns.push_back({q, unit.at(q), v});
+    DriftRow row;
+    row.quantity = q;
+    row.unit = unit.at(q);
+    row.drift = FitDrift(cycles_x, v);
+    for (double x : v)
+      if (std::isfinite(x)) row.last = x, row.first = std::isfinite(row.first) ? row.first : x;
+    const std::string per = row.unit == "1" ? "per cycle" : row.unit + " per cycle";
+    dr.columns.push_back({q + "_slope", per, {row.drift.slope}});
+    dr.columns.push_back({q + "_slope_se", per, {row.drift.se}});
+    dr.columns.push_back({q + "_slope_p025", per, {row.drift.slope - row.drift.half_width_95}});
+    dr.columns.push_back({q + "_slope_p975", per, {row.drift.slope + row.drift.half_width_95}});
+    dr.columns.push_back({q + "_cycles", "1", {double(row.drift.n)}});
+    sum.drift.push_back(row);
+  }
+  store.WriteSeriesTable(cs, prov);
+  store.WriteSeriesTable(dr, prov);
+  sum.cycles = int(pick.size());
+  return sum;
+}
+
+}  // namespace op4d
