@@ -29,11 +29,26 @@ TEST_CASE("every subcommand has --help", "[cli]") {
   std::string out;
   REQUIRE(Run("--help", &out) == 0);
   REQUIRE(out.find("commands:") != std::string::npos);
-  for (const std::string c : {"synth", "import", "info", "export", "quicklook", "network", "tortuosity", "geometry", "demo", "run", "report", "merge", "segment", "conductivity", "score", "advise"}) {
+  for (const std::string c : {"synth", "import", "info", "export", "quicklook", "network", "tortuosity", "geometry", "demo", "run", "report", "merge", "segment", "conductivity", "score", "advise", "degradation"}) {
     INFO(c);
     REQUIRE(Run(c + " --help", &out) == 0);
     REQUIRE(out.find("usage: op4d " + c) == 0);
   }
+}
+
+TEST_CASE("degradation: a campaign of one frame and an unknown state are refused in one line", "[cli][errors][degradation]") {
+  op4d::test::TempDir dir;
+  std::string out;
+  REQUIRE(Run("synth --out " + (dir / "one.h5") + " --frames 1 --shape 16 24 24 --quiet", &out) == 0);
+  REQUIRE(Run("degradation " + (dir / "one.h5") + " --quiet", &out) == 1);
+  REQUIRE(out == "op4d: error: " + (dir / "one.h5") +
+                     ":/frames: the campaign has 1 frame: degradation compares frames with the reference, it needs at least two\n");
+  REQUIRE(Run("degradation " + (dir / "one.h5") + " --state full", &out) == 2);
+  REQUIRE(out.find("--state") != std::string::npos);
+  REQUIRE(out.find("'full' is not discharge or charge") != std::string::npos);
+  // Damage options need cycles: named.
+  REQUIRE(Run("synth --out " + (dir / "d.h5") + " --frames 3 --shape 16 24 24 --crack-share 0.2 --quiet", &out) != 0);
+  REQUIRE(out.find("cycles >= 2") != std::string::npos);
 }
 
 TEST_CASE("errors are one line naming what is at fault, with a non-zero exit", "[cli][errors]") {

@@ -268,3 +268,78 @@ TEST_CASE("cycling: SOC up and down each cycle, p_app following it, the built-in
   CHECK(r.MeanSoc(0) == Approx(ramp.soc_start));
   CHECK(r.MeanSoc(ramp.duration_s) == Approx(ramp.soc_end));
 }
+
+TEST_CASE("synth damage: a scripted crack opens inside the particle, then splits it; debonding removes its binder; residual swelling adds up",
+          "[synth][damage]") {
+  SynthOptions o;
+  o.seed = 3;
+  o.shape = {48, 64, 64};
+  o.spacing_um = {0.25, 0.25, 0.25};
+  o.radius_um = 2.5;
+  o.cycles = 3;
+  o.frames = 4;  // cycles 1, 2, 3, 3
+  o.drift_um_per_frame = {0, 0, 0};
+  o.snr = 0;
+  o.residual_strain_per_cycle = 0.004;
+  const SynthCampaign plain(o);
+  // The particle nearest the view's centre.
+  int id = 0;
+  double best = 1e300;
+  for (const SynthParticle& p : plain.particles()) {
+    const double d = std::pow(p.center_um[0] - 6, 2) + std::pow(p.center_um[1] - 8, 2) + std::pow(p.center_um[2] - 8, 2);
+    if (d < best) best = d, id = p.id;
+  }
+  SynthDamage d;
+  d.particle = id;
+  d.crack_cycle = 2;
+  d.fragment_cycle = 3;
+  d.fragments = 4;
+  d.debond_cycle = 2;
+  d.debond_loss = 1.0;
+  o.damage = {d};
+  const SynthCampaign c(o);
+  REQUIRE(c.damage().size() == 1);
+  std::vector<SynthFrame> f;
+  for (int k = 0; k < 4; ++k) f.push_back(c.Render(k));
+  auto col = [&](int k, const char* name) { return f[std::size_t(k)].particles.Find(name)->values[std::size_t(id - 1)]; };
+  CHECK(col(0, "crack_stage") == 0);
+  CHECK(col(0, "crack_volume_um3") == 0);
+  CHECK(col(1, "crack_stage") == 1);
+  CHECK(col(1, "fragments") == 1);
+  CHECK(col(1, "crack_volume_um3") > 0.5);
+  CHECK(col(3, "crack_stage") == 2);
+  CHECK(col(3, "fragments") == 4);
+  CHECK(col(3, "crack_volume_um3") > col(1, "crack_volume_um3"));
+  CHECK(col(3, "crack_area_um2") == Approx(col(3, "crack_volume_um3") / o.crack_width_um));
+  // Debonding over every direction: the binder within 0.5 um of the particle goes.
+  CHECK(col(0, "binder_contact_um2") > 5);
+  CHECK(col(1, "debonded") == 1);
+  CHECK(col(1, "binder_contact_um2") < 0.2 * col(0, "binder_contact_um2"));
+  // The crack voxels are pore in the labels and outside the particle's label; an undamaged
+  // particle's voxels are the same as without the script (frame 3: cycle 3, the same SOC state).
+  const SynthFrame plain3 = plain.Render(3);
+  std::int64_t differ_elsewhere = 0, cracked = 0;
+  for (std::size_t i = 0; i < plain3.particle_labels.size(); ++i) {
+    const bool mine = plain3.particle_labels[i] == id;
+    if (mine && f[3].particle_labels[i] == 0) {
+      ++cracked;
+      CHECK(f[3].phases[i] == 0);
+    }
+    if (!mine && plain3.particle_labels[i] != 0 && f[3].particle_labels[i] != plain3.particle_labels[i]) ++differ_elsewhere;
+  }
+  CHECK(cracked == std::llround(col(3, "crack_volume_um3") / (0.25 * 0.25 * 0.25)));
+  CHECK(differ_elsewhere == 0);
+  // Residual swelling: eps_v at the end of the campaign (back at the starting SOC) is 3 cycles' worth.
+  for (const SynthParticle& p : c.particles()) {
+    REQUIRE(c.ParticleSoc(p, c.FrameTime(3)) == Approx(c.ParticleSoc(p, c.FrameTime(0))));
+    REQUIRE(c.ParticleStrain(p, c.FrameTime(3)) == Approx(3 * 0.004));
+  }
+  SynthOptions bad = o;
+  bad.damage[0].fragment_cycle = 2;
+  std::string why;
+  CHECK_FALSE(bad.IsValid(&why));
+  CHECK(why.find("fragment_cycle must follow crack_cycle") != std::string::npos);
+  bad = o;
+  bad.damage[0].particle = 100000;
+  CHECK_THROWS_WITH(SynthCampaign(bad), Catch::Contains("damage of particle 100000"));
+}
