@@ -158,6 +158,11 @@ double ReadQuantity(const FrameStore& s, std::int64_t k, const std::string& q, s
     }
   } else if (q == "tau_z") {
     if (auto t = table("tortuosity")) return at(*t, "tau", row_where(*t, "axis", 0));
+  } else if (q == "tau_z_percolating") {
+    if (auto t = table("tortuosity")) {
+      const long r = row_where(*t, "axis", 0);
+      return at(*t, "tau", r) * at(*t, "percolating_fraction", r);
+    }
   } else if (q == "sigma_eff_z") {
     if (auto t = table("conductivity")) return at(*t, "sigma_eff", row_where(*t, "axis", 0));
   } else if (q == "active_binder_contact_um2") {
@@ -403,10 +408,10 @@ DegradationSummary RunDegradation(const std::string& store_path, const Degradati
 
   // Per cycle: the frame at the chosen state.
   const std::map<int, std::int64_t> pick = CycleStateFrames(times, cycle_of, order, o.state, store_path);
-  const std::vector<std::string> quantities{"porosity", "a_s_pore_active", "tau_z", "sigma_eff_z", "active_binder_contact_um2",
-                                            "open_throats"};
+  const std::vector<std::string> quantities{"porosity",    "a_s_pore_active",           "tau_z",       "tau_z_percolating",
+                                            "sigma_eff_z", "active_binder_contact_um2", "open_throats"};
   const std::map<std::string, std::string> unit{{"porosity", "1"}, {"a_s_pore_active", "um^-1"}, {"tau_z", "1"},
-                                                {"sigma_eff_z", "S/m"}, {"active_binder_contact_um2", "um^2"},
+                                                {"tau_z_percolating", "1"}, {"sigma_eff_z", "S/m"}, {"active_binder_contact_um2", "um^2"},
                                                 {"open_throats", "1"}, {"cracked_share", "1"}, {"fragments", "1"},
                                                 {"debonded_share", "1"}, {"particle_binder_contact_um2", "um^2"}};
   ResultTable cs;

@@ -22,7 +22,11 @@
 //    and their shares, total binder contact;
 //  - cycle_statistics: per cycle the frame at the chosen state (CycleStateFrames: the cycle's frame
 //    of lowest or highest SOC) and there every quantity found:
-//    porosity (volume_fractions), a_s pore|active (interface_areas), tau_z (tortuosity), sigma_eff_z
+//    porosity (volume_fractions), a_s pore|active (interface_areas), tau_z (tortuosity; DESIGN.md's
+//    tau = eps D_bulk / D_eff with eps the whole phase) and tau_z_percolating (eps of the percolating
+//    pore only: tau times the percolating fraction; isolated pores such as an internal crack raise
+//    tau_z without carrying flux, and a segmentation that misses them moves tau_z's drift by 8-17 %
+//    on the scripted campaigns while this one stays within 8 %, bench/RESULTS.md), sigma_eff_z
 //    (conductivity), active-binder contact (contacts), open throats (throat_frames), and the damage
 //    counts;
 //  - cycle_drift: one row; per quantity Q the least-squares slope per cycle (Q_slope), its standard
