@@ -62,7 +62,7 @@ TEST_CASE("CyclesOfFrames: the cycle column, else the current's sign changes, el
 // A scripted campaign through segment, register --particles and degradation: one particle cracks
 // in cycle 2 and splits in two in cycle 3, one loses its binder in cycle 2, every other particle
 // only swells and shrinks with the SOC and is never flagged.
-TEST_CASE("degradation step: scripted crack, fragmentation and debonding found at their cycles; reversible swelling never flagged",
+TEST_CASE("degradation step: scripted crack, fragmentation and debonding found at their cycles, reversible swelling never flagged",
           "[pipeline][degradation]") {
   test::TempDir dir;
   SynthOptions o;

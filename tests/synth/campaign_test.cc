@@ -269,7 +269,7 @@ TEST_CASE("cycling: SOC up and down each cycle, p_app following it, the built-in
   CHECK(r.MeanSoc(ramp.duration_s) == Approx(ramp.soc_end));
 }
 
-TEST_CASE("synth damage: a scripted crack opens inside the particle, then splits it; debonding removes its binder; residual swelling adds up",
+TEST_CASE("synth damage: a scripted crack opens inside the particle then splits it, debonding removes its binder, residual swelling adds up",
           "[synth][damage]") {
   SynthOptions o;
   o.seed = 3;

@@ -76,7 +76,7 @@ TEST_CASE("particle damage: an intact particle has no crack, one fragment and th
   CHECK(d[0].binder_contact_sd_um2 < 0.1 * d[0].binder_contact_um2);
 }
 
-TEST_CASE("particle damage: an internal crack sheet is found with its voxels; a through crack gives two fragments",
+TEST_CASE("particle damage: an internal crack sheet is found with its voxels, a through crack gives two fragments",
           "[damage]") {
   const Vec3 c{10.0, 8.8, 9.6};
   const Scene ref = Render(c, 1.0, 0.0);
