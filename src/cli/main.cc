@@ -65,6 +65,7 @@ const char* kUsage =
     "  conductivity effective electronic conductivity of the solid per frame, with inter-particle contact resistance\n"
     "  throats    follow the reference network's throats through the frames: Young-Laplace open/closed, percolation history\n"
     "  soc        state of charge per particle from the register step's strains (law given or calibrated)\n"
+    "  degradation particle cracks, fragments and debonding through the cycles, per-cycle drift of the metrics\n"
     "  register   register frames to the reference (rigid/affine in-process, non-rigid with elastix): F, J, strain\n"
     "  merge      merge the per-frame results of scale-out parts (copies run with --frames A:B --no-series)\n"
     "  score      compare every stored result of a synthetic campaign with its ground truth: the scorecard\n"
@@ -1429,6 +1430,9 @@ int CmdDegradation(int argc, char** argv) {
               static_cast<long long>(r.particles), r.cycles, r.cycle_source.c_str());
   std::printf("onsets seen: %lld cracked, %lld fragmented, %lld debonded\n", static_cast<long long>(r.cracked),
               static_cast<long long>(r.fragmented), static_cast<long long>(r.debonded));
+  if (r.throats >= 0)
+    std::printf("throats closed for good (open in the first frame, closed in the last): %lld of %lld\n",
+                static_cast<long long>(r.permanent_closures), static_cast<long long>(r.throats));
   std::printf("drift per cycle at the end of %s (slope, 95 %% interval, cycles):\n", ToString(o.state));
   for (const DriftRow& d : r.drift)
     std::printf("  %-28s %+.4g [%+.4g, %+.4g] %s per cycle, %d cycles (first %.5g, last %.5g)\n", d.quantity.c_str(),

@@ -130,7 +130,8 @@ LabelVolume ToLabels(const AnyVolume& v) {
 }
 
 // A quantity of frame k read from its stored tables; NaN when absent.
-double ReadQuantity(const FrameStore& s, std::int64_t k, const std::string& q, std::uint8_t pore, std::uint8_t active) {
+double ReadQuantity(const FrameStore& s, std::int64_t k, const std::string& q, std::uint8_t pore, std::uint8_t active,
+                    const double* frame_time) {
   auto table = [&](const std::string& name) -> std::optional<ResultTable> {
     if (!HasTable(s, k, name)) return std::nullopt;
     return s.ReadFrameTable(k, name);
@@ -167,8 +168,16 @@ double ReadQuantity(const FrameStore& s, std::int64_t k, const std::string& q, s
     if (auto t = table("conductivity")) return at(*t, "sigma_eff", row_where(*t, "axis", 0));
   } else if (q == "active_binder_contact_um2") {
     if (auto t = table("contacts")) return at(*t, "area_um2", 0);
-  } else if (q == "open_throats") {
-    if (auto t = table("throat_frames")) return at(*t, "open_throats", 0);
+  } else if (q == "open_throats" || q == "percolates") {
+    // The throats step's series table, one row per frame it ran on: the row at frame k's time.
+    bool has = false;
+    for (const std::string& t : s.ListSeriesTables()) has = has || t == "throat_frames";
+    if (!has || !frame_time || !std::isfinite(*frame_time)) return NAN;
+    const ResultTable t = s.ReadSeriesTable("throat_frames");
+    const ResultColumn* ts = t.Find("time_s");
+    if (!ts) return NAN;
+    for (std::size_t r = 0; r < ts->values.size(); ++r)
+      if (std::abs(ts->values[r] - *frame_time) <= 1e-6 * std::max(1.0, std::abs(*frame_time))) return at(t, q, long(r));
   }
   return NAN;
 }
@@ -409,10 +418,10 @@ DegradationSummary RunDegradation(const std::string& store_path, const Degradati
   // Per cycle: the frame at the chosen state.
   const std::map<int, std::int64_t> pick = CycleStateFrames(times, cycle_of, order, o.state, store_path);
   const std::vector<std::string> quantities{"porosity",    "a_s_pore_active",           "tau_z",       "tau_z_percolating",
-                                            "sigma_eff_z", "active_binder_contact_um2", "open_throats"};
+                                            "sigma_eff_z", "active_binder_contact_um2", "open_throats", "percolates"};
   const std::map<std::string, std::string> unit{{"porosity", "1"}, {"a_s_pore_active", "um^-1"}, {"tau_z", "1"},
                                                 {"tau_z_percolating", "1"}, {"sigma_eff_z", "S/m"}, {"active_binder_contact_um2", "um^2"},
-                                                {"open_throats", "1"}, {"cracked_share", "1"}, {"fragments", "1"},
+                                                {"open_throats", "1"}, {"percolates", "1"}, {"cracked_share", "1"}, {"fragments", "1"},
                                                 {"debonded_share", "1"}, {"particle_binder_contact_um2", "um^2"}};
   ResultTable cs;
   cs.name = "cycle_statistics";
@@ -423,7 +432,8 @@ DegradationSummary RunDegradation(const std::string& store_path, const Degradati
     cc.values.push_back(c);
     cf.values.push_back(double(k));
     cycles_x.push_back(c);
-    for (const std::string& q : quantities) series[q].push_back(ReadQuantity(store, k, q, pore, dopt.active));
+    const double tk = time_s && std::size_t(k) < time_s->size() ? (*time_s)[std::size_t(k)] : NAN;
+    for (const std::string& q : quantities) series[q].push_back(ReadQuantity(store, k, q, pore, dopt.active, &tk));
     const std::size_t r = std::size_t(std::find(order.begin(), order.end(), k) - order.begin());
     series["cracked_share"].push_back(scs.values.empty() ? NAN : ds.Find("cracked_share")->values[r]);
     series["fragments"].push_back(ds.Find("fragments")->values[r]);
@@ -455,6 +465,25 @@ DegradationSummary RunDegradation(const std::string& store_path, const Degradati
   }
   store.WriteSeriesTable(cs, prov);
   store.WriteSeriesTable(dr, prov);
+  // Permanent closures: throats of the throats step's history open in the first frame and closed in
+  // the last (closed for good within the campaign).
+  {
+    bool has = false;
+    for (const std::string& t : store.ListSeriesTables()) has = has || t == "throat_history";
+    if (has) {
+      const ResultTable th = store.ReadSeriesTable("throat_history");
+      const ResultColumn *start = th.Find("open_at_start"), *end = th.Find("open_at_end");
+      if (start && end) {
+        sum.throats = std::int64_t(th.rows());
+        for (std::size_t r = 0; r < th.rows(); ++r) sum.permanent_closures += start->values[r] != 0 && end->values[r] == 0;
+        ResultTable pc;
+        pc.name = "throat_closures_summary";
+        pc.columns = {{"throats", "1", {double(sum.throats)}}, {"permanent_closures", "1", {double(sum.permanent_closures)}},
+                      {"permanent_share", "1", {sum.throats ? double(sum.permanent_closures) / double(sum.throats) : NAN}}};
+        store.WriteSeriesTable(pc, Provenance{"degradation", "throat_history of the throats step", prov.options_json, ""});
+      }
+    }
+  }
   sum.cycles = int(pick.size());
   return sum;
 }

@@ -133,6 +133,11 @@ TEST_CASE("particle damage: bad input", "[damage]") {
   CHECK(d[0].status == "the particle's fit did not converge");
   CHECK_FALSE(d[1].measured);
   CHECK(d[1].status == "not in the reference labels");
+  DamageOptions small;
+  small.min_reference_voxels = 1000000;
+  const auto tiny = MeasureParticleDamage(ref.labels, ref.phases, {Motion(c, {0, 0, 0}, 1.0)}, small);
+  CHECK_FALSE(tiny[0].measured);
+  CHECK(tiny[0].status.find("too small to read damage") == 0);
   PhaseVolume other = ref.phases;
   other.set_spacing_um({0.5, 0.5, 0.5});
   CHECK_THROWS_WITH(MeasureParticleDamage(ref.labels, other, {bad}, {}), Catch::Contains("spacing differs"));

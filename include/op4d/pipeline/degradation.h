@@ -27,11 +27,13 @@
 //    pore only: tau times the percolating fraction; isolated pores such as an internal crack raise
 //    tau_z without carrying flux, and a segmentation that misses them moves tau_z's drift by 8-17 %
 //    on the scripted campaigns while this one stays within 8 %, bench/RESULTS.md), sigma_eff_z
-//    (conductivity), active-binder contact (contacts), open throats (throat_frames), and the damage
-//    counts;
+//    (conductivity), active-binder contact (contacts), open throats and percolation (the throats
+//    step's throat_frames row at the frame's time), and the damage counts;
 //  - cycle_drift: one row; per quantity Q the least-squares slope per cycle (Q_slope), its standard
 //    error (Q_slope_se), 95 % interval (Q_slope_p025, Q_slope_p975; Student t, n - 2 degrees of
-//    freedom; NaN below 3 cycles) and the cycles used (Q_cycles).
+//    freedom; NaN below 3 cycles) and the cycles used (Q_cycles);
+//  - throat_closures_summary (when the throats step ran): throats, permanent_closures (open in the
+//    first frame, closed in the last: closed for good within the campaign) and their share.
 #pragma once
 
 #include <cmath>
@@ -80,7 +82,8 @@ struct DegradationSummary {
   std::int64_t cracked = 0, fragmented = 0, debonded = 0;  // particles with an onset
   int cycles = 0;
   std::string cycle_source;  // "time table cycle" or "current_A sign changes"
-  std::vector<DriftRow> drift;  // one per quantity found (cycle_drift)
+  std::vector<DriftRow> drift;
+  std::int64_t throats = -1, permanent_closures = 0;  // from the throats step's throat_history (-1: not run)  // one per quantity found (cycle_drift)
 };
 
 // Per cycle, the frame (of `frames`) at `state`: end of discharge = the frame of lowest SOC in the

@@ -24,6 +24,7 @@ bool DamageOptions::IsValid(std::string* why) const {
   if (!(crack_min_fraction >= 0 && crack_min_fraction < 1)) return fail("crack_min_fraction must be in [0, 1)");
   if (!(fragment_min_share > 0 && fragment_min_share < 0.5)) return fail("fragment_min_share must be in (0, 0.5)");
   if (active == binder) return fail("the active and binder labels must differ");
+  if (min_reference_voxels < 1) return fail("min_reference_voxels must be >= 1");
   return true;
 }
 
@@ -116,6 +117,11 @@ std::vector<ParticleDamage> MeasureParticleDamage(const LabelVolume& reference_l
       }
       const ParticleBox& rb = it->second;
       d.reference_voxels = rb.voxels;
+      if (rb.voxels < options.min_reference_voxels) {
+        d.status = "too small to read damage (" + std::to_string(rb.voxels) + " voxels, fewer than " +
+                   std::to_string(options.min_reference_voxels) + ")";
+        return;
+      }
       if (!mo.valid) {
         d.status = mo.status.empty() ? "no valid motion" : mo.status;
         return;
