@@ -435,7 +435,7 @@ DegradationSummary RunDegradation(const std::string& store_path, const Degradati
     const double tk = time_s && std::size_t(k) < time_s->size() ? (*time_s)[std::size_t(k)] : NAN;
     for (const std::string& q : quantities) series[q].push_back(ReadQuantity(store, k, q, pore, dopt.active, &tk));
     const std::size_t r = std::size_t(std::find(order.begin(), order.end(), k) - order.begin());
-    series["cracked_share"].push_back(scs.values.empty() ? NAN : ds.Find("cracked_share")->values[r]);
+    series["cracked_share"].push_back(ds.Find("cracked_share")->values[r]);
     series["fragments"].push_back(ds.Find("fragments")->values[r]);
     series["debonded_share"].push_back(ds.Find("debonded_share")->values[r]);
     series["particle_binder_contact_um2"].push_back(ds.Find("binder_contact_um2")->values[r]);

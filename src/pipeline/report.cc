@@ -608,6 +608,52 @@ ReportSummary WriteReport(const std::string& store_path, const ReportOptions& o)
   }
   progress.Advance();
 
+  // Degradation across cycles (op4d degradation): the onsets, the drift per cycle with its interval,
+  // and every per-cycle quantity against the cycle number.
+  if (std::find(series.begin(), series.end(), "cycle_statistics") != series.end()) {
+    section("degradation", "Degradation across cycles");
+    const ResultTable cs = store.ReadSeriesTable("cycle_statistics");
+    const std::string prov = StepOf(store.ReadTableProvenance("/series/cycle_statistics"));
+    if (std::find(series.begin(), series.end(), "damage_events") != series.end()) {
+      const ResultTable ev = store.ReadSeriesTable("damage_events");
+      auto count = [&](const char* c) {
+        int n = 0;
+        if (const ResultColumn* col = ev.Find(c))
+          for (double v : col->values) n += std::isfinite(v);
+        return n;
+      };
+      *out << "<p>" << ev.rows() << " reference particles: " << count("crack_onset_frame") << " cracked, "
+           << count("fragment_frame") << " fragmented, " << count("debond_onset_frame")
+           << " debonded during the campaign (onsets per particle in <code>damage_events</code>).</p>\n";
+    }
+    if (std::find(series.begin(), series.end(), "cycle_drift") != series.end()) {
+      const ResultTable dr = store.ReadSeriesTable("cycle_drift");
+      *out << "<table><tr><th>quantity</th><th>drift per cycle</th><th>95 % interval</th><th>cycles</th></tr>";
+      for (const ResultColumn& c : dr.columns) {
+        const std::string suffix = "_slope";
+        if (c.name.size() <= suffix.size() || c.name.compare(c.name.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
+        const std::string q = c.name.substr(0, c.name.size() - suffix.size());
+        const ResultColumn *lo = dr.Find(q + "_slope_p025"), *hi = dr.Find(q + "_slope_p975"), *n = dr.Find(q + "_cycles");
+        *out << "<tr><td>" << Html(q) << "</td><td>" << Num(c.values[0], 4) << " " << Html(c.unit) << "</td><td>"
+             << (lo && hi ? Num(lo->values[0], 4) + " to " + Num(hi->values[0], 4) : std::string("-")) << "</td><td>"
+             << (n ? Num(n->values[0], 3) : std::string("-")) << "</td></tr>";
+      }
+      *out << "</table>\n";
+    }
+    TimeAxis cycle_axis;
+    cycle_axis.unit = "number";
+    cycle_axis.label = "cycle";
+    const ResultColumn* x = cs.Find("cycle");
+    *out << "<div class=\"grid\">";
+    for (const ResultColumn& c : cs.columns) {
+      if (!x || c.name == "cycle" || c.name == "frame") continue;
+      const Plot p{"cycle_statistics · " + c.name, c.unit, "cycle_statistics (" + prov + ")", {{c.name, x->values, c.values, {}, {}}}};
+      *out << "<figure>" << RenderPlot(p, cycle_axis) << "<figcaption>" << Html(p.note) << "</figcaption></figure>\n";
+      ++sum.plots;
+    }
+    *out << "</div>\n";
+  }
+
   // Imaging-technique advice (op4d advise --store): the ranking with its reasons, the feature sizes and
   // the RVE curves of the frame it was computed from.
   if (std::find(series.begin(), series.end(), "advice") != series.end()) {

@@ -1,12 +1,15 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <sstream>
 
 #include "op4d/pipeline/campaign.h"
 #include "op4d/pipeline/degradation.h"
 #include "op4d/pipeline/register.h"
+#include "op4d/pipeline/report.h"
 #include "op4d/store/frame_store.h"
 #include "op4d/synth/campaign.h"
 #include "test_util.h"
@@ -194,6 +197,18 @@ TEST_CASE("degradation step: scripted crack, fragmentation and debonding found a
   const ResultTable cs = store.ReadSeriesTable("cycle_statistics");
   CHECK(cs.Find("cycle")->values == std::vector<double>{1, 2, 3});
   CHECK(store.ReadSeriesTable("damage_series").rows() == 4);
+  // The report's degradation section: the onsets line and the per-cycle plots against the cycle.
+  ReportOptions rep;
+  rep.out_dir = dir / "report";
+  rep.vtk = false;
+  rep.progress = ProgressStyle::kOff;
+  const ReportSummary rs = WriteReport(path, rep);
+  std::ifstream in(rs.html);
+  const std::string html((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(html.find("Degradation across cycles") != std::string::npos);
+  CHECK(html.find("cracked, ") != std::string::npos);
+  CHECK(html.find("cycle_statistics · cracked_share") != std::string::npos);
+  CHECK(html.find("cycle [number]") != std::string::npos);
 }
 
 TEST_CASE("degradation step: bad input named", "[pipeline][degradation]") {
