@@ -33,13 +33,6 @@ std::vector<double> Col(const ResultTable& t, const std::string& c) {
   if (!p) throw std::runtime_error("table " + t.name + " has no column " + c);
   return p->values;
 }
-LabelVolume Labels(const AnyVolume& v) {
-  return std::visit([](const auto& vol) {
-    LabelVolume out(vol.geometry(), 0);
-    for (std::size_t i = 0; i < vol.size(); ++i) out[i] = std::int32_t(vol[i]);
-    return out;
-  }, v);
-}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -58,8 +51,8 @@ int main(int argc, char** argv) {
   std::string src;
   const std::vector<int> cycle = CyclesOfFrames(store.ReadTimeTable(), path, &src);
   // Match reference labels to truth ids.
-  const LabelVolume ref = Labels(store.ReadFrameVolume(0, "particle_labels"));
-  const LabelVolume tl = Labels(truth.ReadFrameVolume(0, "particle_labels"));
+  const LabelVolume ref = ToLabels(store.ReadFrameVolume(0, "particle_labels"));
+  const LabelVolume tl = ToLabels(truth.ReadFrameVolume(0, "particle_labels"));
   std::map<int, std::map<int, std::int64_t>> overlap;
   std::map<int, std::int64_t> size;
   for (std::size_t i = 0; i < ref.size(); ++i)

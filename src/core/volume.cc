@@ -107,6 +107,16 @@ void* RawData(AnyVolume& v) {
   return std::visit([](auto& vol) -> void* { return vol.data(); }, v);
 }
 
+LabelVolume ToLabels(const AnyVolume& v) {
+  return std::visit(
+      [](const auto& x) {
+        LabelVolume l(x.geometry());
+        for (std::int64_t i = 0; i < l.size(); ++i) l[i] = std::int32_t(std::lround(double(x[i])));
+        return l;
+      },
+      v);
+}
+
 Volume<float> ToFloat(const AnyVolume& v) {
   return std::visit(
       [](const auto& vol) {

@@ -119,16 +119,6 @@ bool HasTable(const FrameStore& s, std::int64_t k, const std::string& name) {
   return false;
 }
 
-LabelVolume ToLabels(const AnyVolume& v) {
-  return std::visit(
-      [](const auto& vol) {
-        LabelVolume out(vol.geometry(), 0);
-        for (std::size_t i = 0; i < vol.size(); ++i) out[i] = std::int32_t(vol[i]);
-        return out;
-      },
-      v);
-}
-
 // A quantity of frame k read from its stored tables; NaN when absent.
 double ReadQuantity(const FrameStore& s, std::int64_t k, const std::string& q, std::uint8_t pore, std::uint8_t active,
                     const double* frame_time) {
@@ -231,6 +221,7 @@ DegradationSummary RunDegradation(const std::string& store_path, const Degradati
   j["crack_min_voxels"] = dopt.crack_min_voxels;
   j["crack_min_fraction"] = dopt.crack_min_fraction;
   j["fragment_min_share"] = dopt.fragment_min_share;
+  j["min_reference_voxels"] = dopt.min_reference_voxels;
   j["debond_drop"] = o.debond_drop;
   j["state"] = ToString(o.state);
   j["phases"] = so.phases.ToSpec();
@@ -308,7 +299,6 @@ DegradationSummary RunDegradation(const std::string& store_path, const Degradati
       edo{"debond_onset_frame", "1", {}}, edc{"debond_onset_cycle", "1", {}}, ecr{"binder_contact_ref_um2", "um^2", {}},
       ecl{"binder_contact_last_um2", "um^2", {}}, ecv{"crack_volume_last_um3", "um^3", {}},
       ecl0{"crack_clear_frame", "1", {}}, edl0{"debond_clear_frame", "1", {}};
-  std::map<std::int64_t, std::int64_t> cracked_at, fragmented_at, debonded_at;  // per frame counts
   std::vector<std::array<double, 3>> onset_frame(first.size(), {NAN, NAN, NAN});  // crack, fragment, debond; by row
   for (const auto& [label, i] : row_of) {
     double c_ref = NAN;
@@ -361,11 +351,6 @@ DegradationSummary RunDegradation(const std::string& store_path, const Degradati
     sum.cracked += std::isfinite(cf);
     sum.fragmented += std::isfinite(ff);
     sum.debonded += std::isfinite(df);
-    for (std::int64_t k : order) {
-      cracked_at[k] += std::isfinite(cf) && k >= crack;
-      fragmented_at[k] += std::isfinite(ff) && k >= frag;
-      debonded_at[k] += std::isfinite(df) && k >= debond;
-    }
   }
   for (ResultColumn* c : {&el, &eco, &ecl0, &ecc, &efo, &efc, &efn, &edo, &edl0, &edc, &ecr, &ecl, &ecv}) ev.columns.push_back(std::move(*c));
   store.WriteSeriesTable(ev, prov);
@@ -383,17 +368,16 @@ DegradationSummary RunDegradation(const std::string& store_path, const Degradati
   std::vector<bool> tracked(first.size(), true);
   for (std::int64_t k : order)
     for (std::size_t i = 0; i < tracked.size(); ++i) tracked[i] = tracked[i] && by_frame.at(k)[i].measured;
-  std::map<std::int64_t, std::int64_t> cracked_tracked, fragmented_tracked, debonded_tracked;
+  std::map<std::int64_t, std::int64_t> cracked_at, fragmented_at, debonded_at;  // tracked particles, per frame
   for (std::size_t i = 0; i < tracked.size(); ++i) {
     if (!tracked[i]) continue;
     const double cf = onset_frame[i][0], ff = onset_frame[i][1], df = onset_frame[i][2];
     for (std::int64_t k : order) {
-      cracked_tracked[k] += std::isfinite(cf) && double(k) >= cf;
-      fragmented_tracked[k] += std::isfinite(ff) && double(k) >= ff;
-      debonded_tracked[k] += std::isfinite(df) && double(k) >= df;
+      cracked_at[k] += std::isfinite(cf) && double(k) >= cf;
+      fragmented_at[k] += std::isfinite(ff) && double(k) >= ff;
+      debonded_at[k] += std::isfinite(df) && double(k) >= df;
     }
   }
-  cracked_at = cracked_tracked, fragmented_at = fragmented_tracked, debonded_at = debonded_tracked;
   for (std::int64_t k : order) {
     std::int64_t measured = 0, fragments = 0;
     double contact = 0;

@@ -89,15 +89,6 @@ ScoreRow AtLeast(const std::string& quantity, const std::string& unit, double me
   return r;
 }
 
-LabelVolume ToLabels(const AnyVolume& v) {
-  return std::visit(
-      [](const auto& x) {
-        LabelVolume l(x.geometry());
-        for (std::int64_t i = 0; i < l.size(); ++i) l[i] = std::int32_t(std::lround(double(x[i])));
-        return l;
-      },
-      v);
-}
 
 bool HasTable(const FrameStore& s, std::int64_t k, const std::string& name) {
   for (const std::string& t : s.ListFrameTables(k))

@@ -16,18 +16,6 @@
 
 using namespace op4d;
 
-namespace {
-
-LabelVolume AsLabels(const AnyVolume& v) {
-  return std::visit([](const auto& vol) {
-    LabelVolume out(vol.geometry(), 0);
-    for (std::size_t i = 0; i < vol.size(); ++i) out[i] = std::int32_t(vol[i]);
-    return out;
-  }, v);
-}
-
-}  // namespace
-
 TEST_CASE("FitDrift: exact slope, standard error and the Student-t interval", "[pipeline][degradation]") {
   const Drift exact = FitDrift({1, 2, 3, 4}, {2.5, 3.0, 3.5, 4.0});
   CHECK(exact.slope == Approx(0.5));
@@ -128,8 +116,8 @@ TEST_CASE("degradation step: scripted crack, fragmentation and debonding found a
   // Reference labels -> truth ids by majority overlap on frame 0.
   const FrameStore store = FrameStore::OpenRead(path);
   const FrameStore truth = FrameStore::OpenRead(TruthPathFor(path));
-  const LabelVolume ref = AsLabels(store.ReadFrameVolume(0, "particle_labels"));
-  const LabelVolume tl = AsLabels(truth.ReadFrameVolume(0, "particle_labels"));
+  const LabelVolume ref = ToLabels(store.ReadFrameVolume(0, "particle_labels"));
+  const LabelVolume tl = ToLabels(truth.ReadFrameVolume(0, "particle_labels"));
   std::map<int, std::map<int, std::int64_t>> overlap;
   std::map<int, std::int64_t> size;
   for (std::size_t i = 0; i < ref.size(); ++i)
