@@ -11,8 +11,8 @@
 // measured in every frame. Truth onsets: crack = the first frame with crack_stage > 0, fragmentation =
 // crack_stage 2 (fragments exact: the last frame's count), debonding = the first frame whose truth
 // binder contact is below (1 - drop) of frame 0's (the step's own threshold on the truth's labels).
-// Per-cycle drift: the truth's porosity and tau_z (computed here on the truth labels, each cycle's
-// last frame) against the step's cycle_drift.
+// Per-cycle drift: the truth's cycle_truth_drift (op4d synth writes it; solved on the truth labels
+// when absent) against the step's cycle_drift, absolute and relative to the first cycle's value.
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -143,41 +143,22 @@ int main(int argc, char** argv) {
               100.0 * frag_exact / std::max(1, t_frag), frag_onset, t_frag);
   std::printf("debonding onset within one cycle: %d of %d (%.1f %%); false debonding %d of %d (%.1f %%)\n", debond_hit, t_debond,
               100.0 * debond_hit / std::max(1, t_debond), false_debond, t_nodebond, 100.0 * false_debond / std::max(1, t_nodebond));
-  // Drift of porosity and tau_z: truth vs the step's.
-  std::vector<std::int64_t> all;
-  for (std::int64_t k = 0; k < n; ++k) all.push_back(k);
-  const std::map<int, std::int64_t> last = CycleStateFrames(store.ReadTimeTable(), cycle, all, CycleState::kEndOfDischarge, path);
-  std::vector<double> cx, por, tau, tau_perc, tau_perc_measured;
-  for (const auto& [c, k] : last) {
-    const AnyVolume lv = truth.ReadFrame(k);
-    Volume<std::uint8_t> pore(std::visit([](const auto& v) { return v.geometry(); }, lv), 0);
-    std::int64_t np = 0;
-    std::visit([&](const auto& v) {
-      for (std::size_t i = 0; i < v.size(); ++i) pore[i] = v[i] == 0, np += v[i] == 0;
-    }, lv);
-    DiffusionOptions dopt;
-    dopt.axis = 0;
-    const DiffusionResult r = ComputeTortuosity(pore, dopt);
-    cx.push_back(c);
-    por.push_back(double(np) / double(pore.size()));
-    tau.push_back(r.tau);
-    tau_perc.push_back(r.tau * r.percolating_fraction);
-    // The step's tau on the same frame, counting the percolating pore only (isolated pores, e.g. an
-    // internal crack, raise eps and so tau without carrying flux).
-    const ResultTable mt = store.ReadFrameTable(k, "tortuosity");
-    tau_perc_measured.push_back(mt.Find("tau")->values[0] * mt.Find("percolating_fraction")->values[0]);
-  }
-  const Drift dp = FitDrift(cx, por), dt = FitDrift(cx, tau);
+  // Per-cycle drift: the truth's cycle_truth_drift (written by op4d synth; solved here when absent)
+  // against the step's cycle_drift, as the slope per cycle and relative to the first cycle's value.
+  bool stored = false;
+  for (const std::string& t : truth.ListSeriesTables()) stored = stored || t == "cycle_truth_drift";
+  const ResultTable td = stored ? truth.ReadSeriesTable("cycle_truth_drift")
+                                : ComputeTruthCycles(truth_path, path, TruthCycleOptions{}).drift;
   const ResultTable dr = store.ReadSeriesTable("cycle_drift");
-  auto val = [&](const std::string& c) { return dr.Find(c) ? dr.Find(c)->values[0] : NAN; };
-  std::printf("porosity drift per cycle: truth %+.3e (95 %% +-%.1e), measured %+.3e [%+.3e, %+.3e]: %+.1f %% of the truth's\n",
-              dp.slope, dp.half_width_95, val("porosity_slope"), val("porosity_slope_p025"), val("porosity_slope_p975"),
-              100.0 * (val("porosity_slope") - dp.slope) / std::abs(dp.slope));
-  std::printf("tau_z drift per cycle:    truth %+.3e (95 %% +-%.1e), measured %+.3e [%+.3e, %+.3e]: %+.1f %% of the truth's\n",
-              dt.slope, dt.half_width_95, val("tau_z_slope"), val("tau_z_slope_p025"), val("tau_z_slope_p975"),
-              100.0 * (val("tau_z_slope") - dt.slope) / std::abs(dt.slope));
-  const Drift dtp = FitDrift(cx, tau_perc), dtpm = FitDrift(cx, tau_perc_measured);
-  std::printf("tau_z x percolating fraction, drift per cycle: truth %+.3e, measured %+.3e: %+.1f %% of the truth's\n", dtp.slope,
-              dtpm.slope, 100.0 * (dtpm.slope - dtp.slope) / std::abs(dtp.slope));
+  auto val = [](const ResultTable& t, const std::string& c) { return t.Find(c) ? t.Find(c)->values[0] : NAN; };
+  std::printf("per-cycle drift, truth (%s) against the step's cycle_drift (in %%: measured / truth - 1):\n", stored ? "cycle_truth_drift" : "solved here");
+  for (const char* q : {"porosity", "tau_z", "tau_z_percolating", "sigma_eff_z"}) {
+    const std::string Q = q;
+    const double ts = val(td, Q + "_slope"), ms = val(dr, Q + "_slope");
+    const double tr = val(td, Q + "_rel_slope"), mr = val(dr, Q + "_rel_slope");
+    std::printf("  %-18s slope truth %+.3e measured %+.3e [%+.3e, %+.3e] (%+.1f %%); relative truth %+.3e measured %+.3e (%+.1f %%)\n",
+                q, ts, ms, val(dr, Q + "_slope_p025"), val(dr, Q + "_slope_p975"), 100.0 * (ms / ts - 1.0), tr, mr,
+                100.0 * (mr / tr - 1.0));
+  }
   return 0;
 }

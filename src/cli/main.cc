@@ -463,6 +463,15 @@ const std::map<std::string, std::string> kHelp = {
      "  --fragment-min F         a fragment holds at least this share of the particle (default 0.03)\n"
      "  --debond-drop F          debonding: binder contact below (1 - F) of the reference's beyond\n"
      "                           2 sd (default 0.25)\n"
+     "  --events                 instead: merge, split, vanish and birth events of the objects of the\n"
+     "                           active-role phase between consecutive frames (bubbles of a foam: e.g.\n"
+     "                           --phases gas=0:active,liquid=1:pore): the watershed of each frame,\n"
+     "                           matched by overlap through the register step's maps (identity without\n"
+     "                           them). label_fates and event_labels per frame, series\n"
+     "                           label_event_series. Needs no reference particles\n"
+     "  --watershed-h UM         with --events: the watershed's h (default 0.2 um)\n"
+     "  --continue-share F       with --events: an object continues into the one holding this share of\n"
+     "                           it (default 0.5)\n"
      "  --threads N              worker threads (default: all cores)\n"
      "  --quiet                  no progress output\n"},
     {"soc",
@@ -697,6 +706,16 @@ int CmdSynth(int argc, char** argv) {
               out.c_str(), s.frames, static_cast<long long>(o.shape[0]), static_cast<long long>(o.shape[1]),
               static_cast<long long>(o.shape[2]), ToString(o.dtype), s.particles, s.achieved_solid_fraction, s.throats);
   std::printf("ground truth: %s\n", s.truth_path.c_str());
+  if (o.cycles >= 2 && (s.damaged > 0 || o.residual_strain_per_cycle != 0)) {
+    // The truth's own per-cycle porosity, tau_z and sigma_eff_z, for the degradation step's drift.
+    TruthCycleOptions to;
+    to.threads = Threads(a);
+    to.progress = Style(a);
+    const TruthCycles t = WriteTruthCycles(s.truth_path, out, to);
+    const ResultColumn& tau = *t.cycles.Find("tau_z");
+    std::printf("truth per cycle (end of discharge): %zu cycles, tau_z %.4f -> %.4f (cycle_truth in %s)\n", t.cycles.rows(),
+                tau.values.front(), tau.values.back(), s.truth_path.c_str());
+  }
   return 0;
 }
 
@@ -1410,9 +1429,46 @@ int CmdThroats(int argc, char** argv) {
 int CmdDegradation(int argc, char** argv) {
   Args a("degradation", argc, argv, 2,
          {{"method", 1}, {"phases", 1}, {"frames", 1}, {"reference", 1}, {"state", 1}, {"interior", 1}, {"crack-min", 1},
-          {"fragment-min", 1}, {"debond-drop", 1}, {"threads", 1}, {"quiet", 0}});
+          {"fragment-min", 1}, {"debond-drop", 1}, {"events", 0}, {"watershed-h", 1}, {"continue-share", 1}, {"threads", 1},
+          {"quiet", 0}});
   if (a.help()) return std::printf("%s", kHelp.at("degradation").c_str()), 0;
   if (a.positional().size() != 1) throw ConfigError("CAMPAIGN", "give exactly one campaign store (see op4d degradation --help)");
+  if (a.Has("events")) {
+    for (const char* k : {"reference", "state", "interior", "crack-min", "fragment-min", "debond-drop"})
+      if (a.Has(k)) throw ConfigError(std::string("--") + k, "not an option of --events (it needs no reference particles)");
+    LabelEventRunOptions e;
+    e.segment = SegmentOptions(a);
+    PhasesOption(a, &e.segment);
+    e.frames = Frames(a);
+    e.watershed.h_um = a.Double("watershed-h", e.watershed.h_um);
+    e.events.continue_share = a.Double("continue-share", e.events.continue_share);
+    e.threads = Threads(a);
+    e.progress = Style(a);
+    const LabelEventSummary r = RunLabelEvents(a.positional()[0], e);
+    std::printf("%lld frames, objects of the active-role phase followed frame to frame (motion: %s)\n",
+                static_cast<long long>(r.frames), r.motion.c_str());
+    std::printf("%8s %8s %9s %8s %8s %8s %8s %8s %8s\n", "frame", "objects", "continued", "merges", "merged", "splits", "vanished",
+                "born", "left_out");
+    const ResultTable& t = r.series;
+    for (std::size_t i = 0; i < t.rows(); ++i) {
+      std::printf("%8.0f %8.0f", t.Find("frame")->values[i], t.Find("objects")->values[i]);
+      for (const char* c : {"continued", "merges", "merged", "splits", "vanished", "born", "left_out"}) {
+        const double v = t.Find(c)->values[i];
+        if (std::isfinite(v)) std::printf(" %8.0f", v);
+        else std::printf(" %8s", "-");
+      }
+      std::printf("\n");
+    }
+    const ResultColumn& mc = *t.Find("motion_converged");
+    for (std::size_t i = 0; i < t.rows(); ++i)
+      if (mc.values[i] == 0)
+        std::printf("frame %.0f: its registration did not converge; its events are suspect (the frames are related poorly)\n",
+                    t.Find("frame")->values[i]);
+    std::printf("in all: %lld merges (%lld objects), %lld splits, %lld vanished, %lld born (series label_event_series)\n",
+                static_cast<long long>(r.merges), static_cast<long long>(r.merged), static_cast<long long>(r.splits),
+                static_cast<long long>(r.vanished), static_cast<long long>(r.born));
+    return 0;
+  }
   DegradationRunOptions o;
   o.segment = SegmentOptions(a);
   PhasesOption(a, &o.segment);

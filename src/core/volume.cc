@@ -2,6 +2,7 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <new>
@@ -115,6 +116,19 @@ LabelVolume ToLabels(const AnyVolume& v) {
         return l;
       },
       v);
+}
+
+AnyVolume StorableLabels(const LabelVolume& labels) {
+  std::int32_t lo = 0, hi = 0;
+  for (std::int64_t i = 0; i < labels.size(); ++i) lo = std::min(lo, labels[i]), hi = std::max(hi, labels[i]);
+  if (lo >= 0 && hi <= 65535) {
+    Volume<std::uint16_t> l(labels.geometry());
+    for (std::int64_t i = 0; i < l.size(); ++i) l[i] = std::uint16_t(labels[i]);
+    return l;
+  }
+  Volume<float> l(labels.geometry());
+  for (std::int64_t i = 0; i < l.size(); ++i) l[i] = float(labels[i]);
+  return l;
 }
 
 Volume<float> ToFloat(const AnyVolume& v) {

@@ -267,6 +267,7 @@ SynthSummary WriteSynthCampaign(const SynthOptions& synth, const std::string& st
       "ground-truth throats (centre-line gaps)", store_path, store_options, overwrite, progress_style, &sum);
   sum.particles = campaign.particles().size();
   sum.throats = campaign.throats().size();
+  sum.damaged = campaign.damage().size();
   sum.achieved_solid_fraction = campaign.achieved_solid_fraction();
   return sum;
 }

@@ -5,9 +5,12 @@
 #include <cmath>
 #include <map>
 #include <optional>
+#include <unordered_map>
 #include <nlohmann/json.hpp>
 
 #include "op4d/core/error.h"
+#include "op4d/core/volume.h"
+#include "op4d/frame/transport/diffusion.h"
 #include "op4d/store/frame_store.h"
 
 namespace op4d {
@@ -109,6 +112,19 @@ std::map<int, std::int64_t> CycleStateFrames(const TimeTable& times, const std::
     if (state == CycleState::kEndOfDischarge ? v <= best : v >= best) it->second = k;
   }
   return pick;
+}
+
+void AppendDriftColumns(ResultTable& t, const std::string& q, const std::string& unit, const Drift& d, double first) {
+  const std::string per = unit == "1" ? "per cycle" : unit + " per cycle";
+  t.columns.push_back({q + "_slope", per, {d.slope}});
+  t.columns.push_back({q + "_slope_se", per, {d.se}});
+  t.columns.push_back({q + "_slope_p025", per, {d.slope - d.half_width_95}});
+  t.columns.push_back({q + "_slope_p975", per, {d.slope + d.half_width_95}});
+  t.columns.push_back({q + "_cycles", "1", {double(d.n)}});
+  const double f = std::isfinite(first) && first != 0 ? std::abs(first) : NAN;
+  t.columns.push_back({q + "_rel_slope", "per cycle", {d.slope / f}});
+  t.columns.push_back({q + "_rel_slope_p025", "per cycle", {(d.slope - d.half_width_95) / f}});
+  t.columns.push_back({q + "_rel_slope_p975", "per cycle", {(d.slope + d.half_width_95) / f}});
 }
 
 namespace {
@@ -439,12 +455,7 @@ DegradationSummary RunDegradation(const std::string& store_path, const Degradati
     row.drift = FitDrift(cycles_x, v);
     for (double x : v)
       if (std::isfinite(x)) row.last = x, row.first = std::isfinite(row.first) ? row.first : x;
-    const std::string per = row.unit == "1" ? "per cycle" : row.unit + " per cycle";
-    dr.columns.push_back({q + "_slope", per, {row.drift.slope}});
-    dr.columns.push_back({q + "_slope_se", per, {row.drift.se}});
-    dr.columns.push_back({q + "_slope_p025", per, {row.drift.slope - row.drift.half_width_95}});
-    dr.columns.push_back({q + "_slope_p975", per, {row.drift.slope + row.drift.half_width_95}});
-    dr.columns.push_back({q + "_cycles", "1", {double(row.drift.n)}});
+    AppendDriftColumns(dr, q, row.unit, row.drift, row.first);
     sum.drift.push_back(row);
   }
   store.WriteSeriesTable(cs, prov);
@@ -469,6 +480,209 @@ DegradationSummary RunDegradation(const std::string& store_path, const Degradati
     }
   }
   sum.cycles = int(pick.size());
+  return sum;
+}
+
+TruthCycles ComputeTruthCycles(const std::string& truth_path, const std::string& store_path, const TruthCycleOptions& o) {
+  const FrameStore store = FrameStore::OpenRead(store_path);
+  const FrameStore truth = FrameStore::OpenRead(truth_path);
+  const std::int64_t n = store.frame_count();
+  if (truth.frame_count() != n)
+    throw IoError(truth_path, "/frames", std::to_string(truth.frame_count()) + " truth frames for " + std::to_string(n) +
+                                             " frames in " + store_path + ": not this campaign's truth");
+  if (n < 2) throw IoError(store_path, "/frames", "per-cycle statistics need at least two frames");
+  const TimeTable times = store.ReadTimeTable();
+  std::string source;
+  const std::vector<int> cycle_of = CyclesOfFrames(times, store_path, &source);
+  std::vector<std::int64_t> order(static_cast<std::size_t>(n));
+  for (std::int64_t k = 0; k < n; ++k) order[std::size_t(k)] = k;
+  const std::map<int, std::int64_t> pick = CycleStateFrames(times, cycle_of, order, o.state, store_path);
+  const PhaseTable phases = truth.layout()->phases ? *truth.layout()->phases : PhaseTable::Electrode();
+  const std::uint8_t pore = phases.WithRole(PhaseRole::kPore).front().label;
+  const std::uint8_t active = phases.WithRole(PhaseRole::kActive).front().label;
+  const std::vector<Phase> binders = phases.WithRole(PhaseRole::kBinder);
+  Progress progress("truth per cycle", std::int64_t(pick.size()), o.progress);
+  TruthCycles out;
+  out.cycles.name = "cycle_truth";
+  ResultColumn cc{"cycle", "1", {}}, cf{"frame", "1", {}}, cp{"porosity", "1", {}}, ct{"tau_z", "1", {}},
+      ctp{"tau_z_percolating", "1", {}}, cs{"sigma_eff_z", "S/m", {}};
+  for (const auto& [c, k] : pick) {
+    const AnyVolume tv = truth.ReadFrame(k, o.threads);
+    if (!std::holds_alternative<Volume<std::uint8_t>>(tv))
+      throw IoError(truth_path, "/frames/volume", "truth frames do not hold phase labels");
+    const Volume<std::uint8_t>& T = std::get<Volume<std::uint8_t>>(tv);
+    Volume<std::uint8_t> mask(T.geometry(), 0);
+    Volume<float> sigma(T.geometry(), 0.0f);
+    LabelVolume particles = ToLabels(truth.ReadFrameVolume(k, "particle_labels"));
+    std::int64_t pores = 0;
+    for (std::int64_t i = 0; i < T.size(); ++i) {
+      mask[i] = T[i] == pore;
+      pores += mask[i];
+      if (T[i] == active) sigma[i] = float(o.sigma_active_S_per_m);
+      else if (!binders.empty() && T[i] == binders.front().label) sigma[i] = float(o.sigma_binder_S_per_m);
+      if (T[i] != active) particles[i] = 0;
+    }
+    DiffusionOptions d;
+    d.axis = 0;
+    d.threads = o.threads;
+    const DiffusionResult r = ComputeTortuosity(mask, d);
+    ConductivityOptions co;
+    co.solver.axis = 0;
+    co.solver.threads = o.threads;
+    cc.values.push_back(c);
+    cf.values.push_back(double(k));
+    cp.values.push_back(double(pores) / double(T.size()));
+    ct.values.push_back(r.tau);
+    ctp.values.push_back(r.tau * r.percolating_fraction);
+    cs.values.push_back(ComputeConductivity(sigma, particles, co).sigma_eff_S_per_m);
+    progress.Advance();
+  }
+  progress.Finish();
+  out.drift.name = "cycle_truth_drift";
+  for (ResultColumn* col : {&cp, &ct, &ctp, &cs}) {
+    AppendDriftColumns(out.drift, col->name, col->unit, FitDrift(cc.values, col->values), col->values.empty() ? NAN : col->values[0]);
+  }
+  out.cycles.columns = {std::move(cc), std::move(cf), std::move(cp), std::move(ct), std::move(ctp), std::move(cs)};
+  return out;
+}
+
+TruthCycles WriteTruthCycles(const std::string& truth_path, const std::string& store_path, const TruthCycleOptions& o) {
+  TruthCycles t = ComputeTruthCycles(truth_path, store_path, o);
+  FrameStore truth = FrameStore::OpenReadWrite(truth_path);
+  nlohmann::json opt{{"state", ToString(o.state)}, {"sigma_active_S_per_m", o.sigma_active_S_per_m},
+                     {"sigma_binder_S_per_m", o.sigma_binder_S_per_m}, {"contact_resistance_ohm_m2", 0.0}, {"axis", "z"}};
+  const Provenance prov{"synth.truth_cycles", "truth labels at each cycle's " + std::string(ToString(o.state)) + " frame of " + store_path,
+                        opt.dump(), ""};
+  truth.WriteSeriesTable(t.cycles, prov);
+  truth.WriteSeriesTable(t.drift, prov);
+  return t;
+}
+
+namespace {
+
+// The register step's map of frame k (reference -> frame k), if stored.
+std::optional<AffineMap> StoredMap(const FrameStore& s, std::int64_t k) {
+  if (!HasTable(s, k, "registration")) return std::nullopt;
+  const ResultTable t = s.ReadFrameTable(k, "registration");
+  const char* axes = "zyx";
+  AffineMap m;
+  for (int i = 0; i < 9; ++i) {
+    const ResultColumn* c = t.Find(std::string("F_") + axes[i / 3] + axes[i % 3]);
+    if (!c || c->values.empty() || !std::isfinite(c->values[0])) return std::nullopt;
+    m.F(i / 3, i % 3) = c->values[0];
+  }
+  for (int a = 0; a < 3; ++a) {
+    const ResultColumn* c = t.Find(std::string("t_") + axes[a]);
+    if (!c || c->values.empty() || !std::isfinite(c->values[0])) return std::nullopt;
+    m.t[a] = c->values[0];
+  }
+  return m;
+}
+
+}  // namespace
+
+LabelEventSummary RunLabelEvents(const std::string& store_path, const LabelEventRunOptions& o) {
+  std::string why;
+  if (!o.events.IsValid(&why)) throw ConfigError("events", why);
+  if (!o.watershed.IsValid(&why)) throw ConfigError("watershed", why);
+  FrameStore store = FrameStore::OpenReadWrite(store_path);
+  const std::int64_t n = store.frame_count();
+  if (n < 2)
+    throw IoError(store_path, "/frames",
+                  "the campaign has " + std::to_string(n) + " frame" + (n == 1 ? "" : "s") +
+                      ": events compare consecutive frames, they need at least two");
+  const std::vector<std::int64_t> frames = FramesToRun(store, store_path, o.frames);
+  if (frames.size() < 2) throw ConfigError("frames", "events compare consecutive frames: give at least two");
+  QuickLookOptions so = o.segment;
+  so.threads = o.threads;
+  so.progress = ProgressStyle::kOff;
+  const auto actives = so.phases.WithRole(PhaseRole::kActive);
+  if (actives.size() != 1)
+    throw ConfigError("phases", "events follow the objects of the phase with the active role: give exactly one (e.g. gas=0:active)");
+  const std::uint8_t active = actives.front().label;
+  WatershedOptions wo = o.watershed;
+  wo.threads = o.threads;
+  bool all_maps = true;
+  for (std::int64_t k : frames) all_maps = all_maps && StoredMap(store, k).has_value();
+  LabelEventSummary sum;
+  sum.motion = all_maps ? "register step's maps" : "identity (no registration stored for every frame)";
+  nlohmann::json j;
+  j["phase"] = actives.front().name;
+  j["phases"] = so.phases.ToSpec();
+  j["watershed_h_um"] = wo.h_um;
+  j["continue_share"] = o.events.continue_share;
+  j["split_share"] = o.events.split_share;
+  j["min_voxels"] = o.events.min_voxels;
+  j["motion"] = sum.motion;
+  const Provenance prov{"degradation.events", "phase labels of each frame, watershed of " + actives.front().name, j.dump(), ""};
+  const TimeTable times = store.ReadTimeTable();
+  const std::vector<double>* time_s = times.Find("time_s");
+
+  ResultColumn cf{"frame", "1", {}}, ct{"time_s", "s", {}}, cn{"objects", "1", {}}, cc{"continued", "1", {}}, cm{"merges", "1", {}},
+      cmd{"merged", "1", {}}, csp{"splits", "1", {}}, csq{"split_pieces", "1", {}}, cv{"vanished", "1", {}}, cb{"born", "1", {}},
+      cl{"left_out", "1", {}}, cmc{"motion_converged", "1", {}};
+  LabelVolume previous;
+  std::optional<AffineMap> prev_map;
+  Progress progress("events (frames)", std::int64_t(frames.size()), o.progress);
+  for (std::size_t f = 0; f < frames.size(); ++f) {
+    const std::int64_t k = frames[f];
+    const AnyVolume grey = store.ReadFrame(k, o.threads);
+    const PhaseVolume phases = FrameLabels(store, k, grey, so);
+    Volume<std::uint8_t> mask(phases.geometry(), 0);
+    for (std::int64_t i = 0; i < mask.size(); ++i) mask[i] = phases[i] == active;
+    LabelVolume labels = SeparateParticles(mask, wo).labels;
+    const std::optional<AffineMap> map = all_maps ? StoredMap(store, k) : std::nullopt;
+    {
+      double conv = NAN;
+      if (map) {
+        const ResultTable reg = store.ReadFrameTable(k, "registration");
+        const ResultColumn* c = reg.Find("converged");
+        conv = c && !c->values.empty() ? c->values[0] : NAN;
+      }
+      cmc.values.push_back(conv);
+    }
+    cf.values.push_back(double(k));
+    ct.values.push_back(time_s && std::size_t(k) < time_s->size() ? (*time_s)[std::size_t(k)] : NAN);
+    std::int64_t objects = 0;
+    {
+      std::unordered_map<int, std::int64_t> size;
+      for (std::int64_t i = 0; i < labels.size(); ++i)
+        if (labels[i] > 0) ++size[labels[i]];
+      for (const auto& [l, v] : size) objects += v >= o.events.min_voxels;
+    }
+    cn.values.push_back(double(objects));
+    if (f == 0) {
+      for (ResultColumn* c : {&cc, &cm, &cmd, &csp, &csq, &cv, &cb, &cl}) c->values.push_back(NAN);
+    } else {
+      const AffineMap to_prev = map && prev_map ? map->Inverse().Then(*prev_map) : AffineMap{};
+      const LabelEvents ev = TrackLabelEvents(previous, labels, to_prev, o.events);
+      cc.values.push_back(double(ev.continued));
+      cm.values.push_back(double(ev.merges));
+      cmd.values.push_back(double(ev.merged));
+      csp.values.push_back(double(ev.splits));
+      csq.values.push_back(double(ev.split_pieces));
+      cv.values.push_back(double(ev.vanished));
+      cb.values.push_back(double(ev.born));
+      cl.values.push_back(double(ev.left_out));
+      sum.merges += ev.merges;
+      sum.merged += ev.merged;
+      sum.splits += ev.splits;
+      sum.vanished += ev.vanished;
+      sum.born += ev.born;
+      store.WriteFrameTable(k, ev.FateTable(), prov);
+    }
+    const AnyVolume stored = StorableLabels(labels);
+    std::visit([&](const auto& v) { store.WriteFrameVolume(k, "event_labels", v, prov); }, stored);
+    previous = std::move(labels);
+    prev_map = map;
+    ++sum.frames;
+    progress.Advance();
+  }
+  progress.Finish();
+  sum.series.name = "label_event_series";
+  sum.series.columns = {std::move(cf), std::move(ct), std::move(cn), std::move(cc), std::move(cm), std::move(cmd),
+                        std::move(csp), std::move(csq), std::move(cv), std::move(cb), std::move(cl), std::move(cmc)};
+  store.WriteSeriesTable(sum.series, prov);
   return sum;
 }
 

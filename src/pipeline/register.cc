@@ -401,17 +401,8 @@ std::vector<RegisterRunRow> RunRegistration(const std::string& store_path, const
     if (o.particles) store.WriteFrameTable(k, particle_table, prov);
     if (o.particles && k == o.reference) {
       // The reference particles themselves (the labels of particle_kinematics), for region maps.
-      std::int32_t top = 0;
-      for (std::int64_t i = 0; i < particle_labels.size(); ++i) top = std::max(top, particle_labels[i]);
-      if (top <= 65535) {
-        Volume<std::uint16_t> l(particle_labels.geometry());
-        for (std::int64_t i = 0; i < l.size(); ++i) l[i] = std::uint16_t(particle_labels[i]);
-        store.WriteFrameVolume(k, "particle_labels", l, prov);
-      } else {  // float32 holds integers exactly up to 2^24
-        Volume<float> l(particle_labels.geometry());
-        for (std::int64_t i = 0; i < l.size(); ++i) l[i] = float(particle_labels[i]);
-        store.WriteFrameVolume(k, "particle_labels", l, prov);
-      }
+      const AnyVolume l = StorableLabels(particle_labels);
+      std::visit([&](const auto& v) { store.WriteFrameVolume(k, "particle_labels", v, prov); }, l);
     }
     if (!J.empty()) {
       store.WriteFrameVolume(k, "J", J, prov);

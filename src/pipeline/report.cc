@@ -2,6 +2,7 @@
 #include "op4d/pipeline/score.h"
 
 #include <libdeflate.h>
+#include <Eigen/LU>
 
 #include <algorithm>
 #include <cmath>
@@ -20,6 +21,8 @@
 #include "op4d/core/hash.h"
 #include "op4d/core/version.h"
 #include "op4d/io/export.h"
+#include "op4d/pipeline/campaign.h"
+#include "op4d/track/degradation/damage.h"
 
 namespace op4d {
 
@@ -294,6 +297,134 @@ std::string ImgTag(const std::vector<std::uint8_t>& rgb, int w, int h, const std
   const int scale = std::max(1, 256 / std::max(w, h));
   return "<img alt=\"" + Html(alt) + "\" width=\"" + std::to_string(w * scale) + "\" height=\"" + std::to_string(h * scale) +
          "\" src=\"data:image/png;base64," + Base64(EncodePng(rgb, w, h)) + "\"/>";
+}
+
+// The last frame the degradation step read, one z slice through the most damaged particles: grey with
+// the phases, every particle with an onset by then outlined (cracked red, fragmented magenta,
+// debonded cyan), each carried into the frame by its own motion (particle_kinematics) as the step
+// read it.
+void DamagedParticleSlice(const FrameStore& store, const ReportOptions& o, std::ostream* out, ReportSummary* sum) {
+  const std::vector<std::string> series = store.ListSeriesTables();
+  if (std::find(series.begin(), series.end(), "damage_events") == series.end() ||
+      std::find(series.begin(), series.end(), "damage_series") == series.end())
+    return;
+  const ResultTable ev = store.ReadSeriesTable("damage_events");
+  const ResultTable ds = store.ReadSeriesTable("damage_series");
+  const ResultColumn* frames = ds.Find("frame");
+  const ResultColumn *label = ev.Find("label"), *crack = ev.Find("crack_onset_frame"), *frag = ev.Find("fragment_frame"),
+                     *debond = ev.Find("debond_onset_frame");
+  if (!frames || frames->values.empty() || !label || !crack || !frag || !debond) return;
+  const std::int64_t k = std::int64_t(frames->values.back());
+  const nlohmann::json prov = nlohmann::json::parse(store.ReadTableProvenance("/series/damage_events"), nullptr, false);
+  nlohmann::json opt = prov.is_object() && prov.contains("options") ? prov["options"] : nlohmann::json::object();
+  if (opt.is_string()) opt = nlohmann::json::parse(opt.get<std::string>(), nullptr, false);
+  const std::int64_t ref = opt.is_object() ? opt.value("reference", std::int64_t(0)) : 0;
+  bool has_kin = false, has_labels = false;
+  for (const std::string& t : store.ListFrameTables(k)) has_kin = has_kin || t == "particle_kinematics";
+  for (const std::string& v : store.ListFrameVolumes(ref)) has_labels = has_labels || v == "particle_labels";
+  if (!has_kin || !has_labels) return;
+  // Damage class per label by frame k: 1 debonded, 2 cracked, 3 fragmented (the worst).
+  std::map<int, int> cls;
+  for (std::size_t r = 0; r < ev.rows(); ++r) {
+    int c = 0;
+    if (std::isfinite(debond->values[r]) && debond->values[r] <= double(k)) c = 1;
+    if (std::isfinite(crack->values[r]) && crack->values[r] <= double(k)) c = 2;
+    if (std::isfinite(frag->values[r]) && frag->values[r] <= double(k)) c = 3;
+    if (c) cls[int(label->values[r])] = c;
+  }
+  const LabelVolume reference = ToLabels(store.ReadFrameVolume(ref, "particle_labels"));
+  const Geometry rg = reference.geometry();
+  std::map<int, std::int64_t> voxels;
+  for (std::int64_t i = 0; i < reference.size(); ++i)
+    if (reference[i] > 0 && cls.count(reference[i])) ++voxels[reference[i]];
+  struct Carried {
+    ParticleMotion m;
+    Eigen::Matrix3d Finv;
+    double radius_um;
+    int cls;
+  };
+  std::vector<Carried> carried;
+  for (const ParticleMotion& m : MotionsFromKinematics(store.ReadFrameTable(k, "particle_kinematics"))) {
+    const auto c = cls.find(m.label);
+    if (c == cls.end() || !m.valid || !voxels.count(m.label)) continue;
+    const Eigen::Matrix3d Finv = m.F.inverse();
+    if (!Finv.allFinite()) continue;
+    const double r = std::cbrt(3.0 * double(voxels[m.label]) * rg.voxel_volume_um3() / (4.0 * M_PI));
+    carried.push_back({m, Finv, 1.5 * r, c->second});
+  }
+  *out << "<h3>Damaged particles, frame " << k << "</h3>\n";
+  if (carried.empty()) {
+    *out << "<p>No particle has a crack, fragments or a debonding onset by frame " << k << ".</p>\n";
+    return;
+  }
+  const AnyVolume grey = store.ReadFrame(k, o.segment.threads);
+  const Geometry g = std::visit([](const auto& v) { return v.geometry(); }, grey);
+  // The z slice crossing the most damaged particles.
+  std::vector<int> hits(std::size_t(g.shape[0]), 0);
+  for (const Carried& c : carried)
+    for (std::int64_t z = 0; z < g.shape[0]; ++z)
+      hits[std::size_t(z)] += std::abs(g.origin_um[0] + g.spacing_um[0] * double(z) - c.m.centroid_um[0]) < c.radius_um / 1.5;
+  const std::int64_t z = std::max_element(hits.begin(), hits.end()) - hits.begin();
+  QuickLookOptions seg = o.segment;
+  seg.progress = ProgressStyle::kOff;
+  const PhaseTable& phases = store.layout()->phases ? *store.layout()->phases : seg.phases;
+  seg.phases = phases;
+  const PhaseVolume labels = FrameLabels(store, k, grey, seg);
+  const int w = int(g.shape[2]), h = int(g.shape[1]);
+  std::vector<double> gv(std::size_t(w) * std::size_t(h));
+  std::visit([&](const auto& v) {
+    for (int y = 0; y < h; ++y)
+      for (int x = 0; x < w; ++x) gv[std::size_t(y) * std::size_t(w) + std::size_t(x)] = double(v(z, y, x));
+  }, grey);
+  std::vector<std::uint8_t> rgb = GreyImage(gv);
+  std::vector<int> owner(gv.size(), 0), owner_cls(gv.size(), 0);
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) {
+      const std::size_t i = std::size_t(y) * std::size_t(w) + std::size_t(x);
+      const auto ph = phases.FindLabel(labels(z, y, x));
+      const Rgb pc = RoleColour(ph ? ph->role : PhaseRole::kOther);
+      rgb[3 * i] = std::uint8_t(0.6 * rgb[3 * i] + 0.4 * pc.r);
+      rgb[3 * i + 1] = std::uint8_t(0.6 * rgb[3 * i + 1] + 0.4 * pc.g);
+      rgb[3 * i + 2] = std::uint8_t(0.6 * rgb[3 * i + 2] + 0.4 * pc.b);
+      const Eigen::Vector3d xp(g.origin_um[0] + g.spacing_um[0] * double(z), g.origin_um[1] + g.spacing_um[1] * double(y),
+                               g.origin_um[2] + g.spacing_um[2] * double(x));
+      for (const Carried& c : carried) {
+        if ((xp - c.m.centroid_um).norm() > c.radius_um) continue;
+        const Eigen::Vector3d X = c.m.centroid_ref_um + c.Finv * (xp - c.m.centroid_um);
+        std::int64_t j[3];
+        bool in = true;
+        for (int a = 0; a < 3; ++a) {
+          j[a] = std::int64_t(std::llround((X[a] - rg.origin_um[a]) / rg.spacing_um[a]));
+          in = in && j[a] >= 0 && j[a] < rg.shape[a];
+        }
+        if (in && reference(j[0], j[1], j[2]) == c.m.label) {
+          owner[i] = c.m.label;
+          owner_cls[i] = c.cls;
+          break;
+        }
+      }
+    }
+  const Rgb outline[4] = {{0, 0, 0}, {0, 230, 230}, {230, 20, 20}, {230, 0, 230}};
+  int shown = 0;
+  std::set<int> seen;
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) {
+      const std::size_t i = std::size_t(y) * std::size_t(w) + std::size_t(x);
+      if (!owner[i]) continue;
+      if (seen.insert(owner[i]).second) ++shown;
+      const bool edge = x == 0 || y == 0 || x == w - 1 || y == h - 1 || owner[i - 1] != owner[i] || owner[i + 1] != owner[i] ||
+                        owner[i - std::size_t(w)] != owner[i] || owner[i + std::size_t(w)] != owner[i];
+      if (!edge) continue;
+      const Rgb c = outline[owner_cls[i]];
+      rgb[3 * i] = c.r, rgb[3 * i + 1] = c.g, rgb[3 * i + 2] = c.b;
+    }
+  *out << "<p>z slice " << z << " of frame " << k << " (x right, y down), phases over grey; the " << shown
+       << " particles in it with an onset by this frame outlined as the step read them (each reference particle carried by "
+          "its own motion): <span style=\"color:rgb(230,20,20)\">&#9632; cracked</span> <span "
+          "style=\"color:rgb(230,0,230)\">&#9632; fragmented</span> <span style=\"color:rgb(0,170,170)\">&#9632; "
+          "debonded</span>.</p><div class=\"slices\">"
+       << ImgTag(rgb, w, h, "frame " + std::to_string(k) + " damaged particles") << "</div>\n";
+  ++sum->slices;
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -628,15 +759,24 @@ ReportSummary WriteReport(const std::string& store_path, const ReportOptions& o)
     }
     if (std::find(series.begin(), series.end(), "cycle_drift") != series.end()) {
       const ResultTable dr = store.ReadSeriesTable("cycle_drift");
-      *out << "<table><tr><th>quantity</th><th>drift per cycle</th><th>95 % interval</th><th>cycles</th></tr>";
+      *out << "<table><tr><th>quantity</th><th>drift per cycle</th><th>95 % interval</th><th>relative to the first cycle, "
+              "% per cycle</th><th>cycles</th></tr>";
       for (const ResultColumn& c : dr.columns) {
         const std::string suffix = "_slope";
         if (c.name.size() <= suffix.size() || c.name.compare(c.name.size() - suffix.size(), suffix.size(), suffix) != 0) continue;
         const std::string q = c.name.substr(0, c.name.size() - suffix.size());
+        if (q.size() > 4 && q.compare(q.size() - 4, 4, "_rel") == 0) continue;  // shown in its quantity's row
         const ResultColumn *lo = dr.Find(q + "_slope_p025"), *hi = dr.Find(q + "_slope_p975"), *n = dr.Find(q + "_cycles");
+        const ResultColumn *rel = dr.Find(q + "_rel_slope"), *rlo = dr.Find(q + "_rel_slope_p025"), *rhi = dr.Find(q + "_rel_slope_p975");
         *out << "<tr><td>" << Html(q) << "</td><td>" << Num(c.values[0], 4) << " " << Html(c.unit) << "</td><td>"
              << (lo && hi ? Num(lo->values[0], 4) + " to " + Num(hi->values[0], 4) : std::string("-")) << "</td><td>"
-             << (n ? Num(n->values[0], 3) : std::string("-")) << "</td></tr>";
+             << (rel && std::isfinite(rel->values[0])
+                     ? Num(100 * rel->values[0], 3) +
+                           (rlo && rhi && std::isfinite(rlo->values[0])
+                                ? " (" + Num(100 * rlo->values[0], 3) + " to " + Num(100 * rhi->values[0], 3) + ")"
+                                : std::string())
+                     : std::string("-"))
+             << "</td><td>" << (n ? Num(n->values[0], 3) : std::string("-")) << "</td></tr>";
       }
       *out << "</table>\n";
     }
@@ -652,6 +792,7 @@ ReportSummary WriteReport(const std::string& store_path, const ReportOptions& o)
       ++sum.plots;
     }
     *out << "</div>\n";
+    DamagedParticleSlice(store, o, out, &sum);
   }
 
   // Imaging-technique advice (op4d advise --store): the ranking with its reasons, the feature sizes and

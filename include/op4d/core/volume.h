@@ -223,6 +223,9 @@ AnyVolume MakeVolume(DataType t, const Geometry& g);
 const void* RawData(const AnyVolume& v);
 Volume<float> ToFloat(const AnyVolume& v);  // float copy of a volume of any stored type
 LabelVolume ToLabels(const AnyVolume& v);   // label copy (values rounded): stored uint16 or float32 labels
+// Labels in a type the store holds: uint16 when every label fits (0..65535), else float32 (exact
+// for integers up to 2^24). ToLabels reads either back.
+AnyVolume StorableLabels(const LabelVolume& labels);
 
 // Voxel offsets (dz, dy, dx) whose centres lie within radius_um of the origin voxel's centre on the
 // grid's (anisotropic) spacing, the origin offset (0, 0, 0) first; only it for radius 0.

@@ -54,6 +54,7 @@ struct SynthSummary {
   int frames = 0;
   std::size_t particles = 0;
   std::size_t throats = 0;
+  std::size_t damaged = 0;  // particles with scripted damage
   double achieved_solid_fraction = 0;
   std::string truth_path;
 };

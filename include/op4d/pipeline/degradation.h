@@ -44,7 +44,9 @@
 
 #include "op4d/core/progress.h"
 #include "op4d/pipeline/campaign.h"
+#include "op4d/frame/segment/watershed.h"
 #include "op4d/track/degradation/damage.h"
+#include "op4d/track/degradation/events.h"
 
 namespace op4d {
 
@@ -99,6 +101,57 @@ DegradationSummary RunDegradation(const std::string& store_path, const Degradati
 // cycle where the current turns positive after negative rows). `source` says which. Throws IoError
 // naming the store when neither column is there.
 std::vector<int> CyclesOfFrames(const TimeTable& times, const std::string& store_path, std::string* source);
+
+// The truth's per-cycle statistics of a synthetic campaign, solved on its truth labels (the truth
+// store `truth_path` beside the campaign `store_path`, whose time table gives the cycles and states):
+// at each cycle's state frame (CycleStateFrames) the porosity, tau_z and tau_z_percolating (the
+// diffusion solve of the tortuosity step on the truth pore, default tolerance), and sigma_eff_z (the
+// conductivity step's defaults: active 1 S/m, binder 100 S/m, no contact resistance, the truth
+// particles). Written into the truth store by `op4d synth` for a campaign with damage or residual
+// swelling as series tables `cycle_truth` (one row per cycle) and `cycle_truth_drift` (cycle_drift's
+// columns), so the degradation step's drift is checked against the truth's own.
+struct TruthCycleOptions {
+  CycleState state = CycleState::kEndOfDischarge;
+  double sigma_active_S_per_m = 1.0, sigma_binder_S_per_m = 100.0;
+  ThreadBudget threads;
+  ProgressStyle progress = ProgressStyle::kAuto;
+};
+struct TruthCycles {
+  ResultTable cycles, drift;  // cycle_truth, cycle_truth_drift
+};
+TruthCycles ComputeTruthCycles(const std::string& truth_path, const std::string& store_path, const TruthCycleOptions& options);
+// Computes and writes both tables into the truth store.
+TruthCycles WriteTruthCycles(const std::string& truth_path, const std::string& store_path, const TruthCycleOptions& options);
+
+// Merge / split / vanish / birth events of the objects of one phase between consecutive frames
+// (track/degradation/events.h): bubbles of a foam, particles of an electrode. The objects of each
+// frame are the watershed of the phase with the active role in its phase labels (stored or segmented
+// as FrameLabels does); consecutive frames are related by the register step's maps when it ran
+// (`registration`: A_prev ∘ A_cur^-1), else by the identity (stated). Written per frame (from the
+// second): table label_fates (events.h) and volume event_labels (the frame's objects, to look at);
+// series label_event_series: per frame the objects and the continued, merges, merged, splits,
+// split_pieces, vanished, born and left_out counts against the previous frame (frame 0: objects only)
+// and motion_converged (the register step's converged flag of the frame's map; NaN: identity). A
+// map that did not converge relates the frames poorly: its events are suspect (said by the CLI).
+struct LabelEventRunOptions {
+  std::vector<std::int64_t> frames;  // empty = all, in order
+  QuickLookOptions segment;
+  WatershedOptions watershed;
+  LabelEventOptions events;
+  ThreadBudget threads;
+  ProgressStyle progress = ProgressStyle::kAuto;
+};
+struct LabelEventSummary {
+  std::int64_t frames = 0, merges = 0, merged = 0, splits = 0, vanished = 0, born = 0;
+  std::string motion;  // "register step's maps" or "identity (no registration stored)"
+  ResultTable series;  // label_event_series
+};
+LabelEventSummary RunLabelEvents(const std::string& store_path, const LabelEventRunOptions& options);
+
+// The drift columns of one quantity (Q_slope, Q_slope_se, Q_slope_p025, Q_slope_p975, Q_cycles) and
+// the relative drift Q_rel_slope (the slope over the first cycle's value, per cycle: the share of the
+// starting value lost or gained each cycle; a multiplicative bias of the measurement cancels in it).
+void AppendDriftColumns(ResultTable& t, const std::string& quantity, const std::string& unit, const Drift& d, double first);
 
 
 }  // namespace op4d
