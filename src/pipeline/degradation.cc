@@ -316,17 +316,34 @@ DegradationSummary RunDegradation(const std::string& store_path, const Degradati
       ecl{"binder_contact_last_um2", "um^2", {}}, ecv{"crack_volume_last_um3", "um^3", {}},
       ecl0{"crack_clear_frame", "1", {}}, edl0{"debond_clear_frame", "1", {}};
   std::vector<std::array<double, 3>> onset_frame(first.size(), {NAN, NAN, NAN});  // crack, fragment, debond; by row
+  // Debonding compares like with like: the contact at each cycle's state frame (the per-cycle
+  // statistics' frames) against the first cycle's, so the particles' reversible swelling with the
+  // SOC, which moves a contact by up to 15 % between charge and discharge, is not read as a loss.
+  std::vector<std::int64_t> state_frames;
+  for (const auto& [c, k] : CycleStateFrames(times, cycle_of, order, o.state, store_path)) state_frames.push_back(k);
+  std::sort(state_frames.begin(), state_frames.end());
   for (const auto& [label, i] : row_of) {
     double c_ref = NAN;
     if (ref_damage && i < ref_damage->size() && (*ref_damage)[i].measured) c_ref = (*ref_damage)[i].binder_contact_um2;
+    // The baseline of the debonding test: the first state frame where the particle was measured
+    // (the reference's contact when no state frame was).
+    double c_base = c_ref, sd_base = ref_damage && i < ref_damage->size() ? (*ref_damage)[i].binder_contact_sd_um2 : NAN;
+    std::int64_t base_frame = o.reference;
+    for (std::int64_t k : state_frames)
+      if (by_frame.at(k)[i].measured) {
+        c_base = by_frame.at(k)[i].binder_contact_um2;
+        sd_base = by_frame.at(k)[i].binder_contact_sd_um2;
+        base_frame = k;
+        break;
+      }
     // Persistent onsets: scan backwards while the condition holds in every measured frame.
     // The last measured frame before an onset, where the condition did not hold (-1: none): the
     // onset happened after it, at or before the onset frame (frames between were not measured).
     std::int64_t clear = -1;
-    auto onset = [&](auto cond) -> std::int64_t {
+    auto onset = [&](auto cond, const std::vector<std::int64_t>& in) -> std::int64_t {
       std::int64_t start = -1;
       clear = -1;
-      for (auto it = order.rbegin(); it != order.rend(); ++it) {
+      for (auto it = in.rbegin(); it != in.rend(); ++it) {
         const ParticleDamage& p = by_frame.at(*it)[i];
         if (!p.measured) continue;
         if (!cond(p)) {
@@ -337,16 +354,20 @@ DegradationSummary RunDegradation(const std::string& store_path, const Degradati
       }
       return start;
     };
-    const std::int64_t crack = onset([](const ParticleDamage& p) { return p.cracked; });
+    const std::int64_t crack = onset([](const ParticleDamage& p) { return p.cracked; }, order);
     const std::int64_t crack_clear = clear;
-    const std::int64_t frag = onset([](const ParticleDamage& p) { return p.fragments.size() >= 2; });
-    const std::int64_t debond = std::isfinite(c_ref) && c_ref > 0 ? onset([&](const ParticleDamage& p) {
-      return p.binder_contact_um2 < (1 - o.debond_drop) * c_ref - 2 * p.binder_contact_sd_um2;
-    }) : -1;
+    const std::int64_t frag = onset([](const ParticleDamage& p) { return p.fragments.size() >= 2; }, order);
+    // Debonded: the contact's point value below (1 - debond_drop) of the baseline, and its fall
+    // beyond twice the counting sd of the difference.
+    const std::int64_t debond = std::isfinite(c_base) && c_base > 0 ? onset([&](const ParticleDamage& p) {
+      const double sd = std::sqrt(sd_base * sd_base + p.binder_contact_sd_um2 * p.binder_contact_sd_um2);
+      return p.binder_contact_um2 < (1 - o.debond_drop) * c_base && c_base - p.binder_contact_um2 > 2 * sd;
+    }, state_frames) : -1;
     const std::int64_t debond_clear = debond >= 0 ? clear : -1;
-    // An onset at the reference means the state was there from the start: not damage seen forming.
-    auto as_event = [&](std::int64_t f) { return f < 0 || f == order.front() ? NAN : double(f); };
-    const double cf = as_event(crack), ff = as_event(frag), df = as_event(debond);
+    // An onset at the reference (or the debonding baseline) means the state was there from the
+    // start: not damage seen forming.
+    auto as_event = [&](std::int64_t f, std::int64_t start) { return f < 0 || f == start ? NAN : double(f); };
+    const double cf = as_event(crack, order.front()), ff = as_event(frag, order.front()), df = as_event(debond, base_frame);
     onset_frame[i] = {cf, ff, df};
     const ParticleDamage* last = nullptr;
     for (auto it = order.rbegin(); it != order.rend() && !last; ++it)

@@ -13,9 +13,10 @@
 // fragment id, voxels, pulled-back centroid). Series tables:
 //  - damage_events: per reference particle the crack onset (the first frame from which the particle
 //    is cracked in every later measured frame) with its cycle, the fragmentation frame (the same for
-//    two or more fragments) and the final fragment count, the debonding onset (the first frame from
-//    which its binder contact stays below (1 - debond_drop) of the reference's by more than twice the
-//    contact's counting sd), and the contact in the reference and the last frame; crack_clear_frame
+//    two or more fragments) and the final fragment count, the debonding onset (tested at
+//    each cycle's state frame, CycleStateFrames, against the first cycle's: the first from which its
+//    binder contact stays below (1 - debond_drop) of that baseline with a fall beyond twice the
+//    counting sd of the difference; comparing like states keeps reversible swelling out), and the contact in the reference and the last frame; crack_clear_frame
 //    and debond_clear_frame: the last measured frame before the onset, where the particle was still
 //    clear (the change happened after it: frames between whose fit failed were not read);
 //  - damage_series: per frame the cycle, measured particles, cracked, fragmented, fragments, debonded
