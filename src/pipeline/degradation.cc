@@ -11,6 +11,7 @@
 #include "op4d/core/error.h"
 #include "op4d/core/volume.h"
 #include "op4d/frame/transport/diffusion.h"
+#include "op4d/pipeline/register.h"
 #include "op4d/store/frame_store.h"
 
 namespace op4d {
@@ -318,7 +319,8 @@ DegradationSummary RunDegradation(const std::string& store_path, const Degradati
   std::vector<std::array<double, 3>> onset_frame(first.size(), {NAN, NAN, NAN});  // crack, fragment, debond; by row
   // Debonding compares like with like: the contact at each cycle's state frame (the per-cycle
   // statistics' frames) against the first cycle's, so the particles' reversible swelling with the
-  // SOC, which moves a contact by up to 15 % between charge and discharge, is not read as a loss.
+  // SOC, which moved small contacts by 14-19 % between neighbouring charge and discharge frames
+  // (seed 5, bench/RESULTS.md), is not read as a loss.
   std::vector<std::int64_t> state_frames;
   for (const auto& [c, k] : CycleStateFrames(times, cycle_of, order, o.state, store_path)) state_frames.push_back(k);
   std::sort(state_frames.begin(), state_frames.end());
@@ -581,23 +583,18 @@ TruthCycles WriteTruthCycles(const std::string& truth_path, const std::string& s
 
 namespace {
 
-// The register step's map of frame k (reference -> frame k), if stored.
-std::optional<AffineMap> StoredMap(const FrameStore& s, std::int64_t k) {
+// The register step's map of frame k and its converged flag (NaN when the table has none).
+struct StoredFrameMap {
+  AffineMap map;
+  double converged = NAN;
+};
+std::optional<StoredFrameMap> StoredMap(const FrameStore& s, std::int64_t k) {
   if (!HasTable(s, k, "registration")) return std::nullopt;
   const ResultTable t = s.ReadFrameTable(k, "registration");
-  const char* axes = "zyx";
-  AffineMap m;
-  for (int i = 0; i < 9; ++i) {
-    const ResultColumn* c = t.Find(std::string("F_") + axes[i / 3] + axes[i % 3]);
-    if (!c || c->values.empty() || !std::isfinite(c->values[0])) return std::nullopt;
-    m.F(i / 3, i % 3) = c->values[0];
-  }
-  for (int a = 0; a < 3; ++a) {
-    const ResultColumn* c = t.Find(std::string("t_") + axes[a]);
-    if (!c || c->values.empty() || !std::isfinite(c->values[0])) return std::nullopt;
-    m.t[a] = c->values[0];
-  }
-  return m;
+  const std::optional<AffineMap> m = RegistrationMap(t);
+  if (!m) return std::nullopt;
+  const ResultColumn* c = t.Find("converged");
+  return StoredFrameMap{*m, c && !c->values.empty() ? c->values[0] : NAN};
 }
 
 }  // namespace
@@ -623,8 +620,10 @@ LabelEventSummary RunLabelEvents(const std::string& store_path, const LabelEvent
   const std::uint8_t active = actives.front().label;
   WatershedOptions wo = o.watershed;
   wo.threads = o.threads;
-  bool all_maps = true;
-  for (std::int64_t k : frames) all_maps = all_maps && StoredMap(store, k).has_value();
+  std::map<std::int64_t, StoredFrameMap> maps;
+  for (std::int64_t k : frames)
+    if (const auto m = StoredMap(store, k)) maps[k] = *m;
+  const bool all_maps = maps.size() == frames.size();
   LabelEventSummary sum;
   sum.motion = all_maps ? "register step's maps" : "identity (no registration stored for every frame)";
   nlohmann::json j;
@@ -652,16 +651,8 @@ LabelEventSummary RunLabelEvents(const std::string& store_path, const LabelEvent
     Volume<std::uint8_t> mask(phases.geometry(), 0);
     for (std::int64_t i = 0; i < mask.size(); ++i) mask[i] = phases[i] == active;
     LabelVolume labels = SeparateParticles(mask, wo).labels;
-    const std::optional<AffineMap> map = all_maps ? StoredMap(store, k) : std::nullopt;
-    {
-      double conv = NAN;
-      if (map) {
-        const ResultTable reg = store.ReadFrameTable(k, "registration");
-        const ResultColumn* c = reg.Find("converged");
-        conv = c && !c->values.empty() ? c->values[0] : NAN;
-      }
-      cmc.values.push_back(conv);
-    }
+    const std::optional<AffineMap> map = all_maps ? std::optional<AffineMap>(maps.at(k).map) : std::nullopt;
+    cmc.values.push_back(all_maps ? maps.at(k).converged : NAN);
     cf.values.push_back(double(k));
     ct.values.push_back(time_s && std::size_t(k) < time_s->size() ? (*time_s)[std::size_t(k)] : NAN);
     std::int64_t objects = 0;

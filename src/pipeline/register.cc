@@ -89,6 +89,22 @@ ResultTable RowTable(const RegisterRunRow& r) {
 
 }  // namespace
 
+std::optional<AffineMap> RegistrationMap(const ResultTable& t) {
+  const char* axes = "zyx";
+  AffineMap m;
+  for (int i = 0; i < 9; ++i) {
+    const ResultColumn* c = t.Find(std::string("F_") + axes[i / 3] + axes[i % 3]);
+    if (!c || c->values.empty() || !std::isfinite(c->values[0])) return std::nullopt;
+    m.F(i / 3, i % 3) = c->values[0];
+  }
+  for (int a = 0; a < 3; ++a) {
+    const ResultColumn* c = t.Find(std::string("t_") + axes[a]);
+    if (!c || c->values.empty() || !std::isfinite(c->values[0])) return std::nullopt;
+    m.t[a] = c->values[0];
+  }
+  return m;
+}
+
 // Image noise of a frame: the pooled grey standard deviation over voxels whose 3x3x3 neighbourhood
 // is one phase (interfaces and their blur left out).
 static double InteriorNoise(const Volume<float>& v, const PhaseVolume& phases) {

@@ -1,4 +1,5 @@
 #include "op4d/pipeline/throats.h"
+#include "op4d/pipeline/register.h"
 
 #include <algorithm>
 #include <cmath>
@@ -33,18 +34,9 @@ Volume<std::uint8_t> PoreOf(const FrameStore& store, std::int64_t k, const AnyVo
 bool StoredMotion(const FrameStore& store, std::int64_t k, std::int64_t reference, AffineMap* map) {
   for (const std::string& name : store.ListFrameTables(k))
     if (name == "registration") {
-      const ResultTable t = store.ReadFrameTable(k, name);
-      const char* axes = "zyx";
-      for (int i = 0; i < 9; ++i) {
-        const ResultColumn* c = t.Find(std::string("F_") + axes[i / 3] + axes[i % 3]);
-        if (!c || c->values.empty()) return false;
-        map->F(i / 3, i % 3) = c->values[0];
-      }
-      for (int a = 0; a < 3; ++a) {
-        const ResultColumn* c = t.Find(std::string("t_") + axes[a]);
-        if (!c || c->values.empty()) return false;
-        map->t[a] = c->values[0];
-      }
+      const std::optional<AffineMap> m = RegistrationMap(store.ReadFrameTable(k, name));
+      if (!m) return false;
+      *map = *m;
       const std::string prov = store.ReadTableProvenance("/results/" + [&] {
         char b[16];
         std::snprintf(b, sizeof b, "%06lld", static_cast<long long>(k));

@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <cmath>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -82,6 +83,10 @@ struct RegisterRunRow {
 };
 
 std::vector<RegisterRunRow> RunRegistration(const std::string& store_path, const RegisterRunOptions& options);
+
+// The map (reference -> frame k) of a frame's `registration` table as RunRegistration writes it
+// (F_zz ... F_xx, t_z, t_y, t_x); nullopt when a column is missing or not finite.
+std::optional<AffineMap> RegistrationMap(const ResultTable& registration);
 
 // The register step's resolution guard, read from a stored registration_series (made with
 // --particles): the campaign's strain is the range of the frames' median eps_v over every stored row
