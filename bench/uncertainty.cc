@@ -11,6 +11,10 @@
 //                          e.g. the real NMC cathode, cut into non-overlapping cubes of --size voxels,
 //                          each rendered through the detector with the seed's noise (bench/phantom.h);
 //                          its labels are the truth; --spacing-z is not used)
+//                          [--residuals] (per frame, the forward model's mean residual at each kind of
+//                          boundary in units of the smallest contrast: a candidate out-of-calibration
+//                          figure, measured and not kept, bench/RESULTS.md)
+// Per frame it also prints the calibration-domain figures (chords, contrast-to-noise) and their minima.
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -20,6 +24,7 @@
 #include <vector>
 
 #include "bench_util.h"
+#include "op4d/core/filter.h"
 #include "phantom.h"
 #include "op4d/pipeline/campaign.h"
 #include "op4d/synth/campaign.h"
@@ -51,6 +56,7 @@ int main(int argc, char** argv) {
   std::vector<double> snrs{10, 5}, spacings_z{0.25, 0.35}, jitters{0, 0.05, 0.1}, correlations{0};
   double temperature = 1;
   std::string phantom;
+  bool residuals = false;  // print the forward model's boundary residuals per frame
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -70,6 +76,7 @@ int main(int argc, char** argv) {
     else if (a == "--temperature") temperature = std::stod(next());
     else if (a == "--threads") threads = std::stoi(next());
     else if (a == "--phantom") phantom = next();
+    else if (a == "--residuals") residuals = true;
     else {
       std::fprintf(stderr, "unknown option %s\n", a.c_str());
       return 2;
@@ -80,6 +87,9 @@ int main(int argc, char** argv) {
   std::map<Setting, std::vector<int>> inside;  // setting -> per metric count
   std::map<Setting, std::vector<double>> rel_width;
   int cases = 0;
+  std::map<std::string, double> min_chord;  // per phase, over the frames
+  double min_cnr = 1e300;
+  int inside_domain = 0;
   std::printf("seed\tsnr\tdz_um\tcrop\tjitter\tcorrelation\tmetric\ttruth\tpoint\tmean\tp05\tp95\tin\ts_per_sample\n");
   PhaseVolume labels;
   std::vector<Box> crops;
@@ -129,12 +139,62 @@ int main(int argc, char** argv) {
         const PhaseVolume point = SegmentFrame(fr.grey, qo, nullptr, &posteriors, &model);
         std::map<std::string, double> truth;
         for (const LabelMetric& m : SegmentLabelMetrics(fr.phases, qo)) truth[m.name] = m.value;
+        if (residuals) {
+          // The forward model's residual at the boundaries: voxels of label a beside label b, mean of
+          // (frame - PSF * pure(L)) in units of the smallest contrast. A model that explains the frame
+          // leaves only noise there (mean near 0); structure it cannot place (thin films) leaves a bias.
+          LabelSamplerOptions lo;
+          lo.model.psf_sigma_vox = qo.refine.psf_sigma_vox;
+          LabelSampler ls(point, model, lo);
+          const Index3 sh = point.shape();
+          std::vector<float> pred(std::size_t(point.size()));
+          for (std::int64_t i = 0; i < point.size(); ++i) pred[std::size_t(i)] = float(ls.pure_grey(point[i]));
+          GaussianSmooth(pred.data(), sh, lo.model.psf_sigma_vox, ThreadBudget{threads});
+          std::map<std::pair<int, int>, std::pair<double, std::int64_t>> acc;
+          std::visit([&](const auto& v) {
+            for (std::int64_t z = 2; z < sh[0] - 2; ++z)
+              for (std::int64_t y = 2; y < sh[1] - 2; ++y)
+                for (std::int64_t x = 2; x < sh[2] - 2; ++x) {
+                  const std::int64_t i = (z * sh[1] + y) * sh[2] + x;
+                  const int a = point[i];
+                  const double r = double(v[i]) - double(pred[std::size_t(i)]);
+                  const std::int64_t nb[6] = {i - sh[1] * sh[2], i + sh[1] * sh[2], i - sh[2], i + sh[2], i - 1, i + 1};
+                  int seen = 0;
+                  for (std::int64_t j : nb) {
+                    const int b = point[j];
+                    if (b == a || (seen >> b & 1)) continue;
+                    seen |= 1 << b;
+                    auto& e = acc[{a, b}];
+                    e.first += r, ++e.second;
+                  }
+                }
+          }, model);
+          std::printf("residual\t%d\t%g\t%g\t%zu", seed, snr, dz, crop);
+          double worst = 0;
+          for (const auto& [ab, e] : acc) {
+            const double m = e.first / double(e.second) / ls.min_contrast();
+            worst = std::max(worst, std::abs(m));
+            std::printf("\t%d|%d %+.4f", ab.first, ab.second, m);
+          }
+          std::printf("\tworst %.4f\n", worst);
+        }
         ++cases;
         for (double j : jitters)
           for (double bs : correlations) {
             qo.ensemble_grey_jitter = j;
             qo.ensemble_jitter_correlation = bs;
-            const ResultTable t = SegmentEnsemble(point, model, posteriors, qo, 0);
+            CalibrationDomain domain;
+            const ResultTable t = SegmentEnsemble(point, model, posteriors, qo, 0, {}, &domain);
+            if (j == jitters.front() && bs == correlations.front()) {
+              std::printf("domain\t%d\t%g\t%g\t%zu", seed, snr, dz, crop);
+              for (const PhaseChord& c : domain.chords) {
+                std::printf("\tchord_%s %.2f", c.name.c_str(), c.chord_vox);
+                if (c.fraction > 0) min_chord[c.name] = std::min(min_chord.count(c.name) ? min_chord[c.name] : 1e300, c.chord_vox);
+              }
+              min_cnr = std::min(min_cnr, domain.contrast_to_noise);
+              inside_domain += domain.inside;
+              std::printf("\tcnr %.2f\t%s\n", domain.contrast_to_noise, domain.inside ? "inside" : domain.why.c_str());
+            }
             auto& in = inside[{j, bs}];
             auto& in_point = inside[{-1, 0}];
             auto& w = rel_width[{j, bs}];
@@ -169,6 +229,9 @@ int main(int argc, char** argv) {
     }
     std::printf("\n");
   }
+  std::printf("\ncalibration domain over %d frames: %d inside; smallest mean chord (voxels)", cases, inside_domain);
+  for (const auto& [name, c] : min_chord) std::printf(" %s %.2f", name.c_str(), c);
+  std::printf("; smallest contrast-to-noise %.2f\n", min_cnr);
   std::printf("peak RSS %.0f MB\n", bench::PeakRssKiB() / 1024.0);
   return 0;
 }

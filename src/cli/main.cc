@@ -250,7 +250,10 @@ const std::map<std::string, std::string> kHelp = {
      "                           forward model's MRF; mixture methods) and store per frame the table\n"
      "                           segment_ensemble: phase fractions, a_s per pair and the pore's tau_z on the point\n"
      "                           labels with _mean, _sd, _p05, _p95 over the samples, and the expected fractions\n"
-     "                           of the posteriors\n"
+     "                           of the posteriors; then the frame's place in the domain the ensemble was\n"
+     "                           calibrated in (chord_<phase>: each phase's mean chord 4 f / S in voxels,\n"
+     "                           contrast_to_noise, calibrated 1/0). A frame outside it is named on the output:\n"
+     "                           its intervals are the model's spread, not calibrated error bars\n"
      "  --ensemble-temperature T, --ensemble-seed S   the sampler's temperature [1] and seed [1]\n"
      "  --ensemble-grey-jitter J every sample draws the model's pure grey values anew, each the fitted one\n"
      "                           plus J x (smallest contrast) x N(0,1), so that whole interfaces move (the\n"
@@ -997,6 +1000,9 @@ int CmdSegment(int argc, char** argv) {
     std::printf("frame %lld:", static_cast<long long>(r.frame));
     for (const PhaseFraction& p : r.measured.phases) std::printf(" %s %.4f", p.name.c_str(), p.fraction);
     std::printf(" (%s)\n", r.status.c_str());
+    if (!r.outside_calibration.empty())
+      std::printf("frame %lld: the ensemble's intervals are not calibrated error bars here (%s)\n",
+                  static_cast<long long>(r.frame), r.outside_calibration.c_str());
   }
   std::printf("labels%s%s stored in each frame's results of %s\n", a.Has("no-probabilities") || o.method == SegmentMethod::kMultiOtsu ? "" : " and probability maps",
               o.ensemble ? " and the label ensemble's table segment_ensemble" : "", a.positional()[0].c_str());

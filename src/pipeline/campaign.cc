@@ -437,14 +437,20 @@ std::vector<PhaseCleanUp> PhaseCleanUpsFromSpec(const std::string& spec, const s
   return out;
 }
 
-std::vector<LabelMetric> SegmentLabelMetrics(const PhaseVolume& l, const QuickLookOptions& options) {
+namespace {
+
+// SegmentLabelMetrics, also handing out the fractions and areas it measured (for the domain check).
+std::vector<LabelMetric> LabelMetricsOf(const PhaseVolume& l, const QuickLookOptions& options, VolumeFractions* fractions,
+                                        std::vector<InterfaceArea>* areas) {
   std::vector<LabelMetric> v;
   const VolumeFractions f = ComputeVolumeFractions(l, options.phases, options.threads);
   for (const PhaseFraction& p : f.phases) v.push_back({"fraction_" + p.name, "1", p.fraction});
   SurfaceAreaOptions so;
   so.threads = options.threads;
-  for (const InterfaceArea& a : ComputeInterfaceAreas(l, options.phases, so))
-    v.push_back({"a_s_" + a.name_a + "_" + a.name_b, "um^-1", a.specific_area_per_um});
+  const std::vector<InterfaceArea> as = ComputeInterfaceAreas(l, options.phases, so);
+  for (const InterfaceArea& a : as) v.push_back({"a_s_" + a.name_a + "_" + a.name_b, "um^-1", a.specific_area_per_um});
+  if (fractions) *fractions = f;
+  if (areas) *areas = as;
   const std::vector<Phase> pores = options.phases.WithRole(PhaseRole::kPore);
   if (pores.size() == 1) {
     Volume<std::uint8_t> mask(l.geometry(), 0);
@@ -457,12 +463,37 @@ std::vector<LabelMetric> SegmentLabelMetrics(const PhaseVolume& l, const QuickLo
   return v;
 }
 
+// The point segmentation's place in the calibrated domain (frame/uncertainty/label_sampler.h).
+CalibrationDomain DomainOf(const VolumeFractions& f, const std::vector<InterfaceArea>& areas, const Geometry& g,
+                           double contrast_to_noise) {
+  std::vector<PhaseChord> chords;
+  for (const PhaseFraction& p : f.phases) {
+    PhaseChord c;
+    c.name = p.name;
+    c.fraction = p.fraction;
+    for (const InterfaceArea& a : areas)
+      if (a.a == p.label || a.b == p.label) c.area_per_um += a.specific_area_per_um;
+    chords.push_back(c);
+  }
+  const double edge = std::cbrt(g.spacing_um[0] * g.spacing_um[1] * g.spacing_um[2]);
+  return CheckCalibrationDomain(std::move(chords), edge, contrast_to_noise);
+}
+
+}  // namespace
+
+std::vector<LabelMetric> SegmentLabelMetrics(const PhaseVolume& l, const QuickLookOptions& options) {
+  return LabelMetricsOf(l, options, nullptr, nullptr);
+}
+
 ResultTable SegmentEnsemble(const PhaseVolume& point, const AnyVolume& model_frame,
                             const std::vector<Volume<std::uint8_t>>& posteriors, const QuickLookOptions& options,
-                            std::int64_t frame, const std::function<void(int, const PhaseVolume&)>& on_sample) {
+                            std::int64_t frame, const std::function<void(int, const PhaseVolume&)>& on_sample,
+                            CalibrationDomain* domain_out) {
   const auto start = std::chrono::steady_clock::now();
   const std::vector<Phase> pores = options.phases.WithRole(PhaseRole::kPore);
-  const std::vector<LabelMetric> at_point = SegmentLabelMetrics(point, options);
+  VolumeFractions point_fractions;
+  std::vector<InterfaceArea> point_areas;
+  const std::vector<LabelMetric> at_point = LabelMetricsOf(point, options, &point_fractions, &point_areas);
   LabelSamplerOptions so;
   so.model.psf_sigma_vox = options.refine.psf_sigma_vox;
   so.model.smoothness = options.refine.smoothness;
@@ -472,6 +503,8 @@ ResultTable SegmentEnsemble(const PhaseVolume& point, const AnyVolume& model_fra
   so.seed = Mix64(options.ensemble_seed ^ Mix64(std::uint64_t(frame)));
   so.threads = options.threads;
   LabelSampler sampler(point, model_frame, so);
+  const CalibrationDomain domain =
+      DomainOf(point_fractions, point_areas, point.geometry(), sampler.min_contrast() / sampler.noise_sigma());
   std::vector<std::vector<double>> values(at_point.size());
   Progress progress("ensemble frame " + std::to_string(frame), options.ensemble, options.progress);
   for (int s = 0; s < options.ensemble; ++s) {
@@ -508,6 +541,10 @@ ResultTable SegmentEnsemble(const PhaseVolume& point, const AnyVolume& model_fra
   t.columns.push_back({"jitter_correlation", "1", {options.ensemble_jitter_correlation}});
   t.columns.push_back({"noise_sigma", "grey", {sampler.noise_sigma()}});
   t.columns.push_back({"seconds_per_sample", "s", {seconds / double(options.ensemble)}});
+  for (const PhaseChord& c : domain.chords) t.columns.push_back({"chord_" + c.name, "voxel", {c.chord_vox}});
+  t.columns.push_back({"contrast_to_noise", "1", {domain.contrast_to_noise}});
+  t.columns.push_back({"calibrated", "1", {domain.inside ? 1.0 : 0.0}});
+  if (domain_out) *domain_out = domain;
   return t;
 }
 
@@ -559,6 +596,7 @@ std::vector<QuickLookRow> RunSegment(const std::string& store_path, const QuickL
     const PhaseVolume labels =
         SegmentFrame(grey, options, &r, probabilities || ensemble ? &posteriors : nullptr, ensemble ? &model_frame : nullptr);
     ResultTable ens;
+    CalibrationDomain domain;
     if (ensemble) {
       // Samples are stored as they are drawn (one in memory at a time); the ensemble's table, written
       // after the labels below, marks them complete (StoredLabelSamples). A failure before it leaves
@@ -570,10 +608,14 @@ std::vector<QuickLookRow> RunSegment(const std::string& store_path, const QuickL
                         {"grey_jitter", options.ensemble_grey_jitter},
                         {"jitter_correlation", options.ensemble_jitter_correlation},
                         {"seed", options.ensemble_seed}};
-      ens = SegmentEnsemble(labels, model_frame, posteriors, options, k, [&](int s, const PhaseVolume& l) {
-        sj["sample"] = s;
-        store.WriteFrameVolume(k, LabelSampleName(s), l, Provenance{"segment", "frame " + std::to_string(k), sj.dump(), ""});
-      });
+      ens = SegmentEnsemble(
+          labels, model_frame, posteriors, options, k,
+          [&](int s, const PhaseVolume& l) {
+            sj["sample"] = s;
+            store.WriteFrameVolume(k, LabelSampleName(s), l, Provenance{"segment", "frame " + std::to_string(k), sj.dump(), ""});
+          },
+          &domain);
+      r.outside_calibration = domain.why;
       RemoveLabelSamples(store, k, options.ensemble);
     }
     if (!probabilities) posteriors.clear();
@@ -604,7 +646,10 @@ std::vector<QuickLookRow> RunSegment(const std::string& store_path, const QuickL
                         {"jitter_correlation", options.ensemble_jitter_correlation},
                         {"jitter_correlation_calibrated", kCalibratedJitterCorrelation},
                         {"seed", options.ensemble_seed},
-                        {"calibration", "bench/uncertainty.cc, bench/RESULTS.md 'Label ensembles'"}};
+                        {"calibration", "bench/uncertainty.cc, bench/RESULTS.md 'Label ensembles'"},
+                        {"calibrated_min_chord_voxels", kCalibratedMinChordVoxels},
+                        {"calibrated_min_contrast_to_noise", kCalibratedMinContrastToNoise}};
+      ej["domain"] = domain.inside ? "inside the calibrated domain" : "outside the calibrated domain: " + domain.why;
       store.WriteFrameTable(k, ens, Provenance{"segment", "frame " + std::to_string(k), ej.dump(), ""});
     }
     // Maps of an earlier segmentation of this frame would not belong to these labels.

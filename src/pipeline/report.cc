@@ -474,7 +474,7 @@ std::string StepOf(const std::string& provenance) {
 bool IsRunMeasurement(const std::string& table, const std::string& column) {
   if (table == "pipeline_run") return true;
   if (table.size() > 7 && table.compare(table.size() - 7, 7, "_timing") == 0) return true;
-  return column == "seconds";
+  return column == "seconds" || column == "seconds_per_sample";
 }
 
 std::vector<ResultDigest> DigestResults(const FrameStore& store) {
@@ -634,7 +634,18 @@ ReportSummary WriteReport(const std::string& store_path, const ReportOptions& o)
       }
     const std::string link = csv(name, stacked);
     *out << "<h3>" << Html(name) << "</h3><p class=\"src\">" << frames.size() << " frames; " << Html(provenance[name]) << "; <a href=\""
-         << link << "\">" << link << "</a></p>\n<div class=\"grid\">";
+         << link << "\">" << link << "</a></p>\n";
+    // A label ensemble outside its calibrated domain (segment_ensemble's calibrated column): say so
+    // where the bands are drawn.
+    std::string uncalibrated;
+    for (const auto& [k, t] : frames)
+      if (const ResultColumn* cal = t.Find("calibrated"); cal && !cal->values.empty() && cal->values[0] != 1)
+        uncalibrated += (uncalibrated.empty() ? "" : ", ") + std::to_string(k);
+    if (!uncalibrated.empty())
+      *out << "<p class=\"warn\">Frames " << uncalibrated
+           << " lie outside the domain the ensemble was calibrated in (see the chord_ and contrast_to_noise columns): "
+              "their bands are the model's spread, not calibrated error bars.</p>\n";
+    *out << "<div class=\"grid\">";
     std::size_t max_rows = 0;
     for (const auto& f : frames) max_rows = std::max(max_rows, f.second.rows());
     const ResultTable& first = frames.front().second;
@@ -1014,7 +1025,7 @@ ReportSummary WriteReport(const std::string& store_path, const ReportOptions& o)
        << "<style>body{font:14px sans-serif;margin:20px;color:#222}h2{border-bottom:1px solid #ccc;margin-top:28px}"
           ".grid{display:flex;flex-wrap:wrap;gap:6px}figure{margin:0;border:1px solid #ddd;padding:2px}"
           "figcaption{font-size:10px;color:#666;max-width:330px}svg.plot text{font-size:10px;fill:#333}svg.plot text.t{font-size:11px;"
-          "font-weight:bold}svg.plot text.c{fill:#777}.src{color:#666;font-size:12px}table{border-collapse:collapse;font-size:12px}"
+          "font-weight:bold}svg.plot text.c{fill:#777}.src{color:#666;font-size:12px}.warn{color:#a33}table{border-collapse:collapse;font-size:12px}"
           "td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}.slices img{image-rendering:pixelated;margin:3px;"
           "border:1px solid #ccc}nav a{margin-right:12px}</style></head><body>\n"
        << "<h1>op4d campaign report</h1>\n<p>Store <code>" << Html(store_path) << "</code>: " << n << " frames of "

@@ -37,13 +37,15 @@ std::int64_t Scorecard::Failed() const {
 ResultTable Scorecard::Table() const {
   ResultTable t{"scorecard",
                 {{"row", "1", {}}, {"frame", "1", {}}, {"measured", "", {}}, {"truth", "", {}}, {"error", "", {}},
-                 {"target", "", {}}, {"pass", "1", {}}}};
+                 {"target", "", {}}, {"pass", "1", {}}, {"measured_p05", "", {}}, {"measured_p95", "", {}},
+                 {"interval_calibrated", "1", {}}}};
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const ScoreRow& r = rows[i];
-    const double v[] = {double(i), double(r.frame), r.measured, r.truth, r.error, r.target, r.pass ? 1.0 : 0.0};
-    for (int c = 0; c < 7; ++c) t.columns[std::size_t(c)].values.push_back(v[c]);
+    const double v[] = {double(i), double(r.frame), r.measured, r.truth, r.error, r.target, r.pass ? 1.0 : 0.0,
+                        r.p05, r.p95, r.interval_calibrated ? 1.0 : 0.0};
+    for (int c = 0; c < 10; ++c) t.columns[std::size_t(c)].values.push_back(v[c]);
   }
-  for (int c = 2; c < 6; ++c) t.columns[std::size_t(c)].unit = "per row (see provenance rows)";
+  for (int c : {2, 3, 4, 5, 7, 8}) t.columns[std::size_t(c)].unit = "per row (see provenance rows)";
   return t;
 }
 
@@ -126,14 +128,18 @@ const ResultColumn& Column(const ResultTable& t, const std::string& name, const 
 }
 
 // Worst-frame tracker of one quantity.
+// `lo`, `hi`: the measured value's 5-95 % interval of the label ensemble (NaN without one).
 struct Worst {
-  double error = -1, measured = NAN, truth = NAN, signed_error = NAN;
+  double error = -1, measured = NAN, truth = NAN, signed_error = NAN, lo = NAN, hi = NAN;
+  bool calibrated = true;
   std::int64_t frame = -1;
-  void Add(std::int64_t k, double m, double t, bool relative) {
+  void Add(std::int64_t k, double m, double t, bool relative, std::pair<double, double> interval = {NAN, NAN},
+           bool interval_calibrated = true) {
     const double e = relative ? (m - t) / std::abs(t) : m - t;
     if (!(std::abs(e) <= error)) {  // NaN errors win: they fail
       error = std::isnan(e) ? INFINITY : std::abs(e);
       measured = m, truth = t, signed_error = e, frame = k;
+      lo = interval.first, hi = interval.second, calibrated = interval_calibrated;
     }
   }
 };
@@ -141,8 +147,40 @@ struct Worst {
 ScoreRow FromWorst(const std::string& quantity, const std::string& unit, const Worst& w, double target, bool relative,
                    const std::string& rule) {
   ScoreRow r = ScoreValue(quantity, unit, w.frame, w.measured, w.truth, target, relative, rule);
+  r.p05 = w.lo, r.p95 = w.hi, r.interval_calibrated = w.calibrated;
   return r;
 }
+
+// One frame's label ensemble (the segment step's table segment_ensemble), with the later steps'
+// per-axis ensembles where they ran.
+struct FrameEnsemble {
+  ResultTable segment, tortuosity, conductivity;
+  bool calibrated = true;
+  // The 5-95 % interval of a segment_ensemble metric; NaN when absent.
+  std::pair<double, double> Of(const std::string& metric) const {
+    const ResultColumn* lo = segment.Find(metric + "_p05");
+    const ResultColumn* hi = segment.Find(metric + "_p95");
+    if (!lo || !hi || lo->values.empty() || hi->values.empty()) return {NAN, NAN};
+    return {lo->values[0], hi->values[0]};
+  }
+  // Of a per-axis table's column on the row of `axis`.
+  static std::pair<double, double> OfAxis(const ResultTable& t, const std::string& column, double axis) {
+    const ResultColumn* ax = t.Find("axis");
+    const ResultColumn* lo = t.Find(column + "_p05");
+    const ResultColumn* hi = t.Find(column + "_p95");
+    if (!ax || !lo || !hi) return {NAN, NAN};
+    for (std::size_t i = 0; i < ax->values.size() && i < lo->values.size() && i < hi->values.size(); ++i)
+      if (ax->values[i] == axis) return {lo->values[i], hi->values[i]};
+    return {NAN, NAN};
+  }
+};
+
+// Coverage of one metric's interval over the frames: frames whose interval holds the truth, of the
+// frames inside the calibrated domain (and how many were outside it).
+struct Coverage {
+  std::string label;
+  std::int64_t covered = 0, frames = 0, outside = 0;
+};
 
 }  // namespace
 
@@ -181,6 +219,16 @@ Scorecard ScoreCampaign(const std::string& store_path, const ScoreOptions& o) {
   std::map<std::string, Worst> fraction;  // by phase name
   Worst a_s, sigma;
   std::map<int, Worst> tau;
+  // The label ensemble's coverage of the truth, for the metrics the calibration measured.
+  std::vector<Coverage> coverage;
+  {
+    const std::string pn = phases.FindLabel(pore) ? phases.FindLabel(pore)->name : "pore";
+    const std::string an = phases.FindLabel(active) ? phases.FindLabel(active)->name : "active";
+    coverage.push_back({"fraction_" + pn});
+    if (!binders.empty()) coverage.push_back({"fraction_" + binders.front().name});
+    coverage.push_back({pore < active ? "a_s_" + pn + "_" + an : "a_s_" + an + "_" + pn});
+    coverage.push_back({"tau_z_" + pn});
+  }
   std::vector<LabelVolume> truth_particles{std::size_t(n)};
   std::vector<PhaseVolume> truth_phases{std::size_t(n)};
   for (std::int64_t k = 0; k < n; ++k) {
@@ -190,6 +238,16 @@ Scorecard ScoreCampaign(const std::string& store_path, const ScoreOptions& o) {
     truth_phases[std::size_t(k)] = std::get<Volume<std::uint8_t>>(tv);
     const PhaseVolume& T = truth_phases[std::size_t(k)];
     truth_particles[std::size_t(k)] = ToLabels(truth.ReadFrameVolume(k, "particle_labels"));
+    FrameEnsemble fe;
+    const bool has_ensemble = HasTable(store, k, "segment_ensemble");
+    if (has_ensemble) {
+      fe.segment = store.ReadFrameTable(k, "segment_ensemble");
+      const ResultColumn* cal = fe.segment.Find("calibrated");
+      fe.calibrated = cal && !cal->values.empty() && cal->values[0] == 1;
+      if (HasTable(store, k, "tortuosity_ensemble")) fe.tortuosity = store.ReadFrameTable(k, "tortuosity_ensemble");
+      if (HasTable(store, k, "conductivity_ensemble")) fe.conductivity = store.ReadFrameTable(k, "conductivity_ensemble");
+    }
+    std::map<std::string, double> truth_metric;  // segment_ensemble metric name -> truth value
     if (HasTable(store, k, "volume_fractions")) {
       const ResultTable m = store.ReadFrameTable(k, "volume_fractions");
       const VolumeFractions vf = ComputeVolumeFractions(T, phases, o.threads);
@@ -199,7 +257,9 @@ Scorecard ScoreCampaign(const std::string& store_path, const ScoreOptions& o) {
         for (std::size_t i = 0; i < ml.values.size(); ++i)
           if (ml.values[i] == pf.label) {
             const std::optional<Phase> ph = phases.FindLabel(pf.label);
-            fraction[ph ? ph->name : std::to_string(pf.label)].Add(k, mf.values[i], pf.fraction, false);
+            const std::string name = ph ? ph->name : std::to_string(pf.label);
+            fraction[name].Add(k, mf.values[i], pf.fraction, false, fe.Of("fraction_" + name), fe.calibrated);
+            truth_metric["fraction_" + name] = pf.fraction;
           }
     }
     if (HasTable(store, k, "interface_areas")) {
@@ -214,7 +274,8 @@ Scorecard ScoreCampaign(const std::string& store_path, const ScoreOptions& o) {
         if ((ia.a == pore && ia.b == active) || (ia.a == active && ia.b == pore))
           for (std::size_t i = 0; i < a.values.size(); ++i)
             if ((a.values[i] == ia.a && b.values[i] == ia.b) || (a.values[i] == ia.b && b.values[i] == ia.a))
-              a_s.Add(k, s.values[i], ia.specific_area_per_um, true);
+              a_s.Add(k, s.values[i], ia.specific_area_per_um, true, fe.Of("a_s_" + ia.name_a + "_" + ia.name_b), fe.calibrated);
+      for (const InterfaceArea& ia : areas) truth_metric["a_s_" + ia.name_a + "_" + ia.name_b] = ia.specific_area_per_um;
     }
     if (HasTable(store, k, "tortuosity")) {
       const ResultTable m = store.ReadFrameTable(k, "tortuosity");
@@ -233,7 +294,15 @@ Scorecard ScoreCampaign(const std::string& store_path, const ScoreOptions& o) {
         const ResultTable t = TortuosityTable(mask, axes, d);
         const ResultColumn& mt = Column(m, "tau", store_path);
         const ResultColumn& tt = Column(t, "tau", truth_path);
-        for (std::size_t i = 0; i < mt.values.size(); ++i) tau[int(ax.values[i])].Add(k, mt.values[i], tt.values[i], true);
+        for (std::size_t i = 0; i < mt.values.size(); ++i) {
+          // The tortuosity step's own ensemble where it ran, else the segment step's (axis z, the pore).
+          std::pair<double, double> iv = FrameEnsemble::OfAxis(fe.tortuosity, "tau", ax.values[i]);
+          if (std::isnan(iv.first) && ax.values[i] == 0 && ph->label == pore) iv = fe.Of("tau_z_" + ph->name);
+          tau[int(ax.values[i])].Add(k, mt.values[i], tt.values[i], true, iv, fe.calibrated);
+          // The segment step's tau_z is this solve at the default tolerance: its truth is this one.
+          if (ax.values[i] == 0 && ph->label == pore && d.tolerance == DiffusionOptions{}.tolerance)
+            truth_metric["tau_z_" + ph->name] = tt.values[i];
+        }
       }
     }
     if (HasTable(store, k, "conductivity")) {
@@ -256,7 +325,32 @@ Scorecard ScoreCampaign(const std::string& store_path, const ScoreOptions& o) {
         co.solver.axis = int(ax.values[i]);
         if (opt.contains("tolerance")) co.solver.tolerance = opt["tolerance"].get<double>();
         co.contact_resistance_ohm_m2 = opt.value("contact_resistance_ohm_m2", 0.0);
-        sigma.Add(k, ms.values[i], ComputeConductivity(s, particles, co).sigma_eff_S_per_m, true);
+        sigma.Add(k, ms.values[i], ComputeConductivity(s, particles, co).sigma_eff_S_per_m, true,
+                  FrameEnsemble::OfAxis(fe.conductivity, "sigma_eff", ax.values[i]), fe.calibrated);
+      }
+    }
+    if (has_ensemble) {
+      // The truth of every metric the ensemble carries, by the kernel and options the segment step
+      // measured it with (SegmentLabelMetrics), unless the rows above solved it already.
+      const bool missing = std::any_of(coverage.begin(), coverage.end(), [&](const Coverage& c) {
+        return !std::isnan(fe.Of(c.label).first) && !truth_metric.count(c.label);
+      });
+      if (missing) {
+        QuickLookOptions q;
+        q.phases = phases;
+        q.threads = o.threads;
+        for (const LabelMetric& m : SegmentLabelMetrics(T, q)) truth_metric.emplace(m.name, m.value);
+      }
+      for (Coverage& c : coverage) {
+        const std::pair<double, double> iv = fe.Of(c.label);
+        const auto t = truth_metric.find(c.label);
+        if (std::isnan(iv.first) || t == truth_metric.end()) continue;
+        if (!fe.calibrated) {
+          ++c.outside;
+          continue;
+        }
+        ++c.frames;
+        c.covered += iv.first <= t->second && t->second <= iv.second;
       }
     }
     progress.Advance();
@@ -279,6 +373,27 @@ Scorecard ScoreCampaign(const std::string& store_path, const ScoreOptions& o) {
     card.rows.push_back(FromWorst("sigma_eff", "S/m", sigma, 0.10, true,
                                   "relative error <= 10 % against the truth phases and truth particle contacts (the "
                                   "binder carries the current: sigma_eff follows its thin necks), " + worst));
+  // The error bars' honesty: a 90 % interval holds the truth in 5 or more of 7 frames with probability
+  // 0.97, so a share below 0.7 says the intervals are too narrow (or biased). Frames outside the
+  // calibrated domain are left out (their intervals are not error bars) and counted in the rule.
+  std::int64_t ensemble_frames = 0, calibrated_frames = 0;
+  for (const Coverage& c : coverage) {
+    ensemble_frames = std::max(ensemble_frames, c.frames + c.outside);
+    calibrated_frames = std::max(calibrated_frames, c.frames);
+  }
+  if (ensemble_frames > 0 && calibrated_frames == 0)
+    card.rows.push_back(AtLeast("label ensemble: frames in its calibrated domain", "frames", 0, double(ensemble_frames), 1,
+                                "every frame lies outside the domain the ensemble was calibrated in (segment_ensemble's "
+                                "chord_ and contrast_to_noise columns): its intervals are the model's spread, not error "
+                                "bars, and their coverage is not scored"));
+  for (const Coverage& c : coverage) {
+    if (c.frames == 0) continue;
+    const std::string rule = "share of frames whose 5-95 % label-ensemble interval holds the truth >= 0.7, over " +
+                             std::to_string(c.frames) + " frames inside the calibrated domain" +
+                             (c.outside ? " (" + std::to_string(c.outside) + " outside, not counted)" : std::string());
+    const double share = double(c.covered) / double(c.frames);
+    card.rows.push_back(AtLeast("interval holds the truth: " + c.label, "share", share, 0.9, 0.7, rule));
+  }
 
   // Particles: the reference particles of the register step against the truth particles.
   // (the register step's: its reference particle labels and kinematics)
@@ -561,8 +676,8 @@ Scorecard ScoreCampaign(const std::string& store_path, const ScoreOptions& o) {
 std::string FormatScorecard(const Scorecard& card) {
   std::ostringstream s;
   char line[512];
-  std::snprintf(line, sizeof line, "%-42s %5s  %12s %12s %12s  %-9s %s\n", "quantity", "frame", "measured", "truth", "error",
-                "target", "");
+  std::snprintf(line, sizeof line, "%-42s %5s  %12s %-23s %12s %12s  %-9s %s\n", "quantity", "frame", "measured",
+                "5-95 % (ensemble)", "truth", "error", "target", "");
   s << "truth scorecard (against " << card.truth_path << ")\n" << line;
   for (const ScoreRow& r : card.rows) {
     char frame[16] = "all", target[32];
@@ -574,8 +689,11 @@ std::string FormatScorecard(const Scorecard& card) {
     char err[32];
     if (relative) std::snprintf(err, sizeof err, "%+.2f %%", 100 * r.error);
     else std::snprintf(err, sizeof err, "%.4g", r.error);
-    std::snprintf(line, sizeof line, "%-42s %5s  %12.5g %12.5g %12s  %-9s %s\n", r.quantity.c_str(), frame, r.measured,
-                  r.truth, err, target, r.pass ? "pass" : "FAIL");
+    char interval[40] = "";
+    if (std::isfinite(r.p05) && std::isfinite(r.p95))
+      std::snprintf(interval, sizeof interval, "%.5g-%.5g%s", r.p05, r.p95, r.interval_calibrated ? "" : " (uncal.)");
+    std::snprintf(line, sizeof line, "%-42s %5s  %12.5g %-23s %12.5g %12s  %-9s %s\n", r.quantity.c_str(), frame, r.measured,
+                  interval, r.truth, err, target, r.pass ? "pass" : "FAIL");
     s << line;
   }
   s << card.rows.size() - std::size_t(card.Failed()) << " of " << card.rows.size() << " rows pass";
@@ -608,6 +726,10 @@ Scorecard ReadScorecard(const std::string& store_path) {
     r.error = t.columns[4].values[i];
     r.target = t.columns[5].values[i];
     r.pass = t.columns[6].values[i] != 0;
+    // Scorecards stored before the intervals have no interval columns.
+    if (const ResultColumn* c = t.Find("measured_p05"); c && i < c->values.size()) r.p05 = c->values[i];
+    if (const ResultColumn* c = t.Find("measured_p95"); c && i < c->values.size()) r.p95 = c->values[i];
+    if (const ResultColumn* c = t.Find("interval_calibrated"); c && i < c->values.size()) r.interval_calibrated = c->values[i] != 0;
     card.rows.push_back(r);
   }
   return card;

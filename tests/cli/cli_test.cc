@@ -15,6 +15,7 @@
 
 #include <libdeflate.h>
 
+#include "op4d/frame/uncertainty/label_sampler.h"
 #include "op4d/store/frame_store.h"
 #include "test_util.h"
 
@@ -101,6 +102,17 @@ TEST_CASE("segment --ensemble stores every metric's spread beside its point valu
   REQUIRE(v("samples") == 6);
   REQUIRE(v("temperature") == 1);
   REQUIRE(v("grey_jitter") == 0.05);  // the calibrated default, kCalibratedGreyJitter
+  // The frame's place in the calibrated domain: each phase's mean chord 4 f / S in voxels, from the
+  // point value's own fractions and areas, and the flag the command prints when it is outside.
+  const double s_binder = v("a_s_pore_binder") + v("a_s_active_binder");
+  op4d::test::RequireClose(v("chord_binder"), 4 * v("fraction_binder") / s_binder / 0.25, 1e-9);
+  REQUIRE(t.Find("chord_pore")->unit == "voxel");
+  REQUIRE(v("contrast_to_noise") > 1);
+  const bool inside = v("chord_pore") >= op4d::kCalibratedMinChordVoxels && v("chord_active") >= op4d::kCalibratedMinChordVoxels &&
+                      v("chord_binder") >= op4d::kCalibratedMinChordVoxels &&
+                      v("contrast_to_noise") >= op4d::kCalibratedMinContrastToNoise;
+  REQUIRE(v("calibrated") == (inside ? 1 : 0));
+  REQUIRE((out.find("frame 0: the ensemble's intervals are not calibrated error bars here") != std::string::npos) == !inside);
   INFO("porosity sd without and with the grey jitter: " << narrow << " " << v("fraction_pore_sd"));
   REQUIRE(v("fraction_pore_sd") > 3 * narrow);
   REQUIRE(t.Find("a_s_pore_binder_p95")->unit == "um^-1");

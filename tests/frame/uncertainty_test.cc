@@ -369,3 +369,42 @@ TEST_CASE("correlated grey jitter moves a middle phase's two interfaces together
   bad.grey_jitter_correlation = 1.5;
   REQUIRE_THROWS_WITH(LabelSampler(labels, AnyVolume{grey}, bad), Catch::Contains("grey_jitter_correlation must be in [0, 1]"));
 }
+
+TEST_CASE("the calibration domain judges every present phase's mean chord and the contrast-to-noise", "[frame][uncertainty]") {
+  const double edge = 0.25, cnr = 2 * kCalibratedMinContrastToNoise + 1;
+  // A phase of fraction f with interface area S per volume has mean chord 4 f / S: area for a chord c.
+  auto area = [&](double f, double chord_vox) { return 4 * f / (chord_vox * edge); };
+  const double thick = 2 * kCalibratedMinChordVoxels + 1;
+  std::vector<PhaseChord> c{{"pore", 0.5, area(0.5, thick)}, {"active", 0.4, area(0.4, thick)}, {"binder", 0.1, area(0.1, thick)}};
+  CalibrationDomain d = CheckCalibrationDomain(c, edge, cnr);
+  REQUIRE(d.inside);
+  REQUIRE(d.why.empty());
+  REQUIRE(d.chords.size() == 3);
+  op4d::test::RequireClose(d.chords[2].chord_vox, thick, 1e-12);
+  REQUIRE(d.contrast_to_noise == cnr);
+  // A voxel-thin binder film (the NMC cathode's) is outside; the message names the phase and the bound.
+  c[2].area_per_um = area(0.1, 0.9 * kCalibratedMinChordVoxels);
+  d = CheckCalibrationDomain(c, edge, cnr);
+  REQUIRE(!d.inside);
+  REQUIRE(d.why.find("binder mean chord") == 0);
+  REQUIRE(d.why.find("calibrated") != std::string::npos);
+  op4d::test::RequireClose(d.chords[2].chord_vox, 0.9 * kCalibratedMinChordVoxels, 1e-12);
+  // An absent phase is not judged; a phase without interfaces has an unbounded chord.
+  c[2] = {"binder", 0.0, 0.0};
+  c[0].area_per_um = 0;
+  d = CheckCalibrationDomain(c, edge, cnr);
+  REQUIRE(d.inside);
+  REQUIRE(d.chords[2].chord_vox == 0);
+  REQUIRE(std::isinf(d.chords[0].chord_vox));
+  // The chords are counted in voxels: the same microstructure at twice the voxel edge is half as many.
+  c[0].area_per_um = area(0.5, thick);
+  REQUIRE(CheckCalibrationDomain(c, 2 * edge, cnr).chords[0].chord_vox == Approx(thick / 2));
+  // Too little contrast for the noise.
+  d = CheckCalibrationDomain(c, edge, 0.5 * kCalibratedMinContrastToNoise);
+  REQUIRE(!d.inside);
+  REQUIRE(d.why.find("contrast-to-noise") == 0);
+  REQUIRE_THROWS_WITH(CheckCalibrationDomain(c, 0, cnr), Catch::Contains("voxel edge"));
+  REQUIRE_THROWS_WITH(CheckCalibrationDomain(c, edge, std::nan("")), Catch::Contains("contrast-to-noise is NaN"));
+  c[1].fraction = std::nan("");
+  REQUIRE_THROWS_WITH(CheckCalibrationDomain(c, edge, cnr), Catch::Contains("phase active has a NaN"));
+}

@@ -139,6 +139,7 @@ struct QuickLookRow {
   std::optional<VolumeFractions> truth;
   std::vector<double> thresholds;  // multi-Otsu thresholds, or the mixture's means (grey values)
   std::string status;              // how the segmentation ended (the mixture's convergence report)
+  std::string outside_calibration;  // with an ensemble: why its intervals are not calibrated (empty: they are)
 };
 
 // Segments one grey frame the way the quick look does (options.method, class_labels, phases);
@@ -165,7 +166,10 @@ std::string SegmentationJson(const QuickLookOptions& options);
 // metric M (fraction_<phase> [1], expected_fraction_<phase> [1] from the posteriors (closed form,
 // its point value only), a_s_<a>_<b> [um^-1], tau_z_<pore phase> [1]) the columns M (point
 // segmentation), M_mean, M_sd, M_p05, M_p95, then samples, temperature, noise_sigma (grey) and
-// seconds_per_sample [s]. Each sample is finished as the point labels are (islands removed for
+// seconds_per_sample [s], then the frame's place in the domain the ensemble was calibrated in
+// (CheckCalibrationDomain on the point labels): chord_<phase> [voxel] each phase's mean chord,
+// contrast_to_noise [1] and calibrated [1] (1 inside the domain; 0: the intervals are the model's
+// spread but not calibrated error bars, the provenance's "domain" says why). Each sample is finished as the point labels are (islands removed for
 // nlm+gmm; the clean-ups are not applied to samples) and stored as the result volume
 // LabelSampleName(s) as it is drawn (stale samples of an earlier, larger ensemble are removed).
 std::vector<QuickLookRow> RunSegment(const std::string& store_path, const QuickLookOptions& options, bool probabilities = true);
@@ -183,7 +187,8 @@ std::vector<LabelMetric> SegmentLabelMetrics(const PhaseVolume& labels, const Qu
 // every finished sample as it is drawn (number s from 0, labels): one sample in memory at a time.
 ResultTable SegmentEnsemble(const PhaseVolume& point, const AnyVolume& model_frame,
                             const std::vector<Volume<std::uint8_t>>& posteriors, const QuickLookOptions& options,
-                            std::int64_t frame, const std::function<void(int, const PhaseVolume&)>& on_sample = {});
+                            std::int64_t frame, const std::function<void(int, const PhaseVolume&)>& on_sample = {},
+                            CalibrationDomain* domain = nullptr);
 
 // The label samples the segment step stores per frame (segment --ensemble N): the result volumes
 // "label_sample_<s>", s = 0..N-1, read by the later steps' ensembles (tortuosity --ensemble).

@@ -23,7 +23,7 @@
 namespace op4d {
 
 // Columns that measure the run rather than the sample (wall times: a table "pipeline_run", tables
-// named "*_timing", columns named "seconds"). They differ between two runs of the same inputs and
+// named "*_timing", columns named "seconds" or "seconds_per_sample"). They differ between two runs of the same inputs and
 // are left out of DigestResults.
 bool IsRunMeasurement(const std::string& table, const std::string& column);
 

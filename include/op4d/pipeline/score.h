@@ -6,11 +6,16 @@
 // reference pore network of the store carried through the truth frames with the exact drift for the
 // throat events. Each row has a target; the card passes when every scored row does.
 //
+// With a label ensemble (segment --ensemble N) the fraction, a_s and tau rows carry the worst
+// frame's 5-95 % interval, and one row per metric the ensemble was calibrated for (porosity,
+// binder fraction, a_s pore|active, tau_z) gives the share of frames whose interval holds the truth.
+//
 // Written: series table `scorecard` (one row per quantity: frame (-1 = whole campaign), measured,
-// truth, error, target, pass (1/0)); the quantity names, units and rules are in its provenance
+// truth, error, target, pass (1/0), measured_p05, measured_p95, interval_calibrated); the quantity names, units and rules are in its provenance
 // ("rows"), for the report.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -30,6 +35,11 @@ struct ScoreRow {
   std::string rule;          // how the row is scored, one line
   bool at_least = false;     // passes when measured >= target (shares, counts of events)
   bool pass = false;
+  // The measured value's 5-95 % interval from the label ensemble (segment --ensemble; NaN without
+  // one) and whether that frame lies in the ensemble's calibrated domain (else the interval is the
+  // model's spread, not an error bar, and is printed "(uncal.)").
+  double p05 = NAN, p95 = NAN;
+  bool interval_calibrated = true;
 };
 
 struct Scorecard {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstdio>
 #include <limits>
 #include <vector>
 
@@ -27,6 +28,37 @@ bool LabelSamplerOptions::IsValid(std::string* why) const {
   if (!(grey_jitter_correlation >= 0 && grey_jitter_correlation <= 1))
     return fail("grey_jitter_correlation must be in [0, 1]");
   return true;
+}
+
+CalibrationDomain CheckCalibrationDomain(std::vector<PhaseChord> chords, double voxel_edge_um, double contrast_to_noise) {
+  if (!(voxel_edge_um > 0) || !std::isfinite(voxel_edge_um))
+    throw InvalidArgument("CheckCalibrationDomain: the voxel edge must be a finite number > 0 um");
+  if (std::isnan(contrast_to_noise)) throw InvalidArgument("CheckCalibrationDomain: the contrast-to-noise is NaN");
+  CalibrationDomain d;
+  d.contrast_to_noise = contrast_to_noise;
+  auto add = [&](const std::string& m) { d.why += (d.why.empty() ? "" : "; ") + m; };
+  char buf[160];
+  for (PhaseChord& c : chords) {
+    if (std::isnan(c.fraction) || std::isnan(c.area_per_um))
+      throw InvalidArgument("CheckCalibrationDomain: phase " + c.name + " has a NaN fraction or area");
+    if (c.fraction <= 0) {
+      c.chord_vox = 0;
+      continue;
+    }
+    c.chord_vox = c.area_per_um > 0 ? 4 * c.fraction / c.area_per_um / voxel_edge_um : std::numeric_limits<double>::infinity();
+    if (c.chord_vox < kCalibratedMinChordVoxels) {
+      std::snprintf(buf, sizeof buf, "%s mean chord %.2f voxels < %.2f calibrated", c.name.c_str(), c.chord_vox,
+                    kCalibratedMinChordVoxels);
+      add(buf);
+    }
+  }
+  if (contrast_to_noise < kCalibratedMinContrastToNoise) {
+    std::snprintf(buf, sizeof buf, "contrast-to-noise %.2f < %.2f calibrated", contrast_to_noise, kCalibratedMinContrastToNoise);
+    add(buf);
+  }
+  d.chords = std::move(chords);
+  d.inside = d.why.empty();
+  return d;
 }
 
 LabelSampler::LabelSampler(PhaseVolume start, const AnyVolume& grey, const LabelSamplerOptions& options)
