@@ -73,6 +73,60 @@ std::map<int, LabelStats> CollectLabels(const LabelVolume& labels) {
   return out;
 }
 
+// The labels within a ball of every voxel, summarised: 0 none, l > 0 exactly one (l), -1 two or more
+// (labels 0 ignored; the ball includes the voxel itself). The masks of the fits ask, for every voxel of
+// a particle's box, "is this particle / another particle within r?"; the boxes overlap about 25-fold,
+// so one pass over the volume replaces the per-particle ball scans (the answers are the same).
+LabelVolume NeighbourLabels(const LabelVolume& labels, double radius_um, ThreadBudget threads) {
+  const std::vector<Index3> ball = BallOffsets(labels.geometry(), radius_um);
+  const Index3 s = labels.shape();
+  LabelVolume out(labels.geometry(), 0);
+  RunInArena(threads, [&] {
+    tbb::parallel_for(tbb::blocked_range<std::int64_t>(0, s[0] * s[1], 8), [&](const auto& r) {
+      for (std::int64_t row = r.begin(); row != r.end(); ++row) {
+        const std::int64_t z = row / s[1], y = row % s[1];
+        for (std::int64_t x = 0; x < s[2]; ++x) {
+          std::int32_t found = 0;
+          for (const Index3& d : ball) {
+            const std::int64_t zz = z + d[0], yy = y + d[1], xx = x + d[2];
+            if (zz < 0 || yy < 0 || xx < 0 || zz >= s[0] || yy >= s[1] || xx >= s[2]) continue;
+            const std::int32_t q = labels(zz, yy, xx);
+            if (q <= 0 || q == found) continue;
+            if (found != 0) {
+              found = -1;
+              break;
+            }
+            found = q;
+          }
+          out(z, y, x) = found;
+        }
+      }
+    });
+  });
+  return out;
+}
+
+// Whether `label` lies within the ball of voxel (z, y, x), from its summary (a scan of the ball only
+// where two or more labels are near).
+bool Near(const LabelVolume& labels, const LabelVolume& summary, const std::vector<Index3>& ball, std::int64_t z,
+          std::int64_t y, std::int64_t x, int label) {
+  const std::int32_t v = summary(z, y, x);
+  if (v >= 0) return v == label;
+  const Index3 s = labels.shape();
+  for (const Index3& d : ball) {
+    const std::int64_t zz = z + d[0], yy = y + d[1], xx = x + d[2];
+    if (zz < 0 || yy < 0 || xx < 0 || zz >= s[0] || yy >= s[1] || xx >= s[2]) continue;
+    if (labels(zz, yy, xx) == label) return true;
+  }
+  return false;
+}
+
+// Whether a label other than 0 and `label` lies within the ball, from the summary alone.
+bool NearOther(const LabelVolume& summary, std::int64_t z, std::int64_t y, std::int64_t x, int label) {
+  const std::int32_t v = summary(z, y, x);
+  return v < 0 || (v > 0 && v != label);
+}
+
 struct Sample {
   Eigen::Vector3d dX;  // X - c (µm)
   float ref;
@@ -106,8 +160,9 @@ double Ssd(const Current& current, const std::vector<Sample>& samples, const Eig
   return s;
 }
 
-void FitOne(const Volume<float>& reference, const Current& current, const LabelVolume& labels, int label,
-            const LabelStats& st, const AffineMap& initial, const ParticleFitOptions& o, ParticleKinematics* out) {
+void FitOne(const Volume<float>& reference, const Current& current, const LabelVolume& labels, const LabelVolume& near_grow,
+            const std::vector<Index3>& grow, const LabelVolume& near_contact, int label, const LabelStats& st,
+            const AffineMap& initial, const ParticleFitOptions& o, ParticleKinematics* out) {
   const Geometry& g = reference.geometry();
   ParticleKinematics& k = *out;
   k.label = label;
@@ -122,17 +177,8 @@ void FitOne(const Volume<float>& reference, const Current& current, const LabelV
     k.status = "skipped: " + std::to_string(st.voxels) + " voxels < min_voxels " + std::to_string(o.min_voxels);
     return;
   }
-  // Mask: the particle dilated by margin_um.
-  const std::vector<Index3> grow = BallOffsets(g, o.margin_um);
-  const std::vector<Index3> contact = BallOffsets(g, o.contact_um);
-  auto near = [&](std::int64_t z, std::int64_t y, std::int64_t x, const std::vector<Index3>& ball, auto pred) {
-    for (const Index3& d : ball) {
-      const std::int64_t zz = z + d[0], yy = y + d[1], xx = x + d[2];
-      if (zz < 0 || yy < 0 || xx < 0 || zz >= g.shape[0] || yy >= g.shape[1] || xx >= g.shape[2]) continue;
-      if (pred(labels(zz, yy, xx))) return true;
-    }
-    return false;
-  };
+  // Mask: the particle dilated by margin_um (near_grow, near_contact: the volume's neighbour-label
+  // summaries for margin_um and contact_um).
   std::int64_t m[3];
   for (int a = 0; a < 3; ++a) m[a] = std::int64_t(std::floor(o.margin_um / g.spacing_um[a]));
   std::vector<Sample> samples;
@@ -140,11 +186,10 @@ void FitOne(const Volume<float>& reference, const Current& current, const LabelV
     for (std::int64_t y = std::max<std::int64_t>(0, st.lo[1] - m[1]); y <= std::min(g.shape[1] - 1, st.hi[1] + m[1]); ++y)
       for (std::int64_t x = std::max<std::int64_t>(0, st.lo[2] - m[2]); x <= std::min(g.shape[2] - 1, st.hi[2] + m[2]); ++x) {
         const int l = labels(z, y, x);
-        bool use = l == label || (l == 0 && near(z, y, x, grow, [label](int v) { return v == label; }));
+        bool use = l == label || (l == 0 && Near(labels, near_grow, grow, z, y, x, label));
         // Near a contact the image shows the union of two particles, whose surfaces move apart
         // differently: such voxels belong to neither particle's own motion.
-        if (use && o.contact_um > 0)
-          use = !near(z, y, x, contact, [label](int v) { return v != 0 && v != label; });
+        if (use && o.contact_um > 0) use = !NearOther(near_contact, z, y, x, label);
         if (!use) continue;
         const Eigen::Vector3d X(g.origin_um[0] + double(z) * g.spacing_um[0], g.origin_um[1] + double(y) * g.spacing_um[1],
                                 g.origin_um[2] + double(x) * g.spacing_um[2]);
@@ -315,11 +360,16 @@ std::vector<ParticleKinematics> FitParticleKinematics(const Volume<float>& refer
   const Current sampled{*cur, cubic};
   std::vector<std::pair<int, const LabelStats*>> list;
   for (const auto& [l, s] : stats) list.push_back({l, &s});
+  const std::vector<Index3> grow = BallOffsets(labels.geometry(), options.margin_um);
+  const LabelVolume near_grow = NeighbourLabels(labels, options.margin_um, options.threads);
+  const LabelVolume near_contact =
+      options.contact_um > 0 ? NeighbourLabels(labels, options.contact_um, options.threads) : LabelVolume{};
   std::vector<ParticleKinematics> out(list.size());
   RunInArena(options.threads, [&] {
     tbb::parallel_for(tbb::blocked_range<std::size_t>(0, list.size(), 1), [&](const auto& r) {
       for (std::size_t i = r.begin(); i < r.end(); ++i)
-        FitOne(*ref, sampled, labels, list[i].first, *list[i].second, initial, options, &out[i]);
+        FitOne(*ref, sampled, labels, near_grow, grow, near_contact, list[i].first, *list[i].second, initial, options,
+               &out[i]);
     });
   });
   return out;

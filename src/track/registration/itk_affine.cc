@@ -127,7 +127,8 @@ AffineStageReport RunStage(const char* name, typename T::Pointer transform, Imag
 
 ItkAffineRun RunItkAffine(const Volume<float>& reference, const Volume<float>& current,
                           const Volume<std::uint8_t>* reference_mask,
-                          const AffineRegistrationOptions& options, const double centre_zyx[3]) {
+                          const AffineRegistrationOptions& options, const double centre_zyx[3],
+                          const double initial_t_zyx[3]) {
   const double spacing_min =
       *std::min_element(reference.spacing_um().begin(), reference.spacing_um().end());
   Image::Pointer fixed = itk_bridge::ToItk(reference);
@@ -142,6 +143,8 @@ ItkAffineRun RunItkAffine(const Volume<float>& reference, const Volume<float>& c
   ItkAffineRun result;
   itk::Point<double, 3> centre;
   for (int a = 0; a < 3; ++a) centre[a] = centre_zyx[2 - a];
+  itk::Vector<double, 3> start;
+  for (int a = 0; a < 3; ++a) start[a] = initial_t_zyx[2 - a];
 
   bool converged = false;
   // op4d map from an ITK matrix M (x y z), centre c and translation: x = M (X - c) + c + t.
@@ -156,6 +159,7 @@ ItkAffineRun RunItkAffine(const Volume<float>& reference, const Volume<float>& c
   if (options.model == AffineModel::kTranslation) {
     auto translation = itk::TranslationTransform<double, 3>::New();
     translation->SetIdentity();
+    translation->SetOffset(start);
     result.stages.push_back(RunStage<itk::TranslationTransform<double, 3>>(
         "translation", translation, fixed, moving, mask.GetPointer(), options, spacing_min, &converged));
     itk::Matrix<double, 3, 3> I;
@@ -165,6 +169,7 @@ ItkAffineRun RunItkAffine(const Volume<float>& reference, const Volume<float>& c
     auto rigid = itk::Euler3DTransform<double>::New();
     rigid->SetIdentity();
     rigid->SetCenter(centre);
+    rigid->SetTranslation(start);
     result.stages.push_back(RunStage<itk::Euler3DTransform<double>>(
         "rigid", rigid, fixed, moving, mask.GetPointer(), options, spacing_min, &converged));
     set_map(rigid->GetMatrix(), rigid->GetOffset());

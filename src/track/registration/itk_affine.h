@@ -19,6 +19,7 @@ struct ItkAffineRun {
 // Rotation centre: the reference grid centre (µm, z y x).
 ItkAffineRun RunItkAffine(const Volume<float>& reference, const Volume<float>& current,
                           const Volume<std::uint8_t>* reference_mask,
-                          const AffineRegistrationOptions& options, const double centre_zyx[3]);
+                          const AffineRegistrationOptions& options, const double centre_zyx[3],
+                          const double initial_t_zyx[3]);  // the first stage's starting translation (µm)
 
 }  // namespace op4d

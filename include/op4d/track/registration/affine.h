@@ -47,10 +47,22 @@ Volume<float> ResampleOnReference(const Volume<float>& current, const AffineMap&
                                   const Geometry& reference_grid, float outside = 0.0f,
                                   ThreadBudget threads = {});
 
+// The translation t (µm, z y x) that best carries `reference` onto `current` (current(X + t) ~
+// reference(X)), by phase correlation: both frames block-averaged to at most `max_edge` voxels along
+// their longest axis, mean removed, Hann-windowed, the normalised cross-power spectrum's inverse peak
+// (parabolic sub-voxel refinement). Any shift up to half the field of view is found, where gradient
+// descent on the grey residual stays within about one feature size of its start. `peak` (optional):
+// the peak's height (1 = a pure translation of identical frames; noise and the field of view's change
+// lower it). Requires frames of one shape and spacing (InvalidArgument otherwise).
+Eigen::Vector3d PhaseCorrelationShift(const Volume<float>& reference, const Volume<float>& current,
+                                      double* peak = nullptr, std::int64_t max_edge = 128, ThreadBudget threads = {});
+
 struct AffineRegistrationResult {
   AffineMap map;                      // reference -> current, op4d convention
   bool converged = false;             // the last stage stopped on the step/convergence criterion
   std::vector<AffineStageReport> stages;
+  Eigen::Vector3d start_t_um = Eigen::Vector3d::Zero();  // the first stage's starting translation
+  std::string start;                  // how the start was chosen (phase correlation: shift, peak, residuals)
   double rms_before = 0;              // RMS grey difference current(X) - reference(X) before
   double rms_after = 0;               // ... and after registration (over the overlap and mask)
   std::int64_t overlap_voxels = 0;    // reference voxels whose image lies inside the current frame
