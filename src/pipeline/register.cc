@@ -67,7 +67,7 @@ PairResult RegisterPair(const Volume<float>& fixed, const Volume<float>& moving,
   const AffineRegistrationResult r = RegisterAffine(fixed, moving, ao);
   p.map = r.map;
   p.converged = r.converged;
-  p.status = r.status;
+  p.status = r.start.empty() ? r.status : r.status + "; phase correlation " + r.start;
   p.rms_before = r.rms_before;
   p.rms_after = r.rms_after;
   return p;

@@ -75,8 +75,9 @@ std::map<int, LabelStats> CollectLabels(const LabelVolume& labels) {
 
 // The labels within a ball of every voxel, summarised: 0 none, l > 0 exactly one (l), -1 two or more
 // (labels 0 ignored; the ball includes the voxel itself). The masks of the fits ask, for every voxel of
-// a particle's box, "is this particle / another particle within r?"; the boxes overlap about 25-fold,
-// so one pass over the volume replaces the per-particle ball scans (the answers are the same).
+// a particle's box, "is this particle / another particle within r?". One pass over the volume (with an
+// early stop at a second label) replaces a full ball scan at every voxel of every box (the boxes cover
+// the volume 2.3 times on the 256^3 bench frame); the answers are the same.
 LabelVolume NeighbourLabels(const LabelVolume& labels, double radius_um, ThreadBudget threads) {
   const std::vector<Index3> ball = BallOffsets(labels.geometry(), radius_um);
   const Index3 s = labels.shape();

@@ -162,7 +162,7 @@ Eigen::Vector3d PhaseCorrelationShift(const Volume<float>& reference, const Volu
   for (std::size_t i = 0; i < A.size(); ++i) {
     const std::complex<float> c = B[i] * std::conj(A[i]);
     const float m = std::abs(c);
-    A[i] = m > 1e-20f * (std::abs(B[i]) * std::abs(A[i]) + 1e-30f) && m > 0 ? c / m : std::complex<float>(0, 0);
+    A[i] = m > 0 ? c / m : std::complex<float>(0, 0);
   }
   Fft3(A, n, true, threads);
   std::size_t best = 0;
