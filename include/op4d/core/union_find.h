@@ -14,6 +14,11 @@ class UnionFind {
     std::iota(parent_.begin(), parent_.end(), std::int64_t(0));
   }
   std::int64_t size() const { return std::int64_t(parent_.size()); }
+  // Appends a new singleton set; returns its index.
+  std::int64_t Add() {
+    parent_.push_back(size());
+    return size() - 1;
+  }
   std::int64_t Find(std::int64_t a) {
     while (parent_[std::size_t(a)] != a) {
       parent_[std::size_t(a)] = parent_[std::size_t(parent_[std::size_t(a)])];

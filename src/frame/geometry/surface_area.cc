@@ -89,10 +89,23 @@ namespace internal {
 // Calls emit(acc, v, corner_voxel) for every triangle of the iso-surface, with acc the accumulator of
 // its z-slab of cubes, v its vertices (µm) and corner_voxel[k] the linear index of the voxel on the
 // outside of the edge vertex k lies on. Returns the per-slab accumulators in slab order.
+//
+// A block of the frame: the field holds planes [field_z0, field_z0 + field.nz()) of a frame of
+// frame_nz planes, and only the cube slices cube_begin .. cube_end - 1 (of -1 .. frame_nz - 1) are
+// visited; those need planes max(cube_begin, 0) .. min(cube_end, frame_nz - 1) in the field.
+// Vertices are in frame coordinates; corner voxels are linear indices into the field.
+struct CubeRange {
+  std::int64_t field_z0 = 0, frame_nz = -1;  // frame_nz -1: the field is the whole frame
+  std::int64_t cube_begin = -1, cube_end = -1;  // cube_end -1: through frame_nz - 1
+};
 template <class Acc, class Emit>
-std::vector<Acc> IsoTriangles(const Volume<float>& field, float iso, ThreadBudget threads, const Acc& zero, Emit&& emit) {
-  const Index3 n = field.shape();
+std::vector<Acc> IsoTriangles(const Volume<float>& field, float iso, ThreadBudget threads, const Acc& zero, Emit&& emit,
+                              CubeRange range = {}) {
+  Index3 n = field.shape();
   if (n[0] < 1 || n[1] < 1 || n[2] < 1) return {};
+  const std::int64_t fz0 = range.field_z0;
+  if (range.frame_nz >= 0) n[0] = range.frame_nz;
+  const std::int64_t c_begin = range.cube_begin, c_end = range.cube_end >= 0 ? range.cube_end : n[0];
   const Vec3 s = field.spacing_um();
   // Cubes between voxel centres, plus half-width cubes between the outermost centres and the faces of
   // the field of view (values replicated outward), so a surface meeting the border ends on it.
@@ -103,11 +116,11 @@ std::vector<Acc> IsoTriangles(const Volume<float>& field, float iso, ThreadBudge
     return double(i) * s[a];
   };
   auto clampi = [&](int a, std::int64_t i) { return std::min(std::max<std::int64_t>(i, 0), n[a] - 1); };
-  std::vector<Acc> per_slice(std::size_t(n[0] + 1), zero);
+  std::vector<Acc> per_slice(std::size_t(std::max<std::int64_t>(c_end - c_begin, 0)), zero);
   RunInArena(threads, [&] {
-    tbb::parallel_for(std::int64_t(-1), n[0], [&](std::int64_t z) {
-      Acc& acc = per_slice[std::size_t(z + 1)];
-      const std::int64_t z0 = clampi(0, z), z1 = clampi(0, z + 1);
+    tbb::parallel_for(c_begin, c_end, [&](std::int64_t z) {
+      Acc& acc = per_slice[std::size_t(z - c_begin)];
+      const std::int64_t z0 = clampi(0, z) - fz0, z1 = clampi(0, z + 1) - fz0;
       const double cz0 = coord(0, z), cz1 = coord(0, z + 1);
       for (std::int64_t y = -1; y < n[1]; ++y) {
         const std::int64_t y0 = clampi(1, y), y1 = clampi(1, y + 1);
@@ -157,7 +170,8 @@ double IsoArea(const Volume<float>& field, float iso, ThreadBudget threads) {
 // zero set is clipped by the plane on which the interpolated min(s_a, s_b) - max_c s_c changes sign.
 // With only two phases this is the closed surface of a; where a third phase meets a and b, the
 // interface runs up to the triple line, where all three are equal.
-double PairArea(const std::vector<Volume<float>>& s, std::size_t a, std::size_t b, ThreadBudget threads) {
+std::vector<double> PairAreaSlices(const std::vector<Volume<float>>& s, std::size_t a, std::size_t b, ThreadBudget threads,
+                                   CubeRange range = {}) {
   const Volume<float>& sa = s[a];
   const Volume<float>& sb = s[b];
   Volume<float> diff(sa.geometry()), dom(sa.geometry());
@@ -170,7 +184,8 @@ double PairArea(const std::vector<Volume<float>>& s, std::size_t a, std::size_t 
   }
   // min(s_a, s_b) - max_c s_c at each triangle vertex, sampled trilinearly between voxel centres.
   const Vec3 sp = sa.spacing_um();
-  const Index3 n = sa.shape();
+  Index3 n = sa.shape();
+  if (range.frame_nz >= 0) n[0] = range.frame_nz;
   auto sample = [&](const P3& p) {
     double w = 0;
     std::int64_t i0[3];
@@ -181,14 +196,14 @@ double PairArea(const std::vector<Volume<float>>& s, std::size_t a, std::size_t 
       f[a] = n[a] > 1 ? u - double(i0[a]) : 0.0;
     }
     for (int c = 0; c < 8; ++c) {
-      const std::int64_t z = std::min(i0[0] + ((c >> 2) & 1), n[0] - 1), y = std::min(i0[1] + ((c >> 1) & 1), n[1] - 1),
-                         x = std::min(i0[2] + (c & 1), n[2] - 1);
+      const std::int64_t z = std::min(i0[0] + ((c >> 2) & 1), n[0] - 1) - range.field_z0,
+                         y = std::min(i0[1] + ((c >> 1) & 1), n[1] - 1), x = std::min(i0[2] + (c & 1), n[2] - 1);
       const double wt = ((c >> 2) & 1 ? f[0] : 1 - f[0]) * ((c >> 1) & 1 ? f[1] : 1 - f[1]) * (c & 1 ? f[2] : 1 - f[2]);
       w += wt * double(dom(z, y, x));
     }
     return w;
   };
-  const std::vector<double> slabs = IsoTriangles(diff, 0.0f, threads, 0.0, [&](double& acc, const P3* v, const std::int64_t*) {
+  std::vector<double> slabs = IsoTriangles(diff, 0.0f, threads, 0.0, [&](double& acc, const P3* v, const std::int64_t*) {
     const double m[3] = {sample(v[0]), sample(v[1]), sample(v[2])};
     int pos = 0;
     for (double x : m) pos += x > 0;
@@ -209,8 +224,13 @@ double PairArea(const std::vector<Volume<float>>& s, std::size_t a, std::size_t 
     const P3 p1 = mix(k, i1), p2 = mix(k, i2);
     const double corner = TriangleArea(v[k], p1, p2);
     acc += pos == 1 ? corner : TriangleArea(v[0], v[1], v[2]) - corner;
-  });
-  return std::accumulate(slabs.begin(), slabs.end(), 0.0);
+  }, range);
+  return slabs;
+}
+
+double PairArea(const std::vector<Volume<float>>& s, std::size_t a, std::size_t b, ThreadBudget threads) {
+  const std::vector<double> slabs = PairAreaSlices(s, a, b, threads);
+  return std::accumulate(slabs.begin(), slabs.end(), 0.0);  // in slab order: deterministic
 }
 }  // namespace internal
 
@@ -281,6 +301,111 @@ ResultTable InterfaceAreaTable(const std::vector<InterfaceArea>& areas) {
     t.columns[5].values.push_back(a.face_count_specific_per_um);
   }
   return t;
+}
+
+namespace {
+// The planes a block of cube slices [c0, c1) needs, widened by the smoothing kernel's radius so the
+// smoothed values there equal the whole frame's (GaussianSmooth: radius ceil(3 sigma)), clipped to
+// the frame.
+std::pair<std::int64_t, std::int64_t> HaloPlanes(std::int64_t c0, std::int64_t c1, std::int64_t nz, double sigma) {
+  const std::int64_t r = std::int64_t(std::ceil(3 * sigma));
+  const std::int64_t need0 = std::max<std::int64_t>(c0, 0), need1 = std::min<std::int64_t>(c1, nz - 1);
+  return {std::max<std::int64_t>(need0 - r, 0), std::min<std::int64_t>(need1 + r + 1, nz)};
+}
+
+void CheckStreamed(const Geometry& frame, std::int64_t slab_z, const SurfaceAreaOptions& options) {
+  std::string why;
+  if (!frame.IsValid(&why)) throw InvalidArgument("streamed surface area: frame geometry: " + why);
+  if (slab_z < 1) throw InvalidArgument("streamed surface area: slab_z " + std::to_string(slab_z) + " is not >= 1");
+  if (!options.IsValid(&why)) throw ConfigError("smoothing_sigma_vox", why);
+}
+}  // namespace
+
+double MaskSurfaceAreaStreamed(const Geometry& frame, const SlabReader<std::uint8_t>& read, std::int64_t slab_z,
+                               const SurfaceAreaOptions& options) {
+  CheckStreamed(frame, slab_z, options);
+  const std::int64_t nz = frame.shape[0];
+  std::vector<double> slices;
+  Volume<std::uint8_t> mask;
+  for (std::int64_t c0 = -1; c0 < nz; c0 += slab_z) {
+    const std::int64_t c1 = std::min(nz, c0 + slab_z);
+    const auto [p0, p1] = HaloPlanes(c0, c1, nz, options.smoothing_sigma_vox);
+    ReadSlabChecked(read, frame, p0, p1, mask, "streamed surface area");
+    const Volume<float> f = SmoothedIndicator(mask, options.smoothing_sigma_vox, options.threads);
+    const std::vector<double> part = internal::IsoTriangles(
+        f, 0.5f, options.threads, 0.0, [](double& acc, const P3* v, const std::int64_t*) { acc += TriangleArea(v[0], v[1], v[2]); },
+        internal::CubeRange{p0, nz, c0, c1});
+    slices.insert(slices.end(), part.begin(), part.end());
+  }
+  return std::accumulate(slices.begin(), slices.end(), 0.0);
+}
+
+std::vector<InterfaceArea> ComputeInterfaceAreasStreamed(const Geometry& frame, const SlabReader<std::uint8_t>& read,
+                                                         const PhaseTable& table, std::int64_t slab_z,
+                                                         const SurfaceAreaOptions& options) {
+  CheckStreamed(frame, slab_z, options);
+  std::string why;
+  if (!table.IsValid(&why)) throw ConfigError("phases", why);
+  const auto& ph = table.phases();
+  const std::size_t np = ph.size();
+  const Index3 s = frame.shape;
+  const std::int64_t nz = s[0];
+  const Vec3 sp = frame.spacing_um;
+  const double face[3] = {sp[1] * sp[2], sp[0] * sp[2], sp[0] * sp[1]};
+  std::vector<std::vector<double>> slices(np * np);
+  std::vector<double> face_area(np * np, 0.0);
+  std::vector<int> index_of(256, -1);
+  for (std::size_t i = 0; i < np; ++i) index_of[ph[i].label] = int(i);
+  Volume<std::uint8_t> phases;
+  std::vector<Volume<float>> smooth(np);
+  for (std::int64_t c0 = -1; c0 < nz; c0 += slab_z) {
+    const std::int64_t c1 = std::min(nz, c0 + slab_z);
+    const auto [p0, p1] = HaloPlanes(c0, c1, nz, options.smoothing_sigma_vox);
+    ReadSlabChecked(read, frame, p0, p1, phases, "streamed interface areas");
+    for (std::size_t i = 0; i < np; ++i) {
+      Volume<std::uint8_t> m(phases.geometry());
+      for (std::int64_t k = 0; k < m.size(); ++k) m[k] = phases[k] == ph[i].label;
+      smooth[i] = SmoothedIndicator(m, options.smoothing_sigma_vox, options.threads);
+    }
+    for (std::size_t i = 0; i < np; ++i)
+      for (std::size_t j = i + 1; j < np; ++j) {
+        const std::vector<double> part = internal::PairAreaSlices(smooth, i, j, options.threads, internal::CubeRange{p0, nz, c0, c1});
+        slices[i * np + j].insert(slices[i * np + j].end(), part.begin(), part.end());
+      }
+    // Voxel faces between phases: each face (v, v + e_axis) once, voxels z in [max(c0, 0), c1) in scan
+    // order (the order ComputeContacts sums in, so the sums are the same).
+    const std::int64_t plane = s[1] * s[2];
+    const std::int64_t stride[3] = {plane, s[2], 1};
+    for (std::int64_t z = std::max<std::int64_t>(c0, 0); z < c1; ++z)
+      for (std::int64_t y = 0; y < s[1]; ++y)
+        for (std::int64_t x = 0; x < s[2]; ++x) {
+          const std::int64_t v = (z - p0) * plane + y * s[2] + x;
+          const std::int64_t c[3] = {z, y, x};
+          for (int ax = 0; ax < 3; ++ax) {
+            if (c[ax] + 1 >= s[ax]) continue;
+            const int a = index_of[phases[v]], b = index_of[phases[v + stride[ax]]];
+            if (a < 0 || b < 0 || a == b) continue;
+            face_area[std::size_t(std::min(a, b)) * np + std::size_t(std::max(a, b))] += face[ax];
+          }
+        }
+  }
+  const double total = double(frame.voxel_count()) * frame.voxel_volume_um3();
+  std::vector<InterfaceArea> out;
+  for (std::size_t i = 0; i < np; ++i)
+    for (std::size_t j = i + 1; j < np; ++j) {
+      InterfaceArea r;
+      r.a = ph[i].label;
+      r.b = ph[j].label;
+      r.name_a = ph[i].name;
+      r.name_b = ph[j].name;
+      const std::vector<double>& sl = slices[i * np + j];
+      r.area_um2 = std::accumulate(sl.begin(), sl.end(), 0.0);
+      r.specific_area_per_um = total > 0 ? r.area_um2 / total : 0;
+      r.face_count_area_um2 = face_area[i * np + j];
+      r.face_count_specific_per_um = r.face_count_area_um2 / total;
+      out.push_back(r);
+    }
+  return out;
 }
 
 }  // namespace op4d

@@ -13,6 +13,7 @@
 #include <array>
 #include <atomic>
 #include <cstdlib>
+#include <string>
 
 #include "op4d/core/error.h"
 
@@ -211,17 +212,105 @@ ComponentLabels LabelPhase(const PhaseVolume& phases, std::uint8_t phase, const 
   return LabelComponents(mask, options);
 }
 
-std::array<double, 3> SpanningFractions(const ComponentLabels& c) {
+std::array<double, 3> SpanningFractions(const ComponentLabels& c) { return SpanningFractions(c.components); }
+
+std::array<double, 3> SpanningFractions(const std::vector<Component>& components) {
   std::array<double, 3> f{0, 0, 0};
   std::int64_t total = 0;
   std::array<std::int64_t, 3> spanning{0, 0, 0};
-  for (const Component& comp : c.components) {
+  for (const Component& comp : components) {
     total += comp.voxels;
     for (int a = 0; a < 3; ++a)
       if (comp.Spans(a)) spanning[a] += comp.voxels;
   }
   for (int a = 0; a < 3; ++a) f[a] = total > 0 ? double(spanning[a]) / double(total) : 0.0;
   return f;
+}
+
+StreamedComponents LabelComponentsStreamed(const Geometry& frame, const SlabReader<std::uint8_t>& read,
+                                           std::int64_t slab_z, const ComponentOptions& options,
+                                           const BoxWriter<std::int32_t>* write) {
+  std::string why;
+  if (!frame.IsValid(&why)) throw InvalidArgument("streamed components: frame geometry: " + why);
+  if (slab_z < 1) throw InvalidArgument("streamed components: slab_z " + std::to_string(slab_z) + " is not >= 1");
+  const Index3 s = frame.shape;
+  const std::int64_t plane = s[1] * s[2];
+  // Neighbours in the previous plane (dz == -1) the connectivity allows.
+  std::vector<std::array<int, 3>> below;
+  for (const auto& o : NeighbourOffsets(options.connectivity))
+    if (o[0] == -1) below.push_back(o);
+  StreamedComponents out;
+  out.geometry = frame;
+  UnionFind uf;
+  std::vector<Component> piece;          // per provisional id: voxels and faces
+  std::vector<std::int32_t> final_of;    // per provisional id, after pass 1
+  std::vector<std::int64_t> prev(std::size_t(plane), -1), cur(std::size_t(plane), -1);
+  Volume<std::uint8_t> mask;
+  for (int pass = 0; pass < (write ? 2 : 1); ++pass) {
+    std::int64_t offset = 0;
+    std::fill(prev.begin(), prev.end(), -1);
+    for (std::int64_t z0 = 0; z0 < s[0]; z0 += slab_z) {
+      const std::int64_t z1 = std::min(s[0], z0 + slab_z);
+      ReadSlabChecked(read, frame, z0, z1, mask, "streamed components");
+      ComponentLabels local = LabelComponents(mask, options);
+      const std::int64_t n = std::int64_t(local.components.size());
+      const std::int32_t* lab = local.labels.data();
+      if (pass == 0) {
+        for (const Component& c : local.components) {
+          Component p = c;
+          if (z0 > 0) p.faces &= std::uint8_t(~kFaceZMin);
+          if (z1 < s[0]) p.faces &= std::uint8_t(~kFaceZMax);
+          piece.push_back(p);
+          uf.Add();
+        }
+        if (z0 > 0)  // seam: this slab's first plane against the previous slab's last
+          for (std::int64_t y = 0; y < s[1]; ++y)
+            for (std::int64_t x = 0; x < s[2]; ++x) {
+              const std::int32_t l = lab[y * s[2] + x];
+              if (!l) continue;
+              for (const auto& o : below) {
+                const std::int64_t ny = y + o[1], nx = x + o[2];
+                if (ny < 0 || nx < 0 || ny >= s[1] || nx >= s[2]) continue;
+                const std::int64_t q = prev[std::size_t(ny * s[2] + nx)];
+                if (q >= 0) uf.Union(offset + l - 1, q);
+              }
+            }
+      } else {
+        LabelVolume final_labels(mask.geometry(), 0);
+        for (std::int64_t i = 0; i < final_labels.size(); ++i)
+          if (lab[i]) final_labels[i] = final_of[std::size_t(offset + lab[i] - 1)];
+        (*write)(Box{{z0, 0, 0}, {z1 - z0, s[1], s[2]}}, final_labels);
+      }
+      const std::int32_t* last = lab + (z1 - z0 - 1) * plane;
+      for (std::int64_t i = 0; i < plane; ++i) cur[std::size_t(i)] = last[i] ? offset + last[i] - 1 : -1;
+      std::swap(prev, cur);
+      offset += n;
+    }
+    if (pass == 0) {
+      // A set's root is its smallest provisional id: the piece holding the component's first voxel
+      // in scan order (earliest slab, then the slab's own scan order).
+      out.pieces = std::int64_t(piece.size());
+      final_of.assign(piece.size(), 0);
+      for (std::int64_t i = 0; i < out.pieces; ++i) {
+        const std::int64_t r = uf.Find(i);
+        if (r == i) {
+          if (out.components.size() >= std::size_t(INT32_MAX)) throw InvalidArgument("more than 2^31 components");
+          Component c;
+          c.label = std::int32_t(out.components.size() + 1);
+          out.components.push_back(c);
+          final_of[std::size_t(i)] = c.label;
+        } else {
+          final_of[std::size_t(i)] = final_of[std::size_t(r)];
+        }
+        Component& c = out.components[std::size_t(final_of[std::size_t(i)] - 1)];
+        c.voxels += piece[std::size_t(i)].voxels;
+        c.faces |= piece[std::size_t(i)].faces;
+      }
+      piece.clear();
+      piece.shrink_to_fit();
+    }
+  }
+  return out;
 }
 
 }  // namespace op4d

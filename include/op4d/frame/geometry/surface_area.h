@@ -32,6 +32,7 @@
 
 #include "op4d/core/parallel.h"
 #include "op4d/core/phase.h"
+#include "op4d/core/slabs.h"
 #include "op4d/core/table.h"
 #include "op4d/core/volume.h"
 
@@ -65,6 +66,17 @@ struct InterfaceArea {
 // Every pair of phases of the table (a < b in table order), from the label volume.
 std::vector<InterfaceArea> ComputeInterfaceAreas(const PhaseVolume& phases, const PhaseTable& table,
                                                  const SurfaceAreaOptions& options = {});
+
+// Block-wise versions for frames that do not fit, reading slab_z planes at a time (plus the
+// smoothing kernel's radius, ceil(3 sigma) planes, on either side): the same cube slices meet the
+// same smoothed values, and the per-slice areas and voxel faces are summed in the same order, so the
+// results are bit-identical to MaskSurfaceArea and ComputeInterfaceAreas for any slab_z.
+// Memory per slab: 5 bytes per voxel of the haloed slab per phase.
+double MaskSurfaceAreaStreamed(const Geometry& frame, const SlabReader<std::uint8_t>& read, std::int64_t slab_z,
+                               const SurfaceAreaOptions& options = {});
+std::vector<InterfaceArea> ComputeInterfaceAreasStreamed(const Geometry& frame, const SlabReader<std::uint8_t>& read,
+                                                         const PhaseTable& table, std::int64_t slab_z,
+                                                         const SurfaceAreaOptions& options = {});
 
 // Table with columns phase_a, phase_b (labels), area_um2, specific_area_per_um, face_count_area_um2,
 // face_count_specific_per_um; name "interface_areas".

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "op4d/core/parallel.h"
+#include "op4d/core/slabs.h"
 #include "op4d/core/table.h"
 #include "op4d/core/volume.h"
 
@@ -66,5 +67,23 @@ ComponentLabels LabelPhase(const PhaseVolume& phases, std::uint8_t phase, const 
 // Fraction of the phase's voxels that belong to a component spanning axis a (touching both faces
 // normal to it), per axis z, y, x; 0 for an empty phase.
 std::array<double, 3> SpanningFractions(const ComponentLabels& c);
+std::array<double, 3> SpanningFractions(const std::vector<Component>& components);
+
+// Block-wise labelling of a frame read slab by slab (bounded memory). Each slab of slab_z planes is
+// labelled on its own (LabelComponents), its pieces get provisional ids in slab order, and the
+// pieces meeting across a seam (the slab's first plane against the previous slab's last) are
+// joined in a union-find over pieces. Final labels follow scan order of each component's first
+// voxel, so components, sizes, faces and labels are identical to LabelComponents on the whole
+// frame, for any slab_z. With `write`, a second pass re-reads and re-labels every slab and writes
+// its final labels ({z0, 0, 0}, {z1 - z0, ny, nx}) in z order.
+// Memory: 5 bytes per voxel of one slab, one plane of ids, 24 bytes per piece.
+struct StreamedComponents {
+  Geometry geometry;                   // the frame's
+  std::vector<Component> components;   // components[i].label == i + 1
+  std::int64_t pieces = 0;             // slab-local pieces joined (diagnostic)
+};
+StreamedComponents LabelComponentsStreamed(const Geometry& frame, const SlabReader<std::uint8_t>& read,
+                                           std::int64_t slab_z, const ComponentOptions& options,
+                                           const BoxWriter<std::int32_t>* write = nullptr);
 
 }  // namespace op4d
