@@ -977,12 +977,11 @@ void FrameStore::WriteFrameVolume(std::int64_t k, const std::string& name, Const
   if (H5Fflush(s.file, H5F_SCOPE_LOCAL) < 0) h5::Fail(s.path, path, "cannot flush");
 }
 
-AnyVolume FrameStore::ReadFrameVolume(std::int64_t k, const std::string& name) const {
-  const Impl& s = *impl_;
-  const std::string path = FrameResultsGroup(k) + "/" + name;
-  Id ds = s.Dataset(path);
+namespace {
+// Geometry and voxel type of a stored result volume.
+std::pair<Geometry, DataType> ResultVolumeLayout(const std::string& file, const std::string& path, hid_t ds) {
   const auto dims = h5::Dims(ds);
-  if (dims.size() != 3) throw IoError(s.path, path, "is not a 3D volume");
+  if (dims.size() != 3) throw IoError(file, path, "is not a 3D volume");
   Geometry g;
   g.shape = {std::int64_t(dims[0]), std::int64_t(dims[1]), std::int64_t(dims[2])};
   const auto sp = h5::ReadDoublesAttr(ds, "spacing_um"), org = h5::ReadDoublesAttr(ds, "origin_um");
@@ -995,10 +994,99 @@ AnyVolume FrameStore::ReadFrameVolume(std::int64_t k, const std::string& name) c
   if (H5Tequal(type, H5T_STD_U8LE) > 0) t = DataType::kUInt8;
   else if (H5Tequal(type, H5T_STD_U16LE) > 0) t = DataType::kUInt16;
   else if (H5Tequal(type, H5T_IEEE_F32LE) > 0) t = DataType::kFloat32;
-  else throw IoError(s.path, path, "voxel type is not uint8, uint16 or float32");
+  else throw IoError(file, path, "voxel type is not uint8, uint16 or float32");
+  return {g, t};
+}
+}  // namespace
+
+AnyVolume FrameStore::ReadFrameVolume(std::int64_t k, const std::string& name) const {
+  const Impl& s = *impl_;
+  const std::string path = FrameResultsGroup(k) + "/" + name;
+  Id ds = s.Dataset(path);
+  const auto [g, t] = ResultVolumeLayout(s.path, path, ds);
   AnyVolume out = MakeVolume(t, g);
   if (H5Dread(ds, NativeType(t), H5S_ALL, H5S_ALL, H5P_DEFAULT, RawData(out)) < 0) h5::Fail(s.path, path, "cannot read");
   return out;
+}
+
+std::pair<Geometry, DataType> FrameStore::FrameVolumeLayout(std::int64_t k, const std::string& name) const {
+  const Impl& s = *impl_;
+  const std::string path = FrameResultsGroup(k) + "/" + name;
+  Id ds = s.Dataset(path);
+  return ResultVolumeLayout(s.path, path, ds);
+}
+
+void FrameStore::ReadFrameVolumeRegionInto(std::int64_t k, const std::string& name, const Box& box, AnyVolume& out) const {
+  const Impl& s = *impl_;
+  const std::string path = FrameResultsGroup(k) + "/" + name;
+  Id ds = s.Dataset(path);
+  const auto [whole, t] = ResultVolumeLayout(s.path, path, ds);
+  if (!box.Inside(whole.shape))
+    throw IoError(s.path, path, "region [" + std::to_string(box.begin[0]) + "+" + std::to_string(box.size[0]) + ", " +
+                                    std::to_string(box.begin[1]) + "+" + std::to_string(box.size[1]) + ", " +
+                                    std::to_string(box.begin[2]) + "+" + std::to_string(box.size[2]) +
+                                    ") is outside the volume (" + whole.ToString() + ")");
+  Geometry g = whole;
+  g.shape = box.size;
+  for (int a = 0; a < 3; ++a) g.origin_um[a] += double(box.begin[a]) * g.spacing_um[a];
+  if (TypeOf(out) != t || GeometryOf(out).shape != g.shape) out = MakeVolume(t, g);
+  else SetGeometry(out, g);
+  if (box.voxel_count() == 0) return;
+  Id fs(H5Dget_space(ds));
+  const hsize_t off[3] = {hsize_t(box.begin[0]), hsize_t(box.begin[1]), hsize_t(box.begin[2])};
+  const hsize_t cnt[3] = {hsize_t(box.size[0]), hsize_t(box.size[1]), hsize_t(box.size[2])};
+  H5Sselect_hyperslab(fs, H5S_SELECT_SET, off, nullptr, cnt, nullptr);
+  Id ms(H5Screate_simple(3, cnt, nullptr));
+  if (H5Dread(ds, NativeType(t), ms, fs, H5P_DEFAULT, RawData(out)) < 0) h5::Fail(s.path, path, "cannot read the region");
+}
+
+void FrameStore::CreateFrameVolume(std::int64_t k, const std::string& name, DataType dtype, const Geometry& g,
+                                   const Provenance& prov) {
+  Impl& s = *impl_;
+  if (!s.writable) throw IoError(s.path, "", "store was opened read-only");
+  if (k < 0 || k >= s.count) throw IoError(s.path, FrameResultsGroup(k), "frame does not exist");
+  CheckName("result volume", name);
+  std::string why;
+  if (!g.IsValid(&why) || g.voxel_count() == 0) throw InvalidArgument("result volume '" + name + "': " + (why.empty() ? "empty" : why));
+  s.SetMode(Impl::Mode::kStructure);
+  const std::string path = FrameResultsGroup(k) + "/" + name;
+  if (h5::Exists(s.file, path) && H5Ldelete(s.file, path.c_str(), H5P_DEFAULT) < 0) h5::Fail(s.path, path, "cannot replace");
+  const hsize_t dims[3] = {hsize_t(g.shape[0]), hsize_t(g.shape[1]), hsize_t(g.shape[2])};
+  hsize_t ch[3];
+  for (int a = 0; a < 3; ++a) ch[a] = std::min<hsize_t>(dims[a], 64);
+  Id space(H5Screate_simple(3, dims, nullptr));
+  Id dcpl(H5Pcreate(H5P_DATASET_CREATE));
+  H5Pset_chunk(dcpl, 3, ch);
+  if (ByteSize(dtype) > 1) H5Pset_shuffle(dcpl);
+  H5Pset_deflate(dcpl, 1);
+  Id lcpl(H5Pcreate(H5P_LINK_CREATE));
+  H5Pset_create_intermediate_group(lcpl, 1);
+  Id ds(H5Dcreate2(s.file, path.c_str(), FileType(dtype), space, lcpl, dcpl, H5P_DEFAULT));
+  if (!ds.valid()) h5::Fail(s.path, path, "cannot create result volume");
+  h5::WriteDoublesAttr(ds, "spacing_um", {g.spacing_um[0], g.spacing_um[1], g.spacing_um[2]});
+  h5::WriteDoublesAttr(ds, "origin_um", {g.origin_um[0], g.origin_um[1], g.origin_um[2]});
+  h5::WriteStringAttr(ds, "provenance", ProvenanceJson(prov));
+  if (H5Fflush(s.file, H5F_SCOPE_LOCAL) < 0) h5::Fail(s.path, path, "cannot flush");
+}
+
+void FrameStore::WriteFrameVolumeRegion(std::int64_t k, const std::string& name, const Box& box, ConstVolumeView v) {
+  Impl& s = *impl_;
+  if (!s.writable) throw IoError(s.path, "", "store was opened read-only");
+  const std::string path = FrameResultsGroup(k) + "/" + name;
+  Id ds = s.Dataset(path);
+  const auto [whole, t] = ResultVolumeLayout(s.path, path, ds);
+  if (v.dtype() != t)
+    throw IoError(s.path, path, std::string("region of type ") + ToString(v.dtype()) + " written to a volume of type " + ToString(t));
+  if (v.geometry().shape != box.size || !box.Inside(whole.shape))
+    throw IoError(s.path, path, "region does not fit the volume (" + whole.ToString() + ")");
+  if (box.voxel_count() == 0) return;
+  s.SetMode(Impl::Mode::kStructure);
+  Id fs(H5Dget_space(ds));
+  const hsize_t off[3] = {hsize_t(box.begin[0]), hsize_t(box.begin[1]), hsize_t(box.begin[2])};
+  const hsize_t cnt[3] = {hsize_t(box.size[0]), hsize_t(box.size[1]), hsize_t(box.size[2])};
+  H5Sselect_hyperslab(fs, H5S_SELECT_SET, off, nullptr, cnt, nullptr);
+  Id ms(H5Screate_simple(3, cnt, nullptr));
+  if (H5Dwrite(ds, NativeType(t), ms, fs, H5P_DEFAULT, v.data()) < 0) h5::Fail(s.path, path, "cannot write the region");
 }
 
 std::vector<std::string> FrameStore::ListFrameVolumes(std::int64_t k) const {
@@ -1090,5 +1178,18 @@ std::int64_t FrameStore::Refresh() {
 }
 
 void FrameStore::Close() { impl_->CloseAll(); }
+
+SlabReader<std::uint8_t> StoredSlabs(const FrameStore& store, std::int64_t k, const std::string& name) {
+  const auto [g, t] = store.FrameVolumeLayout(k, name);
+  if (t != DataType::kUInt8)
+    throw IoError(store.path(), FrameResultsGroup(k) + "/" + name,
+                  std::string("is ") + ToString(t) + ", the block-wise kernels read uint8 phase labels");
+  const Index3 shape = g.shape;
+  return [&store, k, name, shape](std::int64_t z0, std::int64_t z1, Volume<std::uint8_t>& out) {
+    AnyVolume any(std::move(out));
+    store.ReadFrameVolumeRegionInto(k, name, Box{{z0, 0, 0}, {z1 - z0, shape[1], shape[2]}}, any);
+    out = std::move(std::get<Volume<std::uint8_t>>(any));
+  };
+}
 
 }  // namespace op4d

@@ -9,6 +9,7 @@
 #include "op4d/frame/geometry/surface_area.h"
 #include "op4d/frame/network/distance_transform.h"
 #include "op4d/frame/segment/connectivity.h"
+#include "op4d/store/frame_store.h"
 #include "test_util.h"
 
 using namespace op4d;
@@ -173,4 +174,36 @@ TEST_CASE("block-wise surface areas are bit-identical to the whole-volume ones",
         }
       }
     }
+}
+
+TEST_CASE("block-wise kernels read a stored phase volume by hyperslab and write labels back region by region", "[frame][blockwise][store]") {
+  test::TempDir dir;
+  const PhaseVolume p = RandomPhases({37, 21, 23}, {0.7, 0.45, 0.325}, 9u);
+  FrameStore s = FrameStore::Create(dir / "b.h5");
+  s.AppendFrame(Volume<std::uint16_t>(p.geometry(), 100), {{"time_s", 0}}, {"test"});
+  s.WriteFrameVolume(0, "phases", p, {"segment"});
+  const SlabReader<std::uint8_t> stored = StoredSlabs(s, 0, "phases");
+  const PhaseTable table = PhaseTable::Electrode();
+  const std::vector<InterfaceArea> whole = ComputeInterfaceAreas(p, table);
+  const std::vector<InterfaceArea> st = ComputeInterfaceAreasStreamed(p.geometry(), stored, table, 5);
+  for (std::size_t k = 0; k < whole.size(); ++k) REQUIRE(st[k].area_um2 == whole[k].area_um2);
+  // Pore components, labels written to the store slab by slab as float32 (exact below 2^24).
+  const SlabReader<std::uint8_t> pore = [&](std::int64_t z0, std::int64_t z1, Volume<std::uint8_t>& out) {
+    stored(z0, z1, out);
+    for (auto& v : out.values()) v = v == 0;
+  };
+  s.CreateFrameVolume(0, "pore_components", DataType::kFloat32, p.geometry(), {"components (block-wise)"});
+  const BoxWriter<std::int32_t> to_store = [&](const Box& box, const Volume<std::int32_t>& labels) {
+    Volume<float> f(labels.geometry());
+    for (std::int64_t i = 0; i < f.size(); ++i) f[i] = float(labels[i]);
+    s.WriteFrameVolumeRegion(0, "pore_components", box, f);
+  };
+  const StreamedComponents c = LabelComponentsStreamed(p.geometry(), pore, 6, {Connectivity::k26, {}}, &to_store);
+  Volume<std::uint8_t> mask(p.geometry());
+  for (std::int64_t i = 0; i < p.size(); ++i) mask[i] = p[i] == 0;
+  const ComponentLabels ref = LabelComponents(mask, {Connectivity::k26, {}});
+  REQUIRE(c.components.size() == ref.components.size());
+  REQUIRE(c.components.size() > 1);
+  const LabelVolume back = ToLabels(s.ReadFrameVolume(0, "pore_components"));
+  REQUIRE(back.values() == ref.labels.values());
 }

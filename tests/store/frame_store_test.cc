@@ -305,3 +305,42 @@ TEST_CASE("a store whose frames need an HDF5 filter missing here says which and 
                       Catch::StartsWith(path + ":/frames/volume: needs HDF5 filter 32015") &&
                           Catch::Contains("install the Debian package"));
 }
+
+TEST_CASE("result volumes are written and read region by region for block-wise kernels", "[store][blockwise]") {
+  test::TempDir dir;
+  FrameStore s = FrameStore::Create(dir / "v.h5");
+  s.AppendFrame(test::PatternFrame(0, {8, 8, 8}), {{"time_s", 0}}, {"test"});
+  Geometry g;
+  g.shape = {70, 9, 67};  // more than one 64^3 chunk along z and x
+  g.spacing_um = {0.7, 0.45, 0.325};
+  g.origin_um = {1, 2, 3};
+  const auto v = RandomVolume<std::uint8_t>(g.shape, 3);
+  s.CreateFrameVolume(0, "phases", DataType::kUInt8, g, {"geometry.blockwise"});
+  for (std::int64_t z0 = 0; z0 < g.shape[0]; z0 += 13) {  // slabs that do not divide the shape
+    const std::int64_t z1 = std::min<std::int64_t>(g.shape[0], z0 + 13);
+    Volume<std::uint8_t> slab = v.Crop(Box{{z0, 0, 0}, {z1 - z0, g.shape[1], g.shape[2]}});
+    s.WriteFrameVolumeRegion(0, "phases", Box{{z0, 0, 0}, slab.shape()}, slab);
+  }
+  REQUIRE_THROWS_WITH(s.WriteFrameVolumeRegion(0, "phases", Box{{65, 0, 0}, {6, 9, 67}}, Volume<std::uint8_t>(
+                                                   Geometry{{6, 9, 67}, g.spacing_um, g.origin_um})),
+                      Catch::Contains("/results/000000/phases") && Catch::Contains("does not fit"));
+  REQUIRE_THROWS_WITH(s.WriteFrameVolumeRegion(0, "phases", Box{{0, 0, 0}, {1, 9, 67}},
+                                               Volume<float>(Geometry{{1, 9, 67}, g.spacing_um, g.origin_um})),
+                      Catch::Contains("float32 written to a volume of type uint8"));
+  s.Close();
+  const FrameStore r = FrameStore::OpenRead(dir / "v.h5");
+  const auto whole = std::get<Volume<std::uint8_t>>(r.ReadFrameVolume(0, "phases"));
+  REQUIRE(whole.values() == v.values());
+  REQUIRE(whole.spacing_um() == g.spacing_um);
+  AnyVolume part;
+  r.ReadFrameVolumeRegionInto(0, "phases", Box{{60, 2, 5}, {10, 4, 62}}, part);
+  REQUIRE(std::get<Volume<std::uint8_t>>(part).values() == v.Crop(Box{{60, 2, 5}, {10, 4, 62}}).values());
+  REQUIRE(GeometryOf(part).origin_um[0] == Approx(1 + 60 * 0.7));
+  REQUIRE_THROWS_WITH(r.ReadFrameVolumeRegionInto(0, "phases", Box{{61, 0, 0}, {10, 9, 67}}, part),
+                      Catch::Contains("outside the volume"));
+  const SlabReader<std::uint8_t> slabs = StoredSlabs(r, 0, "phases");
+  Volume<std::uint8_t> slab;
+  slabs(64, 70, slab);
+  REQUIRE(slab.values() == v.Crop(Box{{64, 0, 0}, {6, 9, 67}}).values());
+  REQUIRE_THROWS_AS(StoredSlabs(r, 0, "absent"), IoError);
+}

@@ -25,10 +25,12 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "op4d/core/parallel.h"
 #include "op4d/core/phase.h"
+#include "op4d/core/slabs.h"
 #include "op4d/core/table.h"
 #include "op4d/core/volume.h"
 
@@ -130,6 +132,14 @@ class FrameStore {
   // /results/<kkkkkk>/<name> with spacing_um/origin_um and provenance attributes.
   void WriteFrameVolume(std::int64_t k, const std::string& name, ConstVolumeView v, const Provenance& prov);
   AnyVolume ReadFrameVolume(std::int64_t k, const std::string& name) const;
+  // Block-wise access for frames too large to hold (datasets are chunked 64^3): the layout of a
+  // stored volume, a region read by hyperslab (into `out`, reusing its memory as ReadRegionInto),
+  // and a volume created empty (fill 0) and then written region by region. IoError naming the file,
+  // the dataset and the region when the region is outside the volume or of another voxel type.
+  std::pair<Geometry, DataType> FrameVolumeLayout(std::int64_t k, const std::string& name) const;
+  void ReadFrameVolumeRegionInto(std::int64_t k, const std::string& name, const Box& box, AnyVolume& out) const;
+  void CreateFrameVolume(std::int64_t k, const std::string& name, DataType dtype, const Geometry& g, const Provenance& prov);
+  void WriteFrameVolumeRegion(std::int64_t k, const std::string& name, const Box& box, ConstVolumeView v);
   std::vector<std::string> ListFrameVolumes(std::int64_t k) const;
 
   // Removes frame k's result table or volume `name` (nothing if there is none).
@@ -171,5 +181,10 @@ void SetReaderWait(double seconds);
 
 // Group holding frame k's results: "/results/000042".
 std::string FrameResultsGroup(std::int64_t k);
+
+// The planes of frame k's stored uint8 result volume `name` (e.g. "phases") as a SlabReader for the
+// block-wise kernels: each read is one hyperslab. IoError naming the file and dataset if the volume
+// is missing or not uint8. The store must outlive the reader.
+SlabReader<std::uint8_t> StoredSlabs(const FrameStore& store, std::int64_t k, const std::string& name);
 
 }  // namespace op4d
