@@ -2,7 +2,10 @@
 // pore and solid, pore EDT, interface areas, each reading the frame slab by slab, with the seconds
 // and the peak resident memory of each (peak mark reset before each kernel, so a figure is that
 // kernel's working set plus the reader's slab).
-//   op4d_bench_blockwise --edge N [--slab S] [--spacing UM] [--threads T] [--whole 1] [--kernels fcea]
+//   op4d_bench_blockwise --edge N [--slab S] [--spacing UM] [--threads T] [--whole 1] [--kernels fceas]
+// kernels: f fractions, c components, e EDT, a interface areas, s the nlm+gmm segmentation (block-wise
+// SegmentNlmGmmStreamed on a grey frame rendered from the phases: pure values 8000 / 30000 / 20000
+// for pore / active / binder, white noise of sigma 2000 from a hash of the voxel index, no blur).
 // The frame is a procedural electrode generated slab by slab (any slab on demand, no frame in
 // memory): solid spheres of radius 6-10 voxels on a jittered lattice of 15-voxel cells (9 cells in 10
 // hold one), a 1.5-voxel carbon-binder shell around every third sphere, pore elsewhere. With
@@ -22,6 +25,7 @@
 #include "op4d/frame/geometry/surface_area.h"
 #include "op4d/frame/network/distance_transform.h"
 #include "op4d/frame/segment/connectivity.h"
+#include "op4d/frame/segment/segment_streamed.h"
 
 #include "bench_util.h"
 
@@ -78,6 +82,18 @@ void Rasterise(const std::vector<Sphere>& spheres, const Geometry& frame, std::i
         }
       }
     }
+}
+
+// Reproducible white noise per voxel (SplitMix64 of the index, Box-Muller).
+float Noise(std::uint64_t i) {
+  auto mix = [](std::uint64_t z) {
+    z += 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  };
+  const double u1 = (double(mix(2 * i) >> 11) + 0.5) / 9007199254740992.0, u2 = double(mix(2 * i + 1) >> 11) / 9007199254740992.0;
+  return float(std::sqrt(-2 * std::log(u1)) * std::cos(6.283185307179586 * u2));
 }
 
 double Seconds(std::chrono::steady_clock::time_point t0) {
@@ -188,6 +204,40 @@ int main(int argc, char** argv) {
     std::snprintf(buf, sizeof buf, "a_s pore|active %.6f, pore|binder %.6f, active|binder %.6f um^-1",
                   areas[0].specific_area_per_um, areas[1].specific_area_per_um, areas[2].specific_area_per_um);
     row("interface areas (3 pairs)", "block-wise", Seconds(t0), bench::PeakRssKiB() - base, buf);
+  }
+  if (kernels.find('s') != std::string::npos) {
+    const double pure[3] = {8000, 30000, 20000};
+    const RegionReader grey = [&](const Box& box) -> AnyVolume {
+      Volume<std::uint8_t> p;
+      Rasterise(spheres, frame, box.begin[0], box.begin[0] + box.size[0], p);
+      Geometry g = p.geometry();
+      Volume<std::uint16_t> out(g);
+      const std::int64_t plane = edge * edge;
+      for (std::int64_t i = 0; i < out.size(); ++i)
+        out[i] = std::uint16_t(std::clamp(pure[p[i]] + 2000.0 * Noise(std::uint64_t(box.begin[0] * plane + i)), 0.0, 65535.0));
+      return out.Crop(Box{{0, box.begin[1], box.begin[2]}, box.size});
+    };
+    bench::ResetPeakRss();
+    const auto t0 = std::chrono::steady_clock::now();
+    StreamedSegmentationOptions o;
+    o.class_labels = {0, 2, 1};
+    o.slab_z = slab;
+    o.threads = tb;
+    o.progress = ProgressStyle::kLines;
+    std::vector<std::int64_t> agree(3, 0), truth(3, 0), got(3, 0);
+    Volume<std::uint8_t> t;
+    const StreamedSegmentationReport r = SegmentNlmGmmStreamed(frame, grey, [&](const Box& box, const Volume<std::uint8_t>& l) {
+      Rasterise(spheres, frame, box.begin[0], box.begin[0] + box.size[0], t);
+      for (std::int64_t i = 0; i < l.size(); ++i) {
+        ++truth[t[i]];
+        ++got[l[i] < 3 ? l[i] : 0];
+        agree[t[i]] += t[i] == l[i];
+      }
+    }, o);
+    std::snprintf(buf, sizeof buf, "Dice pore %.4f, active %.4f, binder %.4f; porosity %.4f (truth %.4f); NLM sigma %.0f",
+                  2.0 * agree[0] / double(truth[0] + got[0]), 2.0 * agree[1] / double(truth[1] + got[1]),
+                  2.0 * agree[2] / double(truth[2] + got[2]), double(got[0]) / voxels, double(truth[0]) / voxels, r.nlm.sigma);
+    row("segmentation nlm+gmm (+PV, refinement)", "block-wise", Seconds(t0), bench::PeakRssKiB() - base, buf);
   }
   if (!whole) return 0;
   // The same kernels on the frame held in memory.

@@ -2,13 +2,11 @@
 
 #include "op4d/core/error.h"
 #include "op4d/core/progress.h"
+#include "op4d/core/scratch.h"
 
 #include <tbb/blocked_range.h>
 #include <tbb/enumerable_thread_specific.h>
 #include <tbb/parallel_for.h>
-
-#include <fcntl.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -127,44 +125,6 @@ void SquareRoot(const Volume<double>& sq, Volume<float>& out, ThreadBudget threa
   });
 }
 
-// A scratch file for the squared distances between the in-plane passes and the z pass: created in
-// `dir`, unlinked at once (nothing is left behind if the process dies), read and written by offset.
-class ScratchFile {
- public:
-  explicit ScratchFile(const std::string& dir) {
-    std::string templ = (dir.empty() ? std::string("/tmp") : dir) + "/op4d-edt-XXXXXX";
-    std::vector<char> name(templ.begin(), templ.end());
-    name.push_back('\0');
-    fd_ = ::mkstemp(name.data());
-    if (fd_ < 0) throw IoError(templ, "scratch file", std::string("cannot create the distance transform's scratch file: ") + std::strerror(errno));
-    ::unlink(name.data());
-    path_ = templ;
-  }
-  ~ScratchFile() { if (fd_ >= 0) ::close(fd_); }
-  ScratchFile(const ScratchFile&) = delete;
-  ScratchFile& operator=(const ScratchFile&) = delete;
-  void Write(const void* p, std::size_t bytes, std::int64_t offset) {
-    const char* c = static_cast<const char*>(p);
-    while (bytes > 0) {
-      const ssize_t n = ::pwrite(fd_, c, bytes, off_t(offset));
-      if (n <= 0) throw IoError(path_, "scratch file", std::string("writing the distance transform's scratch file: ") + std::strerror(errno));
-      c += n, bytes -= std::size_t(n), offset += n;
-    }
-  }
-  void Read(void* p, std::size_t bytes, std::int64_t offset) {
-    char* c = static_cast<char*>(p);
-    while (bytes > 0) {
-      const ssize_t n = ::pread(fd_, c, bytes, off_t(offset));
-      if (n <= 0) throw IoError(path_, "scratch file", std::string("reading the distance transform's scratch file: ") + (n == 0 ? "truncated" : std::strerror(errno)));
-      c += n, bytes -= std::size_t(n), offset += n;
-    }
-  }
-
- private:
-  int fd_ = -1;
-  std::string path_;
-};
-
 }  // namespace
 
 Volume<float> DistanceTransform(const Volume<std::uint8_t>& mask, const DistanceOptions& options) {
@@ -204,7 +164,7 @@ void DistanceTransformStreamed(const Geometry& frame, const SlabReader<std::uint
   const std::int64_t rows = options.block_rows > 0 ? options.block_rows
                                                    : std::clamp<std::int64_t>(options.block_bytes / (12 * s[0] * s[2]), 1, s[1]);
   tbb::enumerable_thread_specific<LineWork> work;
-  ScratchFile scratch(options.scratch_dir);
+  ScratchFile scratch(options.scratch_dir, "the distance transform's squared distances");
   Progress progress("distance transform (block-wise)", 2 * s[0], options.progress);
   Volume<std::uint8_t> mask;
   Volume<double> sq;

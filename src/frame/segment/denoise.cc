@@ -38,13 +38,7 @@ inline float ExpNeg(float a) {
 
 template <class T>
 T FromFloat(float x) {
-  if constexpr (std::is_same_v<T, float>) {
-    return x;
-  } else {
-    if (!(x == x)) return T(0);
-    const float lo = float(std::numeric_limits<T>::min()), hi = float(std::numeric_limits<T>::max());
-    return static_cast<T>(std::lround(std::clamp(x, lo, hi)));
-  }
+  return NlmOutputValue<T>(x);
 }
 
 // Per-tile work buffers.
@@ -209,20 +203,20 @@ NlmRadii ResolveNlmRadii(const NlmOptions& options, const Vec3& spacing) {
   return r;
 }
 
-double EstimateNoiseSigma(const AnyVolume& grey, int stride, ThreadBudget threads) {
-  if (stride < 1) throw InvalidArgument("noise estimate: stride must be >= 1");
-  return std::visit(
-      [&](const auto& v) -> double {
-        const std::int64_t nz = v.nz(), ny = v.ny(), nx = v.nx();
-        if (nz < 3 || ny < 3 || nx < 3)
-          throw InvalidArgument("noise estimate needs at least 3 voxels along every axis, got " +
-                                v.geometry().ToString());
+namespace {
+// Pseudo-residuals of block planes [z_begin, z_end) (each with its neighbour planes in the block),
+// appended in plane order.
+void AppendResiduals(const AnyVolume& block, std::int64_t z_begin, std::int64_t z_end, int stride, ThreadBudget threads,
+                     std::vector<float>& all) {
+  std::visit(
+      [&](const auto& v) {
+        const std::int64_t ny = v.ny(), nx = v.nx();
         // Residuals per z-slice, gathered in slice order (deterministic).
-        std::vector<std::vector<float>> per(std::size_t(nz - 2));
+        std::vector<std::vector<float>> per(std::size_t(std::max<std::int64_t>(z_end - z_begin, 0)));
         const double k = std::sqrt(6.0 / 7.0);
         RunInArena(threads, [&] {
-          tbb::parallel_for(std::int64_t(1), nz - 1, [&](std::int64_t z) {
-            auto& out = per[std::size_t(z - 1)];
+          tbb::parallel_for(z_begin, z_end, [&](std::int64_t z) {
+            auto& out = per[std::size_t(z - z_begin)];
             for (std::int64_t y = 1; y < ny - 1; ++y)
               for (std::int64_t x = 1; x < nx - 1; x += stride) {
                 const double c = double(v(z, y, x));
@@ -233,21 +227,58 @@ double EstimateNoiseSigma(const AnyVolume& grey, int stride, ThreadBudget thread
               }
           });
         });
-        std::size_t count = 0;
-        for (const auto& p : per) count += p.size();
-        std::vector<float> all;
-        all.reserve(count);
         for (auto& p : per) {  // freed slice by slice: the samples are held about once, not twice
           all.insert(all.end(), p.begin(), p.end());
           std::vector<float>().swap(p);
         }
-        if (all.empty()) throw InvalidArgument("noise estimate: no finite voxels");
-        const double med = Median(all);
-        for (float& e : all) e = std::abs(e - float(med));
-        return 1.4826 * Median(all);
       },
-      grey);
+      block);
 }
+
+double SigmaFromResiduals(std::vector<float>& all);
+}  // namespace
+
+int DefaultNoiseStride(const Geometry& frame) {
+  return int(std::max<std::int64_t>(1, frame.voxel_count() / (std::int64_t(1) << 20)));  // ~1e6 samples
+}
+
+double EstimateNoiseSigmaStreamed(const Geometry& frame, const RegionReader& read, int stride, std::int64_t slab_z,
+                                  ThreadBudget threads) {
+  if (stride < 1) throw InvalidArgument("noise estimate: stride must be >= 1");
+  if (slab_z < 1) throw InvalidArgument("noise estimate: slab_z must be >= 1");
+  const Index3 n = frame.shape;
+  if (n[0] < 3 || n[1] < 3 || n[2] < 3)
+    throw InvalidArgument("noise estimate needs at least 3 voxels along every axis, got " + frame.ToString());
+  std::vector<float> all;
+  for (std::int64_t z0 = 1; z0 < n[0] - 1; z0 += slab_z) {
+    const std::int64_t z1 = std::min(n[0] - 1, z0 + slab_z);
+    const AnyVolume block = read(Box{{z0 - 1, 0, 0}, {z1 - z0 + 2, n[1], n[2]}});
+    if (GeometryOf(block).shape != Index3{z1 - z0 + 2, n[1], n[2]})
+      throw InvalidArgument("noise estimate: the reader returned " + GeometryOf(block).ToString() + " for planes [" +
+                            std::to_string(z0 - 1) + ", " + std::to_string(z1 + 1) + ")");
+    AppendResiduals(block, 1, z1 - z0 + 1, stride, threads, all);
+  }
+  return SigmaFromResiduals(all);
+}
+
+double EstimateNoiseSigma(const AnyVolume& grey, int stride, ThreadBudget threads) {
+  if (stride < 1) throw InvalidArgument("noise estimate: stride must be >= 1");
+  const Geometry& g = GeometryOf(grey);
+  if (g.shape[0] < 3 || g.shape[1] < 3 || g.shape[2] < 3)
+    throw InvalidArgument("noise estimate needs at least 3 voxels along every axis, got " + g.ToString());
+  std::vector<float> all;
+  AppendResiduals(grey, 1, g.shape[0] - 1, stride, threads, all);
+  return SigmaFromResiduals(all);
+}
+
+namespace {
+double SigmaFromResiduals(std::vector<float>& all) {
+  if (all.empty()) throw InvalidArgument("noise estimate: no finite voxels");
+  const double med = Median(all);
+  for (float& e : all) e = std::abs(e - float(med));
+  return 1.4826 * Median(all);
+}
+}  // namespace
 
 NlmReport NonLocalMeansStreamed(const Geometry& frame, const RegionReader& read, const SlabWriter& write,
                                 const NlmOptions& options) {
@@ -318,9 +349,7 @@ AnyVolume NonLocalMeans(const AnyVolume& grey, const NlmOptions& options, NlmRep
   NlmOptions o = options;
   bool estimated = false;
   if (!(o.sigma > 0)) {
-    const std::int64_t n = geom.voxel_count();
-    const int stride = int(std::max<std::int64_t>(1, n / (std::int64_t(1) << 20)));  // ~1e6 samples
-    o.sigma = EstimateNoiseSigma(grey, stride, options.threads);
+    o.sigma = EstimateNoiseSigma(grey, DefaultNoiseStride(geom), options.threads);
     estimated = true;
     if (!(o.sigma > 0))
       throw InvalidArgument("nlm: the estimated noise sigma is 0 (a noise-free volume); give sigma explicitly");

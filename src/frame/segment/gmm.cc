@@ -69,7 +69,12 @@ bool GmmOptions::IsValid(std::string* why) const {
 GmmModel FitGaussianMixture(const AnyVolume& grey, const GmmOptions& options) {
   std::string why;
   if (!options.IsValid(&why)) throw ConfigError("gmm", why);
-  const internal::Histogram h = internal::BuildHistogram(grey, options.bins, options.threads);
+  return internal::FitGaussianMixtureToHistogram(internal::BuildHistogram(grey, options.bins, options.threads), options);
+}
+
+GmmModel internal::FitGaussianMixtureToHistogram(const internal::Histogram& h, const GmmOptions& options) {
+  std::string why;
+  if (!options.IsValid(&why)) throw ConfigError("gmm", why);
   if (!(h.hi > h.lo)) throw InvalidArgument("the volume is constant: no mixture to fit");
   const std::size_t K = std::size_t(options.components), B = h.counts.size();
   const double N = double(h.total);

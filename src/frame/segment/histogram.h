@@ -6,6 +6,7 @@
 
 #include "op4d/core/parallel.h"
 #include "op4d/core/volume.h"
+#include "op4d/frame/segment/gmm.h"
 
 namespace op4d::internal {
 
@@ -19,5 +20,14 @@ struct Histogram {
 
 // Throws InvalidArgument for an empty volume or one without a finite value.
 Histogram BuildHistogram(const AnyVolume& grey, int bins, ThreadBudget threads);
+
+// The same histogram for a frame read block by block: the bins of the frame's finite range
+// [lo, hi], then every block's finite values counted into them (the same bin of every value as
+// BuildHistogram's, so the counts are identical).
+Histogram EmptyHistogram(double lo, double hi, int bins);
+void CountIntoHistogram(Histogram& h, const AnyVolume& block, ThreadBudget threads);
+
+// FitGaussianMixture on a histogram already built.
+GmmModel FitGaussianMixtureToHistogram(const Histogram& h, const GmmOptions& options);
 
 }  // namespace op4d::internal

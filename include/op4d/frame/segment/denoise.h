@@ -17,7 +17,11 @@
 // processed with memory proportional to the slab.
 #pragma once
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <limits>
+#include <type_traits>
 #include <functional>
 #include <string>
 
@@ -58,6 +62,22 @@ struct NlmReport {
 // NaN values are skipped. Throws InvalidArgument for a volume with fewer than 3 voxels along an axis.
 double EstimateNoiseSigma(const AnyVolume& grey, int stride = 1, ThreadBudget threads = {});
 
+// The stride NonLocalMeans estimates sigma with when it is not given (about 1e6 samples).
+int DefaultNoiseStride(const Geometry& frame);
+
+// NonLocalMeans' conversion of its float result to the input's type: integers rounded and clamped
+// (NaN to 0), float kept.
+template <class T>
+T NlmOutputValue(float x) {
+  if constexpr (std::is_same_v<T, float>) {
+    return x;
+  } else {
+    if (!(x == x)) return T(0);
+    const float lo = float(std::numeric_limits<T>::min()), hi = float(std::numeric_limits<T>::max());
+    return static_cast<T>(std::lround(std::clamp(x, lo, hi)));
+  }
+}
+
 // Denoised copy of the volume, same type and geometry (integer types are rounded and clamped).
 AnyVolume NonLocalMeans(const AnyVolume& grey, const NlmOptions& options, NlmReport* report = nullptr);
 
@@ -68,6 +88,11 @@ using RegionReader = std::function<AnyVolume(const Box& box)>;
 using SlabWriter = std::function<void(std::int64_t z0, const Volume<float>& slab)>;
 NlmReport NonLocalMeansStreamed(const Geometry& frame, const RegionReader& read, const SlabWriter& write,
                                 const NlmOptions& options);
+
+// EstimateNoiseSigma of a frame read slab by slab (slab_z planes plus one on either side per
+// read): the same residuals, so the same value.
+double EstimateNoiseSigmaStreamed(const Geometry& frame, const RegionReader& read, int stride, std::int64_t slab_z,
+                                  ThreadBudget threads = {});
 
 // Gaussian filter with σ in µm (per axis in voxels: σ/spacing; core GaussianSmooth, mirrored borders);
 // same type and geometry as the input. For comparison with NLM.

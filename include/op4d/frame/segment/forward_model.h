@@ -17,6 +17,7 @@
 #pragma once
 
 #include <array>
+#include <cmath>
 #include <cstdint>
 #include <utility>
 #include <vector>
@@ -64,5 +65,29 @@ ForwardModelTerms MakeForwardModelTerms(const PhaseVolume& labels, const AnyVolu
 // Returns the number of voxels whose label changed (a voxel changed twice counts twice).
 std::int64_t RefineByForwardModel(PhaseVolume& labels, const AnyVolume& grey, const ForwardModelOptions& options = {},
                                   ForwardModelReport* report = nullptr);
+
+// The refinement's pieces, for the block-wise segmentation (segment_streamed.h), which runs the
+// same slabs in the same order on windows of the frame read from disk.
+namespace internal {
+constexpr std::int64_t kRefineSlab = 16;  // z-slices per refinement slab
+inline std::int64_t RefineFilterRadius(const ForwardModelOptions& o) { return std::int64_t(std::ceil(3 * o.psf_sigma_vox[0])); }
+struct PureGreySums {
+  std::array<double, 256> sum_pure{}, sum_all{};
+  std::array<std::int64_t, 256> n_pure{}, n_all{};
+};
+void CheckForwardModelOptions(const ForwardModelOptions& o, const char* who);  // InvalidArgument
+ForwardModelTerms ForwardModelSupport(const Index3& n, const ForwardModelOptions& o);  // R only
+bool FrameLargeEnough(const Index3& n, int R);
+// Adds frame planes [z_begin, z_end) to the sums; the window (labels and grey) holds frame planes from
+// window_z0 on, including z_begin - 1 and z_end where the frame has them.
+void AccumulatePureGrey(const PhaseVolume& labels, const AnyVolume& grey, std::int64_t z_begin, std::int64_t z_end,
+                        std::int64_t window_z0, const Index3& n, PureGreySums& sums);
+ForwardModelTerms FinishForwardModelTerms(const PureGreySums& sums, const Index3& n, const ForwardModelOptions& o);
+// Refines frame planes [z0, z1) in a window of labels (and grey values) holding frame planes from
+// window_z0 on, which must include the slab's margins (2 filter radii + R planes each side, clipped).
+std::int64_t RefineSlab(PhaseVolume& window, const AnyVolume& grey_window, std::int64_t window_z0, std::int64_t z0,
+                        std::int64_t z1, const Index3& n, const ForwardModelTerms& t, const ForwardModelOptions& o,
+                        ForwardModelReport& report);
+}  // namespace internal
 
 }  // namespace op4d
