@@ -3,6 +3,9 @@
 #include "op4d/frame/segment/segment_streamed.h"
 
 #include <cstring>
+#include <random>
+
+#include "op4d/frame/segment/morphology.h"
 
 #include "op4d/synth/campaign.h"
 #include "test_util.h"
@@ -90,4 +93,28 @@ TEST_CASE("the block-wise segmentation names what is wrong with its input", "[fr
   o.class_labels = {0, 1};
   o.scratch_dir = "/nonexistent/dir";
   REQUIRE_THROWS_WITH(SegmentNlmGmmStreamed(g, read, WriteInto(out), o), Catch::Contains("/nonexistent/dir"));
+}
+
+TEST_CASE("block-wise island removal equals RemovePhaseIslands for any slab size", "[frame][segment][blockwise]") {
+  Geometry g;
+  g.shape = {23, 19, 21};
+  g.spacing_um = {0.7, 0.45, 0.325};
+  PhaseVolume p(g);
+  std::mt19937 rng(4);
+  for (auto& v : p.values()) {
+    const std::uint32_t r = rng() % 100;
+    v = r < 45 ? 0 : r < 85 ? 1 : 2;
+  }
+  for (std::int64_t min_voxels : {27, 4, 1}) {
+    PhaseVolume whole = p;
+    const std::int64_t moved = RemovePhaseIslands(whole, 0, DualConnectivity{}, min_voxels);
+    if (min_voxels > 1) REQUIRE(moved > 0);
+    for (std::int64_t slab : {1, 5, 23, 40}) {
+      PhaseVolume out(g, 255);
+      const std::int64_t m = RemovePhaseIslandsStreamed(g, SlabsOf(p), WriteInto(out), 0, DualConnectivity{}, min_voxels, slab);
+      INFO("min_voxels " << min_voxels << ", slab " << slab);
+      REQUIRE(m == moved);
+      REQUIRE(std::memcmp(out.data(), whole.data(), std::size_t(out.size())) == 0);
+    }
+  }
 }

@@ -171,4 +171,113 @@ StreamedSegmentationReport SegmentNlmGmmStreamed(const Geometry& frame, const Re
   return r;
 }
 
+std::int64_t RemovePhaseIslandsStreamed(const Geometry& frame, const SlabReader<std::uint8_t>& read,
+                                        const BoxWriter<std::uint8_t>& write, std::uint8_t pore_phase,
+                                        const DualConnectivity& dual, std::int64_t min_voxels, std::int64_t slab_z,
+                                        const std::string& scratch_dir, ThreadBudget threads) {
+  std::string why;
+  if (!dual.IsValid(&why)) throw ConfigError("connectivity", why);
+  if (!frame.IsValid(&why)) throw InvalidArgument("block-wise island removal: frame geometry: " + why);
+  if (slab_z < 1) throw InvalidArgument("block-wise island removal: slab_z " + std::to_string(slab_z) + " is not >= 1");
+  const Index3 n = frame.shape;
+  const std::int64_t plane = n[1] * n[2];
+  ScratchFile out(scratch_dir, "the cleaned labels");
+  // The input copied to the output, and the labels present.
+  std::array<bool, 256> present{};
+  Volume<std::uint8_t> slab;
+  for (std::int64_t z0 = 0; z0 < n[0]; z0 += slab_z) {
+    const std::int64_t z1 = std::min(n[0], z0 + slab_z);
+    ReadSlabChecked(read, frame, z0, z1, slab, "block-wise island removal");
+    for (std::uint8_t v : slab.values()) present[v] = true;
+    out.Write(slab.data(), std::size_t(slab.size()), z0 * plane);
+  }
+  std::int64_t moved = 0;
+  if (min_voxels <= 1) {
+    for (std::int64_t z0 = 0; z0 < n[0]; z0 += slab_z) {
+      const std::int64_t z1 = std::min(n[0], z0 + slab_z);
+      ReadSlabChecked(read, frame, z0, z1, slab, "block-wise island removal");
+      write(Box{{z0, 0, 0}, slab.shape()}, slab);
+    }
+    return 0;
+  }
+  const auto faces = NeighbourOffsets(Connectivity::k6);
+  for (int p = 0; p < 256; ++p) {
+    if (!present[std::size_t(p)]) continue;
+    const std::uint8_t label = std::uint8_t(p);
+    const ComponentOptions co{label == pore_phase ? dual.pore : dual.solid, threads};
+    const SlabReader<std::uint8_t> mask = [&](std::int64_t z0, std::int64_t z1, Volume<std::uint8_t>& m) {
+      ReadSlabChecked(read, frame, z0, z1, m, "block-wise island removal");
+      for (auto& v : m.values()) v = v == label;
+    };
+    const StreamedComponents sizes = LabelComponentsStreamed(frame, mask, slab_z, co);
+    std::vector<std::int32_t> small;  // labels of the small components, ascending
+    for (const Component& c : sizes.components)
+      if (c.voxels < min_voxels) small.push_back(c.label);
+    if (small.empty()) continue;
+    auto small_index = [&](std::int32_t l) -> std::int64_t {
+      const auto it = std::lower_bound(small.begin(), small.end(), l);
+      return it != small.end() && *it == l ? std::int64_t(it - small.begin()) : -1;
+    };
+    // Votes: the faces each small component shares with every other label, on the input labels.
+    std::vector<std::vector<std::pair<std::uint8_t, std::int64_t>>> votes(small.size());
+    Volume<std::uint8_t> window;
+    const BoxWriter<std::int32_t> vote = [&](const Box& box, const Volume<std::int32_t>& lab) {
+      const std::int64_t z0 = box.begin[0], z1 = z0 + box.size[0];
+      const std::int64_t w0 = std::max<std::int64_t>(0, z0 - 1), w1 = std::min(n[0], z1 + 1);
+      ReadSlabChecked(read, frame, w0, w1, window, "block-wise island removal");
+      for (std::int64_t z = z0; z < z1; ++z)
+        for (std::int64_t y = 0; y < n[1]; ++y)
+          for (std::int64_t x = 0; x < n[2]; ++x) {
+            const std::int32_t l = lab((z - z0), y, x);
+            if (!l) continue;
+            const std::int64_t s = small_index(l);
+            if (s < 0) continue;
+            for (const auto& f : faces) {
+              const std::int64_t zz = z + f[0], yy = y + f[1], xx = x + f[2];
+              if (zz < 0 || yy < 0 || xx < 0 || zz >= n[0] || yy >= n[1] || xx >= n[2]) continue;
+              const std::uint8_t q = window(zz - w0, yy, xx);
+              if (q == label) continue;
+              auto& v = votes[std::size_t(s)];
+              auto it = std::find_if(v.begin(), v.end(), [&](const auto& e) { return e.first == q; });
+              if (it == v.end()) v.push_back({q, 1});
+              else ++it->second;
+            }
+          }
+    };
+    LabelComponentsStreamed(frame, mask, slab_z, co, &vote);
+    std::vector<int> target(small.size(), -1);
+    for (std::size_t i = 0; i < small.size(); ++i) {
+      std::int64_t best = 0;
+      for (const auto& [q, c] : votes[i])  // the most faces; ties: the lower label
+        if (c > best || (c == best && best > 0 && int(q) < target[i])) best = c, target[i] = q;
+    }
+    // Relabelling, into the output.
+    const BoxWriter<std::int32_t> relabel = [&](const Box& box, const Volume<std::int32_t>& lab) {
+      Volume<std::uint8_t> o(lab.geometry());
+      out.Read(o.data(), std::size_t(o.size()), box.begin[0] * plane);
+      bool changed = false;
+      for (std::int64_t i = 0; i < lab.size(); ++i) {
+        if (!lab[i]) continue;
+        const std::int64_t s = small_index(lab[i]);
+        if (s < 0 || target[std::size_t(s)] < 0) continue;
+        o[i] = std::uint8_t(target[std::size_t(s)]);
+        ++moved;
+        changed = true;
+      }
+      if (changed) out.Write(o.data(), std::size_t(o.size()), box.begin[0] * plane);
+    };
+    LabelComponentsStreamed(frame, mask, slab_z, co, &relabel);
+  }
+  for (std::int64_t z0 = 0; z0 < n[0]; z0 += slab_z) {
+    const std::int64_t z1 = std::min(n[0], z0 + slab_z);
+    Geometry g = frame;
+    g.shape = {z1 - z0, n[1], n[2]};
+    g.origin_um[0] += double(z0) * frame.spacing_um[0];
+    Volume<std::uint8_t> o(g);
+    out.Read(o.data(), std::size_t(o.size()), z0 * plane);
+    write(Box{{z0, 0, 0}, g.shape}, o);
+  }
+  return moved;
+}
+
 }  // namespace op4d

@@ -24,6 +24,7 @@
 #include "op4d/core/parallel.h"
 #include "op4d/core/progress.h"
 #include "op4d/core/slabs.h"
+#include "op4d/frame/segment/connectivity.h"
 #include "op4d/frame/segment/denoise.h"
 #include "op4d/frame/segment/forward_model.h"
 #include "op4d/frame/segment/gmm.h"
@@ -54,5 +55,17 @@ struct StreamedSegmentationReport {
 StreamedSegmentationReport SegmentNlmGmmStreamed(const Geometry& frame, const RegionReader& grey,
                                                  const BoxWriter<std::uint8_t>& write,
                                                  const StreamedSegmentationOptions& options);
+
+// RemovePhaseIslands of a frame read slab by slab: every connected component of a label smaller
+// than min_voxels (the pore phase with dual.pore connectivity, every other label with dual.solid) is
+// given to the label sharing most voxel faces with it (ties: the lower label), all decided on the
+// input labels; write receives the cleaned labels slab by slab. Per label present: its components'
+// sizes (LabelComponentsStreamed), then the votes of the small ones, then their relabelling; the
+// output is assembled in a scratch file (1 byte per voxel), so `write` may go to the volume `read`
+// reads. Identical to RemovePhaseIslands for any slab_z. Returns the voxels relabelled.
+std::int64_t RemovePhaseIslandsStreamed(const Geometry& frame, const SlabReader<std::uint8_t>& read,
+                                        const BoxWriter<std::uint8_t>& write, std::uint8_t pore_phase,
+                                        const DualConnectivity& dual, std::int64_t min_voxels, std::int64_t slab_z,
+                                        const std::string& scratch_dir = "", ThreadBudget threads = {});
 
 }  // namespace op4d
