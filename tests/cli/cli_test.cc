@@ -30,7 +30,7 @@ TEST_CASE("every subcommand has --help", "[cli]") {
   std::string out;
   REQUIRE(Run("--help", &out) == 0);
   REQUIRE(out.find("commands:") != std::string::npos);
-  for (const std::string c : {"synth", "import", "info", "export", "quicklook", "network", "tortuosity", "geometry", "demo", "run", "report", "merge", "segment", "conductivity", "score", "advise", "degradation"}) {
+  for (const std::string c : {"synth", "import", "info", "export", "quicklook", "network", "tortuosity", "geometry", "demo", "run", "report", "merge", "segment", "conductivity", "score", "advise", "degradation", "large-frame"}) {
     INFO(c);
     REQUIRE(Run(c + " --help", &out) == 0);
     REQUIRE(out.find("usage: op4d " + c) == 0);
@@ -1005,4 +1005,29 @@ TEST_CASE("advise ranks the techniques for an operando cell and writes the ranki
   REQUIRE(std::count(rows.begin(), rows.end(), '\n') == 7);  // header and the six techniques
   REQUIRE(Run("advise --store " + store + " --frame 3 --rve 20", &out) == 2);
   REQUIRE(out.find("--frame") != std::string::npos);
+}
+
+TEST_CASE("large-frame gives the segment step's nlm+gmm labels block by block and names a bad frame", "[cli][blockwise]") {
+  op4d::test::TempDir dir;
+  std::string out;
+  const std::string store = dir / "c.h5";
+  REQUIRE(Run("synth --out " + store + " --frames 1 --shape 40 36 38 --spacing 0.25 0.25 0.25 --radius 1.5 --quiet", &out) == 0);
+  REQUIRE(Run("large-frame " + store + " --frame 3 --quiet", &out) == 2);
+  REQUIRE(out.find("--frame: 3 is not a frame of " + store + " (1 frames)") != std::string::npos);
+  REQUIRE(Run("large-frame " + store + " --slab 0 --quiet", &out) == 2);
+  REQUIRE(Run("segment " + store + " --method nlm+gmm --no-probabilities --quiet", &out) == 0);
+  REQUIRE(Run("large-frame " + store + " --slab 7 --quiet", &out) == 0);
+  INFO(out);
+  REQUIRE(out.find("island voxels relabelled") != std::string::npos);
+  REQUIRE(out.find("a_s pore|active ") != std::string::npos);
+  const op4d::FrameStore s = op4d::FrameStore::OpenRead(store);
+  const auto whole = std::get<op4d::Volume<std::uint8_t>>(s.ReadFrameVolume(0, "labels"));
+  const auto blocks = std::get<op4d::Volume<std::uint8_t>>(s.ReadFrameVolume(0, "labels_blockwise"));
+  REQUIRE(blocks.values() == whole.values());
+  const op4d::ResultTable f = s.ReadFrameTable(0, "fractions_blockwise");
+  double pore = 0;
+  for (std::uint8_t v : whole.values()) pore += v == 0;
+  REQUIRE(f.Find("volume_fraction")->values[0] == Approx(pore / double(whole.size())).epsilon(1e-12));
+  REQUIRE(s.ReadFrameTable(0, "percolation_blockwise").Find("spanning_fraction_z")->values.size() == 3);
+  REQUIRE(s.ReadFrameTable(0, "interface_areas_blockwise").Find("area_um2")->unit == "um^2");
 }
