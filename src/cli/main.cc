@@ -369,8 +369,9 @@ const std::map<std::string, std::string> kHelp = {
      "partial-volume correction, forward-model refinement, islands below --islands voxels removed, as\n"
      "op4d segment --method nlm+gmm), phase fractions, connected components and percolation of every phase (pore\n"
      "26-, solids 6-connected) and the interface areas a_s (marching tetrahedra). The results are those\n"
-     "of the whole-volume kernels, bit for bit; memory is a few slabs (about 2 GB for a 2048^3 frame at\n"
-     "--slab 64), and the scratch directory holds 3 bytes per voxel of a uint16 frame meanwhile.\n"
+     "of the whole-volume kernels, bit for bit; memory is a few slabs of planes (measured on 2048^3 at\n"
+     "--slab 64: components 1.6 GB, areas 6.1 GB; bench/RESULTS.md), and the scratch directory holds\n"
+     "3 bytes per voxel of a uint16 frame meanwhile.\n"
      "Stored in the frame's results: the volume labels_blockwise and the tables fractions_blockwise,\n"
      "percolation_blockwise, interface_areas_blockwise and blockwise_steps (seconds per step).\n"
      "  --frame K                the frame (default 0)\n"
@@ -871,6 +872,18 @@ int CmdExport(int argc, char** argv) {
 
 // --phases SPEC: the phase table of a grey campaign, its phases listed darkest first (the intensity
 // classes of the segmentation in that order), e.g. pore=0:pore,solid=1:active for two phases.
+// --psf S: the forward-model refinement's PSF sigma in voxels, 0 = no refinement.
+void PsfOption(const Args& a, ForwardModelOptions* refine) {
+  if (!a.Has("psf")) return;
+  const double psf = a.Double("psf", 0);
+  if (psf == 0)
+    refine->max_sweeps = 0;
+  else if (psf > 0 && psf <= 3)
+    refine->psf_sigma_vox = {psf, psf, psf};
+  else
+    throw ConfigError("--psf", "the PSF sigma must be in (0, 3] voxels, or 0 for no refinement; got " + a.String("psf"));
+}
+
 void PhasesOption(const Args& a, QuickLookOptions* q) {
   if (!a.Has("phases")) return;
   try {
@@ -977,15 +990,7 @@ int CmdSegment(int argc, char** argv) {
       if (why.rfind(field, 0) == 0) throw ConfigError(key, why + ", got " + a.String(key + 2));
     throw ConfigError("nlm", why);
   }
-  if (a.Has("psf")) {
-    const double psf = a.Double("psf", 0);
-    if (psf == 0)
-      o.refine.max_sweeps = 0;
-    else if (psf > 0 && psf <= 3)
-      o.refine.psf_sigma_vox = {psf, psf, psf};
-    else
-      throw ConfigError("--psf", "the PSF sigma must be in (0, 3] voxels, or 0 for no refinement; got " + a.String("psf"));
-  }
+  PsfOption(a, &o.refine);
   o.refine.smoothness = a.Double("smoothness", o.refine.smoothness);
   if (!(o.refine.smoothness >= 0)) throw ConfigError("--smoothness", "must be >= 0, got " + a.String("smoothness"));
   o.min_island_voxels = a.Int("islands", o.min_island_voxels);
@@ -1122,15 +1127,7 @@ int CmdLargeFrame(int argc, char** argv) {
   o.frame = a.Int("frame", 0);
   o.slab_z = a.Int("slab", 64);
   if (o.slab_z < 1) throw ConfigError("--slab", "must be >= 1 plane, got " + a.String("slab"));
-  if (a.Has("psf")) {
-    const double psf = a.Double("psf", 0);
-    if (psf == 0)
-      o.refine.max_sweeps = 0;
-    else if (psf > 0 && psf <= 3)
-      o.refine.psf_sigma_vox = {psf, psf, psf};
-    else
-      throw ConfigError("--psf", "the PSF sigma must be in (0, 3] voxels, or 0 for no refinement; got " + a.String("psf"));
-  }
+  PsfOption(a, &o.refine);
   o.min_island_voxels = a.Int("islands", o.min_island_voxels);
   if (o.min_island_voxels < 0) throw ConfigError("--islands", "must be >= 0 voxels, got " + a.String("islands"));
   o.scratch_dir = a.String("scratch", "");

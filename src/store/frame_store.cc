@@ -948,33 +948,10 @@ std::vector<std::string> FrameStore::ListFrameTables(std::int64_t k) const {
   return impl_->ListTables(FrameResultsGroup(k));
 }
 void FrameStore::WriteFrameVolume(std::int64_t k, const std::string& name, ConstVolumeView v, const Provenance& prov) {
-  Impl& s = *impl_;
-  if (!s.writable) throw IoError(s.path, "", "store was opened read-only");
-  if (k < 0 || k >= s.count) throw IoError(s.path, FrameResultsGroup(k), "frame does not exist");
-  CheckName("result volume", name);
+  CreateFrameVolume(k, name, v.dtype(), v.geometry(), prov);
   const Geometry& g = v.geometry();
-  std::string why;
-  if (!g.IsValid(&why) || g.voxel_count() == 0) throw InvalidArgument("result volume '" + name + "': " + (why.empty() ? "empty" : why));
-  s.SetMode(Impl::Mode::kStructure);
-  const std::string path = FrameResultsGroup(k) + "/" + name;
-  if (h5::Exists(s.file, path) && H5Ldelete(s.file, path.c_str(), H5P_DEFAULT) < 0) h5::Fail(s.path, path, "cannot replace");
-  const hsize_t dims[3] = {hsize_t(g.shape[0]), hsize_t(g.shape[1]), hsize_t(g.shape[2])};
-  hsize_t ch[3];
-  for (int a = 0; a < 3; ++a) ch[a] = std::min<hsize_t>(dims[a], 64);
-  Id space(H5Screate_simple(3, dims, nullptr));
-  Id dcpl(H5Pcreate(H5P_DATASET_CREATE));
-  H5Pset_chunk(dcpl, 3, ch);
-  if (ByteSize(v.dtype()) > 1) H5Pset_shuffle(dcpl);
-  H5Pset_deflate(dcpl, 1);
-  Id lcpl(H5Pcreate(H5P_LINK_CREATE));
-  H5Pset_create_intermediate_group(lcpl, 1);
-  Id ds(H5Dcreate2(s.file, path.c_str(), FileType(v.dtype()), space, lcpl, dcpl, H5P_DEFAULT));
-  if (!ds.valid()) h5::Fail(s.path, path, "cannot create result volume");
-  if (H5Dwrite(ds, NativeType(v.dtype()), H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data()) < 0) h5::Fail(s.path, path, "cannot write");
-  h5::WriteDoublesAttr(ds, "spacing_um", {g.spacing_um[0], g.spacing_um[1], g.spacing_um[2]});
-  h5::WriteDoublesAttr(ds, "origin_um", {g.origin_um[0], g.origin_um[1], g.origin_um[2]});
-  h5::WriteStringAttr(ds, "provenance", ProvenanceJson(prov));
-  if (H5Fflush(s.file, H5F_SCOPE_LOCAL) < 0) h5::Fail(s.path, path, "cannot flush");
+  WriteFrameVolumeRegion(k, name, Box{{0, 0, 0}, g.shape}, v);
+  if (H5Fflush(impl_->file, H5F_SCOPE_LOCAL) < 0) h5::Fail(impl_->path, FrameResultsGroup(k) + "/" + name, "cannot flush");
 }
 
 namespace {

@@ -229,7 +229,8 @@ std::array<double, 3> SpanningFractions(const std::vector<Component>& components
 
 StreamedComponents LabelComponentsStreamed(const Geometry& frame, const SlabReader<std::uint8_t>& read,
                                            std::int64_t slab_z, const ComponentOptions& options,
-                                           const BoxWriter<std::int32_t>* write) {
+                                           const BoxWriter<std::int32_t>* write,
+                                           const std::function<void(const StreamedComponents&)>* sizes) {
   std::string why;
   if (!frame.IsValid(&why)) throw InvalidArgument("streamed components: frame geometry: " + why);
   if (slab_z < 1) throw InvalidArgument("streamed components: slab_z " + std::to_string(slab_z) + " is not >= 1");
@@ -308,6 +309,7 @@ StreamedComponents LabelComponentsStreamed(const Geometry& frame, const SlabRead
       }
       piece.clear();
       piece.shrink_to_fit();
+      if (sizes) (*sizes)(out);
     }
   }
   return out;

@@ -18,7 +18,7 @@ ForwardModelTerms MakeForwardModelTerms(const PhaseVolume& labels, const AnyVolu
   if (!std::visit([&](const auto& v) { return v.geometry().SameGrid(g); }, grey))
     throw InvalidArgument(std::string(who) + ": the grey frame and the labels are on different grids");
   internal::CheckForwardModelOptions(o, who);
-  const ForwardModelTerms t = internal::ForwardModelSupport(g.shape, o);
+  const ForwardModelTerms t = internal::ForwardModelSupport(o);
   if (!internal::FrameLargeEnough(g.shape, t.R)) return t;
   internal::PureGreySums sums;
   internal::AccumulatePureGrey(labels, grey, 0, labels.nz(), 0, g.shape, sums);
@@ -34,8 +34,7 @@ void CheckForwardModelOptions(const ForwardModelOptions& o, const char* who) {
   if (!(o.smoothness >= 0)) throw InvalidArgument(std::string(who) + ": smoothness must be >= 0");
 }
 
-ForwardModelTerms ForwardModelSupport(const Index3& n, const ForwardModelOptions& o) {
-  (void)n;
+ForwardModelTerms ForwardModelSupport(const ForwardModelOptions& o) {
   ForwardModelTerms t;
   // The support of PSF * PSF (a Gaussian of sqrt(2) sigma) taken into account: 3 of its sigmas.
   t.R = std::max(2, int(std::ceil(3.0 * std::sqrt(2.0) * std::max({o.psf_sigma_vox[0], o.psf_sigma_vox[1], o.psf_sigma_vox[2]}))));
@@ -70,7 +69,7 @@ void AccumulatePureGrey(const PhaseVolume& labels, const AnyVolume& grey, std::i
 }
 
 ForwardModelTerms FinishForwardModelTerms(const PureGreySums& s, const Index3& n, const ForwardModelOptions& o) {
-  ForwardModelTerms t = ForwardModelSupport(n, o);
+  ForwardModelTerms t = ForwardModelSupport(o);
   const int R = t.R;
   for (int l = 0; l < 256; ++l) {
     if (s.n_all[l] == 0) continue;

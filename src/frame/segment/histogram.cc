@@ -32,29 +32,10 @@ Histogram BuildHistogram(const AnyVolume& grey, int bins, ThreadBudget threads) 
               [](P a, const P& b) { return P{std::min(a.first, b.first), std::max(a.second, b.second)}; });
         });
         if (!std::isfinite(mm.first)) throw InvalidArgument("the volume has no finite grey value");
-        h.lo = mm.first;
-        h.hi = mm.second;
-        h.width = h.hi > h.lo ? (h.hi - h.lo) / bins : 1.0;
-        const double scale = h.hi > h.lo ? bins / (h.hi - h.lo) : 0.0;
-        h.counts = RunInArena(threads, [&] {
-          return tbb::parallel_reduce(
-              tbb::blocked_range<std::int64_t>(0, v.size(), 1 << 16), std::vector<std::int64_t>(std::size_t(bins), 0),
-              [&](const tbb::blocked_range<std::int64_t>& r, std::vector<std::int64_t> c) {
-                for (std::int64_t i = r.begin(); i != r.end(); ++i) {
-                  const double x = double(v[i]);
-                  if (!std::isfinite(x)) continue;
-                  ++c[std::size_t(std::min<std::int64_t>(bins - 1, std::int64_t((x - h.lo) * scale)))];
-                }
-                return c;
-              },
-              [](std::vector<std::int64_t> a, const std::vector<std::int64_t>& b) {
-                for (std::size_t i = 0; i < a.size(); ++i) a[i] += b[i];
-                return a;
-              });
-        });
+        h = EmptyHistogram(mm.first, mm.second, bins);
       },
       grey);
-  for (std::int64_t c : h.counts) h.total += c;
+  CountIntoHistogram(h, grey, threads);
   return h;
 }
 

@@ -81,7 +81,7 @@ class Passes {
     const bool refine = o_.refine.max_sweeps > 0;
     if (refine) {
       internal::CheckForwardModelOptions(o_.refine, "RefineByForwardModel");
-      t = internal::ForwardModelSupport(n_, o_.refine);
+      t = internal::ForwardModelSupport(o_.refine);
     }
     if (refine && internal::FrameLargeEnough(n_, t.R)) {
       internal::PureGreySums sums;
@@ -181,18 +181,8 @@ std::int64_t RemovePhaseIslandsStreamed(const Geometry& frame, const SlabReader<
   if (slab_z < 1) throw InvalidArgument("block-wise island removal: slab_z " + std::to_string(slab_z) + " is not >= 1");
   const Index3 n = frame.shape;
   const std::int64_t plane = n[1] * n[2];
-  ScratchFile out(scratch_dir, "the cleaned labels");
-  // The input copied to the output, and the labels present.
-  std::array<bool, 256> present{};
   Volume<std::uint8_t> slab;
-  for (std::int64_t z0 = 0; z0 < n[0]; z0 += slab_z) {
-    const std::int64_t z1 = std::min(n[0], z0 + slab_z);
-    ReadSlabChecked(read, frame, z0, z1, slab, "block-wise island removal");
-    for (std::uint8_t v : slab.values()) present[v] = true;
-    out.Write(slab.data(), std::size_t(slab.size()), z0 * plane);
-  }
-  std::int64_t moved = 0;
-  if (min_voxels <= 1) {
+  if (min_voxels <= 1) {  // nothing to remove: the input as it is
     for (std::int64_t z0 = 0; z0 < n[0]; z0 += slab_z) {
       const std::int64_t z1 = std::min(n[0], z0 + slab_z);
       ReadSlabChecked(read, frame, z0, z1, slab, "block-wise island removal");
@@ -200,6 +190,16 @@ std::int64_t RemovePhaseIslandsStreamed(const Geometry& frame, const SlabReader<
     }
     return 0;
   }
+  ScratchFile out(scratch_dir, "the cleaned labels");
+  // The input copied to the output, and the labels present.
+  std::array<bool, 256> present{};
+  for (std::int64_t z0 = 0; z0 < n[0]; z0 += slab_z) {
+    const std::int64_t z1 = std::min(n[0], z0 + slab_z);
+    ReadSlabChecked(read, frame, z0, z1, slab, "block-wise island removal");
+    for (std::uint8_t v : slab.values()) present[v] = true;
+    out.Write(slab.data(), std::size_t(slab.size()), z0 * plane);
+  }
+  std::int64_t moved = 0;
   const auto faces = NeighbourOffsets(Connectivity::k6);
   for (int p = 0; p < 256; ++p) {
     if (!present[std::size_t(p)]) continue;
@@ -209,19 +209,21 @@ std::int64_t RemovePhaseIslandsStreamed(const Geometry& frame, const SlabReader<
       ReadSlabChecked(read, frame, z0, z1, m, "block-wise island removal");
       for (auto& v : m.values()) v = v == label;
     };
-    const StreamedComponents sizes = LabelComponentsStreamed(frame, mask, slab_z, co);
     std::vector<std::int32_t> small;  // labels of the small components, ascending
-    for (const Component& c : sizes.components)
-      if (c.voxels < min_voxels) small.push_back(c.label);
-    if (small.empty()) continue;
+    std::vector<std::vector<std::pair<std::uint8_t, std::int64_t>>> votes;  // per small component, sized by `sizes`
+    const std::function<void(const StreamedComponents&)> sizes = [&](const StreamedComponents& c) {
+      for (const Component& comp : c.components)
+        if (comp.voxels < min_voxels) small.push_back(comp.label);
+      votes.resize(small.size());
+    };
     auto small_index = [&](std::int32_t l) -> std::int64_t {
       const auto it = std::lower_bound(small.begin(), small.end(), l);
       return it != small.end() && *it == l ? std::int64_t(it - small.begin()) : -1;
     };
     // Votes: the faces each small component shares with every other label, on the input labels.
-    std::vector<std::vector<std::pair<std::uint8_t, std::int64_t>>> votes(small.size());
     Volume<std::uint8_t> window;
     const BoxWriter<std::int32_t> vote = [&](const Box& box, const Volume<std::int32_t>& lab) {
+      if (small.empty()) return;
       const std::int64_t z0 = box.begin[0], z1 = z0 + box.size[0];
       const std::int64_t w0 = std::max<std::int64_t>(0, z0 - 1), w1 = std::min(n[0], z1 + 1);
       ReadSlabChecked(read, frame, w0, w1, window, "block-wise island removal");
@@ -244,7 +246,8 @@ std::int64_t RemovePhaseIslandsStreamed(const Geometry& frame, const SlabReader<
             }
           }
     };
-    LabelComponentsStreamed(frame, mask, slab_z, co, &vote);
+    LabelComponentsStreamed(frame, mask, slab_z, co, &vote, &sizes);
+    if (small.empty()) continue;
     std::vector<int> target(small.size(), -1);
     for (std::size_t i = 0; i < small.size(); ++i) {
       std::int64_t best = 0;

@@ -4,6 +4,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -82,8 +83,11 @@ struct StreamedComponents {
   std::vector<Component> components;   // components[i].label == i + 1
   std::int64_t pieces = 0;             // slab-local pieces joined (diagnostic)
 };
+// With `sizes`, it is called with the components between the two passes (before the first write),
+// so a writer can act on the sizes of the components it receives.
 StreamedComponents LabelComponentsStreamed(const Geometry& frame, const SlabReader<std::uint8_t>& read,
                                            std::int64_t slab_z, const ComponentOptions& options,
-                                           const BoxWriter<std::int32_t>* write = nullptr);
+                                           const BoxWriter<std::int32_t>* write = nullptr,
+                                           const std::function<void(const StreamedComponents&)>* sizes = nullptr);
 
 }  // namespace op4d

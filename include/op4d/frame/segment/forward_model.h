@@ -76,7 +76,7 @@ struct PureGreySums {
   std::array<std::int64_t, 256> n_pure{}, n_all{};
 };
 void CheckForwardModelOptions(const ForwardModelOptions& o, const char* who);  // InvalidArgument
-ForwardModelTerms ForwardModelSupport(const Index3& n, const ForwardModelOptions& o);  // R only
+ForwardModelTerms ForwardModelSupport(const ForwardModelOptions& o);  // R only
 bool FrameLargeEnough(const Index3& n, int R);
 // Adds frame planes [z_begin, z_end) to the sums; the window (labels and grey) holds frame planes from
 // window_z0 on, including z_begin - 1 and z_end where the frame has them.
